@@ -1,0 +1,4 @@
+#ifndef BIENC_VERSION_H
+#define BIENC_VERSION_H
+#define BIENC_VERSION_STRING "0.1.0"
+#endif

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything bienc needs to build, test and benchmark, from Debian's packages.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+PKGS=(
+  build-essential cmake pkg-config git
+  libopenblas-openmp-dev libhdf5-dev libyaml-dev libcmocka-dev
+  python3 python3-torch python3-numpy python3-h5py
+  unicode-data
+)
+# Skip the network when everything is already there.
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -o Acquire::Languages=en -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,21 @@
+/* Small helpers for "--flag value" style arguments. */
+#ifndef BIENC_CLI_ARGS_H
+#define BIENC_CLI_ARGS_H
+
+#include <stdint.h>
+
+/* If argv[*i] is `flag`, stores the next argument in *value, advances *i and returns 1;
+ * returns -1 (after printing an error) when the value is missing; 0 when no match. */
+int arg_string(int argc, char **argv, int *i, const char *flag, const char **value);
+/* Same, parsing an integer in [min, max] / a float. */
+int arg_int(int argc, char **argv, int *i, const char *flag, int64_t min, int64_t max, int64_t *value);
+int arg_float(int argc, char **argv, int *i, const char *flag, double *value);
+/* A bare switch: returns 1 and sets *value = 1 when argv[*i] is `flag`. */
+int arg_flag(char **argv, int i, const char *flag, int *value);
+
+/* Prints "bienc CMD: unknown argument 'X'" (with a hint to --help) and returns 2. */
+int arg_unknown(const char *cmd, const char *arg);
+/* Prints "bienc CMD: <library error message>" and returns 1. */
+int cli_fail(const char *cmd);
+
+#endif

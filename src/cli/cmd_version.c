@@ -1,0 +1,19 @@
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bienc/cpu.h"
+#include "bienc/version.h"
+#include "cli/commands.h"
+
+int cmd_version(int argc, char **argv)
+{
+    bienc_cpu_features f;
+    cpu_features(&f);
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    printf("bienc %s\n", BIENC_VERSION_STRING);
+    printf("cpu: avx2=%d fma=%d avx512f=%d avx512bw=%d avx512vl=%d\n", f.avx2, f.fma, f.avx512f, f.avx512bw,
+           f.avx512vl);
+    printf("blas: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s)\n", cpu_blas_corename(), env ? env : "unset");
+    printf("threads: %d\n", cpu_get_threads());
+    return 0;
+}

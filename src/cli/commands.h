@@ -1,0 +1,14 @@
+/* The bienc subcommands. Each lives in its own cmd_<name>.c, parses its arguments,
+ * calls the library and turns a failing status into a message on stderr and exit code. */
+#ifndef BIENC_CLI_COMMANDS_H
+#define BIENC_CLI_COMMANDS_H
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+    const char *summary;
+} cli_command;
+
+int cmd_version(int argc, char **argv);
+
+#endif

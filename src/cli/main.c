@@ -1,0 +1,33 @@
+/* bienc: the command-line front end. Dispatches to one cmd_<name>() per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bienc/cpu.h"
+#include "cli/commands.h"
+
+static const cli_command commands[] = {
+    {"version", cmd_version, "print the version, the CPU features and the BLAS kernel in use"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bienc <command> [options]   (bienc <command> --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    /* Before anything else: get OpenBLAS onto the fast kernel for this CPU (see cpu.h). */
+    cpu_blas_fix_and_reexec(argv);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "bienc: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

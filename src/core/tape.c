@@ -1,0 +1,222 @@
+#include "bienc/tape.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bienc/error.h"
+
+/* The arena is a list of chunks; allocation bumps a pointer. tape_reset() rewinds it and,
+ * if a step needed more than one chunk, merges them into one of the total size, so that
+ * from the second step on a training loop allocates nothing. */
+#define ARENA_MIN_CHUNK ((size_t)64 << 20)
+#define ARENA_ALIGN 64
+
+typedef struct arena_chunk {
+    char *base;
+    size_t size, used;
+} arena_chunk;
+
+struct bienc_tape {
+    arena_chunk *chunks;
+    int n_chunks, cap_chunks, current;
+    size_t used_total;
+    bienc_tape_node *nodes;
+    size_t n_nodes, cap_nodes;
+    int grad_enabled;
+};
+
+int tape_new(bienc_tape **out)
+{
+    if (!out) return bienc_error(BIENC_EINVAL, "tape_new: out is NULL");
+    *out = calloc(1, sizeof **out);
+    if (!*out) return bienc_error(BIENC_ENOMEM, "tape_new: out of memory");
+    (*out)->grad_enabled = 1;
+    return BIENC_OK;
+}
+
+void tape_free(bienc_tape *tape)
+{
+    if (!tape) return;
+    for (int i = 0; i < tape->n_chunks; i++) free(tape->chunks[i].base);
+    free(tape->chunks);
+    free(tape->nodes);
+    free(tape);
+}
+
+void tape_set_grad_enabled(bienc_tape *tape, int enabled) { if (tape) tape->grad_enabled = enabled != 0; }
+int tape_grad_enabled(const bienc_tape *tape) { return tape && tape->grad_enabled; }
+
+static int arena_add_chunk(bienc_tape *tape, size_t size)
+{
+    if (tape->n_chunks == tape->cap_chunks) {
+        int cap = tape->cap_chunks ? tape->cap_chunks * 2 : 8;
+        arena_chunk *c = realloc(tape->chunks, sizeof *c * (size_t)cap);
+        if (!c) return bienc_error(BIENC_ENOMEM, "tape: out of memory");
+        tape->chunks = c;
+        tape->cap_chunks = cap;
+    }
+    char *base = aligned_alloc(ARENA_ALIGN, size);
+    if (!base) return bienc_error(BIENC_ENOMEM, "tape: out of memory allocating a %zu MB arena chunk", size >> 20);
+    tape->chunks[tape->n_chunks++] = (arena_chunk){base, size, 0};
+    return BIENC_OK;
+}
+
+void *tape_alloc(bienc_tape *tape, size_t bytes)
+{
+    if (!tape) { bienc_error(BIENC_EINVAL, "tape_alloc: tape is NULL"); return NULL; }
+    if (bytes > ((size_t)1 << 40)) { bienc_error(BIENC_ENOMEM, "tape_alloc: %zu bytes requested", bytes); return NULL; }
+    bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (bytes == 0) bytes = ARENA_ALIGN;
+    while (tape->current < tape->n_chunks) {
+        arena_chunk *c = &tape->chunks[tape->current];
+        if (c->size - c->used >= bytes) {
+            void *p = c->base + c->used;
+            c->used += bytes;
+            tape->used_total += bytes;
+            return p;
+        }
+        if (tape->current + 1 >= tape->n_chunks) break;
+        tape->current++;
+    }
+    size_t size = bytes > ARENA_MIN_CHUNK ? bytes : ARENA_MIN_CHUNK;
+    if (arena_add_chunk(tape, size) < 0) return NULL;
+    tape->current = tape->n_chunks - 1;
+    arena_chunk *c = &tape->chunks[tape->current];
+    c->used = bytes;
+    tape->used_total += bytes;
+    return c->base;
+}
+
+float *tape_floats(bienc_tape *tape, size_t n)
+{
+    if (n > ((size_t)1 << 38)) { bienc_error(BIENC_ENOMEM, "tape_floats: %zu floats requested", n); return NULL; }
+    return tape_alloc(tape, n * sizeof(float));
+}
+
+static int tape_tensor_impl(bienc_tape *tape, int ndim, const int64_t *shape, bienc_tensor **out, int zero)
+{
+    if (!tape || !out || !shape) return bienc_error(BIENC_EINVAL, "tape_tensor: NULL argument");
+    *out = NULL;
+    if (ndim < 1 || ndim > BIENC_MAX_DIMS)
+        return bienc_error(BIENC_EINVAL, "tape_tensor: %d dimensions (1..%d allowed)", ndim, BIENC_MAX_DIMS);
+    int64_t size = tensor_shape_size(ndim, shape);
+    if (size < 0) return bienc_error(BIENC_EINVAL, "tape_tensor: invalid shape");
+    bienc_tensor *t = tape_alloc(tape, sizeof *t);
+    float *data = t ? tape_floats(tape, (size_t)size) : NULL;
+    if (!data) return BIENC_ENOMEM;
+    memset(t, 0, sizeof *t);
+    t->data = data;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+    t->size = size;
+    if (zero) memset(data, 0, sizeof(float) * (size_t)size);
+    *out = t;
+    return BIENC_OK;
+}
+
+int tape_tensor(bienc_tape *tape, int ndim, const int64_t *shape, bienc_tensor **out)
+{
+    return tape_tensor_impl(tape, ndim, shape, out, 0);
+}
+
+int tape_tensor_zeros(bienc_tape *tape, int ndim, const int64_t *shape, bienc_tensor **out)
+{
+    return tape_tensor_impl(tape, ndim, shape, out, 1);
+}
+
+int tape_record(bienc_tape *tape, const char *op, bienc_backward_fn backward,
+                bienc_tensor *out, int n_in, bienc_tensor *const *in,
+                void **ctx, size_t ctx_size)
+{
+    if (ctx) *ctx = NULL;
+    if (!tape || !out || !backward || n_in < 0 || n_in > BIENC_TAPE_MAX_INPUTS || (n_in && !in))
+        return bienc_error(BIENC_EINVAL, "tape_record(%s): invalid arguments", op ? op : "?");
+    if (!tape->grad_enabled) return BIENC_OK;
+    int needed = 0;
+    for (int i = 0; i < n_in; i++) needed |= in[i] && in[i]->requires_grad;
+    if (!needed) return BIENC_OK;
+    if (tape->n_nodes == tape->cap_nodes) {
+        size_t cap = tape->cap_nodes ? tape->cap_nodes * 2 : 256;
+        bienc_tape_node *nodes = realloc(tape->nodes, sizeof *nodes * cap);
+        if (!nodes) return bienc_error(BIENC_ENOMEM, "tape_record: out of memory");
+        tape->nodes = nodes;
+        tape->cap_nodes = cap;
+    }
+    void *c = NULL;
+    if (ctx_size) {
+        c = tape_alloc(tape, ctx_size);
+        if (!c) return BIENC_ENOMEM;
+        memset(c, 0, ctx_size);
+    }
+    bienc_tape_node *node = &tape->nodes[tape->n_nodes++];
+    memset(node, 0, sizeof *node);
+    node->op = op;
+    node->backward = backward;
+    node->out = out;
+    node->n_in = n_in;
+    for (int i = 0; i < n_in; i++) node->in[i] = in[i];
+    node->ctx = c;
+    out->requires_grad = 1;
+    if (ctx) *ctx = c;
+    return BIENC_OK;
+}
+
+float *tape_grad(bienc_tape *tape, bienc_tensor *t)
+{
+    if (!t || !t->requires_grad) return NULL;
+    if (!t->grad) {
+        /* Parameters own their gradient; only activations get one lazily from the arena. */
+        t->grad = tape_floats(tape, (size_t)t->size);
+        if (!t->grad) return NULL;
+        memset(t->grad, 0, sizeof(float) * (size_t)t->size);
+    }
+    return t->grad;
+}
+
+int tape_backward(bienc_tape *tape, bienc_tensor *loss)
+{
+    if (!tape || !loss) return bienc_error(BIENC_EINVAL, "tape_backward: NULL argument");
+    if (loss->size != 1) return bienc_error(BIENC_ESHAPE, "tape_backward: the loss must be a scalar, it has %lld elements", (long long)loss->size);
+    if (!loss->requires_grad) return bienc_error(BIENC_ESTATE, "tape_backward: the loss does not depend on anything that requires a gradient");
+    float *g = tape_grad(tape, loss);
+    if (!g) return BIENC_ENOMEM;
+    g[0] += 1.0f;
+    for (size_t i = tape->n_nodes; i-- > 0;) {
+        bienc_tape_node *node = &tape->nodes[i];
+        if (!node->out->grad) continue; /* this output does not reach the loss */
+        int rc = node->backward(tape, node);
+        if (rc < 0) return bienc_error_context(rc, "backward of %s: ", node->op);
+    }
+    return BIENC_OK;
+}
+
+void tape_reset(bienc_tape *tape)
+{
+    if (!tape) return;
+    tape->n_nodes = 0;
+    if (tape->n_chunks > 1) {
+        /* Merge: one chunk as large as everything used this step. */
+        size_t total = 0;
+        for (int i = 0; i < tape->n_chunks; i++) total += tape->chunks[i].size;
+        char *base = aligned_alloc(ARENA_ALIGN, total);
+        if (base) {
+            for (int i = 0; i < tape->n_chunks; i++) free(tape->chunks[i].base);
+            tape->chunks[0] = (arena_chunk){base, total, 0};
+            tape->n_chunks = 1;
+        }
+    }
+    for (int i = 0; i < tape->n_chunks; i++) tape->chunks[i].used = 0;
+    tape->current = 0;
+    tape->used_total = 0;
+}
+
+size_t tape_bytes_used(const bienc_tape *tape) { return tape ? tape->used_total : 0; }
+
+size_t tape_bytes_reserved(const bienc_tape *tape)
+{
+    size_t total = 0;
+    for (int i = 0; tape && i < tape->n_chunks; i++) total += tape->chunks[i].size;
+    return total;
+}
+
+size_t tape_node_count(const bienc_tape *tape) { return tape ? tape->n_nodes : 0; }
