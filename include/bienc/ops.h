@@ -1,0 +1,70 @@
+/* Transformer ops, each a forward function that records its backward on the tape
+ * (implementations in src/ops/, forward and backward side by side).
+ *
+ * Conventions for every op:
+ *  - returns 0 or a negative status with a message (NULL argument, shape mismatch,
+ *    out-of-range id); never aborts;
+ *  - `tape` may be in no-grad mode; outputs are new tensors from the tape's arena;
+ *  - shapes in comments: T = total tokens of a packed batch, C = channels,
+ *    H = heads, D = C / H, V = vocabulary.
+ *  - results do not depend on the number of threads or their scheduling. */
+#ifndef BIENC_OPS_H
+#define BIENC_OPS_H
+
+#include <stdint.h>
+
+#include "bienc/tape.h"
+#include "bienc/tensor.h"
+
+/* A packed batch of variable-length sequences: sequence s occupies rows
+ * offsets[s] .. offsets[s+1]-1 of a [T, C] activation. No padding exists anywhere:
+ * linear layers run on T real tokens, attention runs per sequence. */
+typedef struct bienc_seqs {
+    int n;               /* number of sequences */
+    const int *offsets;  /* n + 1 entries, offsets[0] = 0, non-decreasing, offsets[n] = T */
+} bienc_seqs;
+
+/* 0 when seqs is well formed and offsets[n] == T. */
+int seqs_check(const bienc_seqs *seqs, int64_t T, const char *what);
+
+/* y[T, out] = x[T, in] W[out, in]^T + b[out]  (nn.Linear layout; b may be NULL). */
+int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *b, bienc_tensor **out);
+
+/* y = a + b, same shapes (residual connections). */
+int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+
+/* y[R, C] = x[R, C] + b[C] broadcast over rows. */
+int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out);
+
+/* y = alpha * x. */
+int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out);
+
+/* LayerNorm over the last dimension of x[R, C] with gamma[C], beta[C]. */
+int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_tensor *beta, float eps,
+                 bienc_tensor **out);
+
+typedef enum { BIENC_GELU_ERF = 0, BIENC_GELU_TANH = 1 } bienc_gelu_kind;
+/* GELU: erf form (BERT's "gelu") or tanh approximation ("gelu_new"). */
+int op_gelu(bienc_tape *tape, bienc_tensor *x, bienc_gelu_kind kind, bienc_tensor **out);
+
+/* Softmax over the last dimension of x[R, C]. */
+int op_softmax(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out);
+
+/* Multi-head scaled dot-product attention on a packed batch: q, k, v are [T, C] with
+ * heads laid out as H consecutive blocks of D = C / H channels (BERT's layout). Each
+ * sequence attends only to its own tokens (the key padding mask of a padded batch).
+ * out[T, C] = concat_h softmax(q_h k_h^T / sqrt(D)) v_h. */
+int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
+                 int n_heads, bienc_tensor **out);
+
+/* Inverted dropout with probability p: element i is kept when
+ * rng_hash_uniform(key, i) >= p and then scaled by 1/(1-p). Identity (no copy is
+ * guaranteed) when !training or p == 0. `key` should change every call (e.g. hash of
+ * seed, step, layer, site) so that masks are reproducible from the seed. */
+int op_dropout(bienc_tape *tape, bienc_tensor *x, float p, uint64_t key, int training, bienc_tensor **out);
+
+/* out[T, C] = table[ids[t], :]; backward scatter-adds into table's gradient.
+ * ids outside [0, V) are an error (BIENC_ERANGE). ids is copied. */
+int op_embedding(bienc_tape *tape, bienc_tensor *table, const int32_t *ids, int64_t T, bienc_tensor **out);
+
+#endif
