@@ -73,6 +73,10 @@ float *tape_grad(bienc_tape *tape, bienc_tensor *t);
  * the optimiser zeroes them (gradient accumulation falls out of this). */
 int tape_backward(bienc_tape *tape, bienc_tensor *loss);
 
+/* Backward from any tensor with a given upstream gradient (same size as t): what a
+ * parity test needs to push an arbitrary dL/d(out) through one op. */
+int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream);
+
 /* Forgets every node and activation; the arena keeps its memory for the next step. */
 void tape_reset(bienc_tape *tape);
 

@@ -173,14 +173,28 @@ float *tape_grad(bienc_tape *tape, bienc_tensor *t)
     return t->grad;
 }
 
+static int tape_run_backward(bienc_tape *tape);
+
 int tape_backward(bienc_tape *tape, bienc_tensor *loss)
 {
     if (!tape || !loss) return bienc_error(BIENC_EINVAL, "tape_backward: NULL argument");
     if (loss->size != 1) return bienc_error(BIENC_ESHAPE, "tape_backward: the loss must be a scalar, it has %lld elements", (long long)loss->size);
-    if (!loss->requires_grad) return bienc_error(BIENC_ESTATE, "tape_backward: the loss does not depend on anything that requires a gradient");
-    float *g = tape_grad(tape, loss);
+    float one = 1.0f;
+    return tape_backward_from(tape, loss, &one);
+}
+
+int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream)
+{
+    if (!tape || !t || !upstream) return bienc_error(BIENC_EINVAL, "tape_backward: NULL argument");
+    if (!t->requires_grad) return bienc_error(BIENC_ESTATE, "tape_backward: the output does not depend on anything that requires a gradient");
+    float *g = tape_grad(tape, t);
     if (!g) return BIENC_ENOMEM;
-    g[0] += 1.0f;
+    for (int64_t i = 0; i < t->size; i++) g[i] += upstream[i];
+    return tape_run_backward(tape);
+}
+
+static int tape_run_backward(bienc_tape *tape)
+{
     for (size_t i = tape->n_nodes; i-- > 0;) {
         bienc_tape_node *node = &tape->nodes[i];
         if (!node->out->grad) continue; /* this output does not reach the loss */
