@@ -109,7 +109,8 @@ int encoder_check_batch(const bienc_encoder *enc, const bienc_batch_ids *batch);
 
 /* Token states hidden[T, C] (BertModel's last_hidden_state on the real tokens). Position
  * ids restart at 0 for every sequence. When `training`, dropout with hidden_dropout is
- * applied at BERT's three sites per layer (+ after the embeddings), its masks drawn from
+ * applied where BERT applies it to hidden states (after the embeddings, after the attention
+ * output projection and after the FFN output), its masks drawn from
  * rng_hash of (dropout_key, site); pass a different key every step.
  * Attention-probability dropout (attention_dropout) is NOT applied yet: op_attention is
  * fused and has no dropout; sentence-transformers fine-tuning of small models works
