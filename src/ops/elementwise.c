@@ -1,0 +1,128 @@
+/* Elementwise ops: residual add, bias add (broadcast over rows), scaling.
+ * Forward and backward of each side by side; every loop is a flat vectorisable loop,
+ * split over threads only when large enough to pay for the parallel region. */
+#include "bienc/ops.h"
+
+#include "ops_internal.h"
+
+void ops_colsum_acc(float *dst, const float *src, int64_t R, int64_t C)
+{
+    int64_t n_chunks = (C + OPS_COL_CHUNK - 1) / OPS_COL_CHUNK;
+#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
+    for (int64_t k = 0; k < n_chunks; k++) {
+        int64_t c0 = k * OPS_COL_CHUNK, w = C - c0 < OPS_COL_CHUNK ? C - c0 : OPS_COL_CHUNK;
+        float acc[OPS_COL_CHUNK] = {0};
+        for (int64_t r = 0; r < R; r++) {
+            const float *row = src + r * C + c0;
+            for (int64_t j = 0; j < w; j++) acc[j] += row[j];
+        }
+        for (int64_t j = 0; j < w; j++) dst[c0 + j] += acc[j];
+    }
+}
+
+/* ---- add: y = a + b ---- */
+
+static int add_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    const float *dy = node->out->grad;
+    int64_t n = node->out->size;
+    /* a and b may be the same tensor (op_add(x, x)): two passes accumulate 2 dy. */
+    for (int i = 0; i < 2; i++) {
+        float *d = tape_grad(tape, node->in[i]);
+        if (!d) continue;
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
+        for (int64_t j = 0; j < n; j++) d[j] += dy[j];
+    }
+    return BIENC_OK;
+}
+
+int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
+{
+    if (!tape || !a || !b || !out || !a->data || !b->data) return bienc_error(BIENC_EINVAL, "op_add: NULL argument");
+    *out = NULL;
+    if (!ops_same_shape(a, b)) {
+        char sa[96], sb[96];
+        return bienc_error(BIENC_ESHAPE, "op_add: shapes %s and %s differ", tensor_shape_str(a, sa, sizeof sa),
+                           tensor_shape_str(b, sb, sizeof sb));
+    }
+    bienc_tensor *y;
+    BIENC_TRY(tape_tensor(tape, a->ndim, a->shape, &y));
+    int64_t n = a->size;
+    const float *pa = a->data, *pb = b->data;
+    float *py = y->data;
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
+    for (int64_t j = 0; j < n; j++) py[j] = pa[j] + pb[j];
+    BIENC_TRY(tape_record(tape, "add", add_backward, y, 2, (bienc_tensor *[]){a, b}, NULL, 0));
+    *out = y;
+    return BIENC_OK;
+}
+
+/* ---- add_bias: y[R, C] = x[R, C] + b[C] ---- */
+
+static int add_bias_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    const float *dy = node->out->grad;
+    int64_t C = node->in[1]->size, R = C ? node->out->size / C : 0;
+    float *dx = tape_grad(tape, node->in[0]);
+    if (dx) {
+        int64_t n = R * C;
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
+        for (int64_t j = 0; j < n; j++) dx[j] += dy[j];
+    }
+    float *db = tape_grad(tape, node->in[1]);
+    if (db) ops_colsum_acc(db, dy, R, C);
+    return BIENC_OK;
+}
+
+int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out)
+{
+    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_add_bias: NULL argument");
+    *out = NULL;
+    int64_t R = 0, C = 0;
+    BIENC_TRY(ops_rows(x, "op_add_bias: x", &R, &C));
+    BIENC_TRY(tensor_check(b, "op_add_bias: bias", 1, (int64_t[]){C}));
+    bienc_tensor *y;
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
+    const float *px = x->data, *pb = b->data;
+    float *py = y->data;
+#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t c = 0; c < C; c++) py[r * C + c] = px[r * C + c] + pb[c];
+    BIENC_TRY(tape_record(tape, "add_bias", add_bias_backward, y, 2, (bienc_tensor *[]){x, b}, NULL, 0));
+    *out = y;
+    return BIENC_OK;
+}
+
+/* ---- scale: y = alpha x ---- */
+
+typedef struct { float alpha; } scale_ctx;
+
+static int scale_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    float *dx = tape_grad(tape, node->in[0]);
+    if (!dx) return BIENC_OK;
+    const float *dy = node->out->grad;
+    float alpha = ((scale_ctx *)node->ctx)->alpha;
+    int64_t n = node->out->size;
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
+    for (int64_t j = 0; j < n; j++) dx[j] += alpha * dy[j];
+    return BIENC_OK;
+}
+
+int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out)
+{
+    if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_scale: NULL argument");
+    *out = NULL;
+    bienc_tensor *y;
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
+    int64_t n = x->size;
+    const float *px = x->data;
+    float *py = y->data;
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN)
+    for (int64_t j = 0; j < n; j++) py[j] = alpha * px[j];
+    scale_ctx *ctx;
+    BIENC_TRY(tape_record(tape, "scale", scale_backward, y, 1, (bienc_tensor *[]){x}, (void **)&ctx, sizeof *ctx));
+    if (ctx) ctx->alpha = alpha;
+    *out = y;
+    return BIENC_OK;
+}

@@ -1,0 +1,109 @@
+/* LayerNorm over the last dimension: y[R, C] = (x - mean) / sqrt(var + eps) * gamma + beta,
+ * with the biased variance (as torch.nn.LayerNorm). The forward saves mean[R] and
+ * rstd[R] so the backward can rebuild xhat without storing it. */
+#include "bienc/ops.h"
+
+#include <math.h>
+
+#include "ops_internal.h"
+
+typedef struct {
+    int64_t R = 0, C = 0;
+    float *mean, *rstd; /* [R] each, arena */
+} layernorm_ctx;
+
+static int layernorm_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    layernorm_ctx *ctx = node->ctx;
+    int64_t R = ctx->R, C = ctx->C;
+    const float *x = node->in[0]->data, *gamma = node->in[1]->data, *dy = node->out->grad;
+    const float *mean = ctx->mean, *rstd = ctx->rstd;
+    float *dx = tape_grad(tape, node->in[0]);
+    float *dgamma = tape_grad(tape, node->in[1]);
+    float *dbeta = tape_grad(tape, node->in[2]);
+
+    /* dx: rows are independent. With dn = dy gamma,
+     * dx = rstd (dn - mean(dn) - xhat mean(dn xhat)). */
+    if (dx) {
+#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
+        for (int64_t r = 0; r < R; r++) {
+            const float *xr = x + r * C, *dyr = dy + r * C;
+            float m = mean[r], s = rstd[r];
+            float sum_dn = 0.0f, sum_dn_xhat = 0.0f;
+            for (int64_t c = 0; c < C; c++) {
+                float dn = dyr[c] * gamma[c];
+                sum_dn += dn;
+                sum_dn_xhat += dn * (xr[c] - m) * s;
+            }
+            float a = sum_dn / (float)C, bm = sum_dn_xhat / (float)C;
+            float *dxr = dx + r * C;
+            for (int64_t c = 0; c < C; c++) {
+                float xhat = (xr[c] - m) * s;
+                dxr[c] += s * (dyr[c] * gamma[c] - a - xhat * bm);
+            }
+        }
+    }
+
+    /* dgamma = sum_r dy xhat, dbeta = sum_r dy: one thread per column chunk sums rows in
+     * order, so the parameter gradients do not depend on the thread count. */
+    if (dgamma || dbeta) {
+        int64_t n_chunks = (C + OPS_COL_CHUNK - 1) / OPS_COL_CHUNK;
+#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
+        for (int64_t k = 0; k < n_chunks; k++) {
+            int64_t c0 = k * OPS_COL_CHUNK, w = C - c0 < OPS_COL_CHUNK ? C - c0 : OPS_COL_CHUNK;
+            float acc_g[OPS_COL_CHUNK] = {0}, acc_b[OPS_COL_CHUNK] = {0};
+            for (int64_t r = 0; r < R; r++) {
+                const float *xr = x + r * C + c0, *dyr = dy + r * C + c0;
+                float m = mean[r], s = rstd[r];
+                for (int64_t j = 0; j < w; j++) {
+                    acc_g[j] += dyr[j] * ((xr[j] - m) * s);
+                    acc_b[j] += dyr[j];
+                }
+            }
+            for (int64_t j = 0; j < w; j++) {
+                if (dgamma) dgamma[c0 + j] += acc_g[j];
+                if (dbeta) dbeta[c0 + j] += acc_b[j];
+            }
+        }
+    }
+    return BIENC_OK;
+}
+
+int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_tensor *beta, float eps,
+                 bienc_tensor **out)
+{
+    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_layernorm: NULL argument");
+    *out = NULL;
+    int64_t R = 0, C = 0;
+    BIENC_TRY(ops_rows(x, "op_layernorm: x", &R, &C));
+    BIENC_TRY(tensor_check(gamma, "op_layernorm: gamma", 1, (int64_t[]){C}));
+    BIENC_TRY(tensor_check(beta, "op_layernorm: beta", 1, (int64_t[]){C}));
+    if (!(eps >= 0.0f)) return bienc_error(BIENC_EINVAL, "op_layernorm: eps must be >= 0, got %g", eps);
+    if (C == 0) return bienc_error(BIENC_ESHAPE, "op_layernorm: the normalised dimension is empty");
+    bienc_tensor *y;
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
+    float *mean = tape_floats(tape, (size_t)R), *rstd = tape_floats(tape, (size_t)R);
+    if (!mean || !rstd) return BIENC_ENOMEM;
+    const float *px = x->data, *pg = gamma->data, *pb = beta->data;
+    float *py = y->data;
+#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
+    for (int64_t r = 0; r < R; r++) {
+        const float *xr = px + r * C;
+        float sum = 0.0f;
+        for (int64_t c = 0; c < C; c++) sum += xr[c];
+        float m = sum / (float)C;
+        float var = 0.0f; /* two passes: no cancellation for rows with a large mean */
+        for (int64_t c = 0; c < C; c++) var += (xr[c] - m) * (xr[c] - m);
+        float s = 1.0f / sqrtf(var / (float)C + eps);
+        float *yr = py + r * C;
+        for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m) * s * pg[c] + pb[c];
+        mean[r] = m;
+        rstd[r] = s;
+    }
+    layernorm_ctx *ctx;
+    BIENC_TRY(tape_record(tape, "layernorm", layernorm_backward, y, 3, (bienc_tensor *[]){x, gamma, beta},
+                          (void **)&ctx, sizeof *ctx));
+    if (ctx) *ctx = (layernorm_ctx){R, C, mean, rstd};
+    *out = y;
+    return BIENC_OK;
+}

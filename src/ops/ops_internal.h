@@ -1,0 +1,80 @@
+/* Helpers shared by the op files (private to src/ops/). */
+#ifndef BIENC_OPS_INTERNAL_H
+#define BIENC_OPS_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bienc/error.h"
+#include "bienc/tensor.h"
+
+/* Below this many elements an OpenMP region costs more than it saves. */
+#define OPS_PAR_MIN 32768
+
+/* Columns per task in column reductions: 64 floats = 4 AVX-512 vectors. */
+#define OPS_COL_CHUNK 64
+
+/* x viewed as rows of C = its last dimension: sets *rows. Errors name `what`. */
+static inline int ops_rows(const bienc_tensor *x, const char *what, int64_t *rows, int64_t *cols)
+{
+    if (!x || !x->data) return bienc_error(BIENC_EINVAL, "%s: input tensor is NULL", what);
+    if (x->ndim < 1) return bienc_error(BIENC_ESHAPE, "%s: input has no dimensions", what);
+    *cols = x->shape[x->ndim - 1];
+    *rows = *cols ? x->size / *cols : 0;
+    return BIENC_OK;
+}
+
+static inline int ops_same_shape(const bienc_tensor *a, const bienc_tensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+/* dst[C] += sum over rows of src[R, C]. Each column is summed over rows in index order
+ * by one thread, so the result does not depend on the number of threads. */
+void ops_colsum_acc(float *dst, const float *src, int64_t R, int64_t C);
+
+/* e^x in float, written as plain arithmetic so that loops calling it vectorise
+ * (libm's expf does not without -ffast-math). Range reduction x = n ln2 + r,
+ * |r| <= ln2/2, degree-7 Taylor polynomial: about 2 ulp. Underflows to 0 below -87.3,
+ * saturates at e^88. */
+static inline float ops_expf(float x)
+{
+    x = x > 88.0f ? 88.0f : x;   /* keeps n <= 127 so 2^n is finite */
+    int under = x < -87.3f;
+    x = x < -87.3f ? -87.3f : x;
+    float n = __builtin_roundevenf(x * 1.44269504088896341f);
+    float r = x - n * 0.693145751953125f;       /* ln2, high part (exact product) */
+    r = r - n * 1.428606765330187045e-06f;      /* ln2, low part */
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return under ? 0.0f : p * scale;
+}
+
+/* y[n] = softmax(x[n]) (y may alias x): max-subtracted, so large logits do not overflow. */
+static inline void ops_softmax_row(float *y, const float *x, int64_t n)
+{
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = ops_expf(x[i] - mx);
+        sum += y[i];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) y[i] *= inv;
+}
+
+#endif
