@@ -8,7 +8,7 @@
 #include "ops_internal.h"
 
 typedef struct {
-    int64_t R = 0, C = 0;
+    int64_t R, C;
     float *mean, *rstd; /* [R] each, arena */
 } layernorm_ctx;
 
