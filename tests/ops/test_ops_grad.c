@@ -1,0 +1,336 @@
+/* Finite-difference gradient checks of every op (see grad_check.h for the criterion). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "bienc/ops.h"
+#include "ops/grad_check.h"
+
+#define TOL 1e-2
+#define N_PROBE 8
+
+static void free_all(bienc_tensor **t, int n)
+{
+    for (int i = 0; i < n; i++) tensor_free(t[i]);
+}
+
+/* ---- linear ---- */
+
+static int build_linear(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_linear(tape, in[0], in[1], arg ? in[2] : NULL, out);
+}
+
+static void test_linear_grad(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 1);
+    bienc_tensor *in[3] = {gc_param(2, (int64_t[]){7, 5}, &rng, -1, 1), gc_param(2, (int64_t[]){3, 5}, &rng, -1, 1),
+                           gc_param(1, (int64_t[]){3}, &rng, -1, 1)};
+    assert_true(gc_check("linear+bias", build_linear, in, 3, (void *)1, 1e-2, N_PROBE, 11) < TOL);
+    assert_true(gc_check("linear", build_linear, in, 2, NULL, 1e-2, N_PROBE, 12) < TOL);
+    free_all(in, 3);
+}
+
+static void test_linear_3d_input(void **state)
+{
+    /* leading dimensions are flattened: x[2, 3, 4] -> y[2, 3, 6] */
+    bienc_rng rng;
+    rng_seed(&rng, 2);
+    bienc_tensor *in[3] = {gc_param(3, (int64_t[]){2, 3, 4}, &rng, -1, 1), gc_param(2, (int64_t[]){6, 4}, &rng, -1, 1),
+                           gc_param(1, (int64_t[]){6}, &rng, -1, 1)};
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_linear(tape, in[0], in[1], in[2], &y), 0);
+    assert_int_equal(y->ndim, 3);
+    assert_int_equal(y->shape[2], 6);
+    /* y[1,2,5] by hand */
+    double ref = in[2]->data[5];
+    for (int c = 0; c < 4; c++) ref += (double)in[0]->data[(1 * 3 + 2) * 4 + c] * in[1]->data[5 * 4 + c];
+    assert_true(fabs(y->data[(1 * 3 + 2) * 6 + 5] - ref) < 1e-5);
+    tape_free(tape);
+    assert_true(gc_check("linear 3d", build_linear, in, 3, (void *)1, 1e-2, N_PROBE, 13) < TOL);
+    free_all(in, 3);
+}
+
+/* ---- elementwise ---- */
+
+static int build_add(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_add(tape, in[0], in[1], out);
+}
+
+static int build_add_bias(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_add_bias(tape, in[0], in[1], out);
+}
+
+static int build_scale(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_scale(tape, in[0], -1.75f, out);
+}
+
+static void test_elementwise_grad(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 3);
+    bienc_tensor *in[3] = {gc_param(2, (int64_t[]){9, 13}, &rng, -1, 1), gc_param(2, (int64_t[]){9, 13}, &rng, -1, 1),
+                           gc_param(1, (int64_t[]){13}, &rng, -1, 1)};
+    assert_true(gc_check("add", build_add, in, 2, NULL, 1e-2, N_PROBE, 21) < TOL);
+    bienc_tensor *xb[2] = {in[0], in[2]};
+    assert_true(gc_check("add_bias", build_add_bias, xb, 2, NULL, 1e-2, N_PROBE, 22) < TOL);
+    assert_true(gc_check("scale", build_scale, in, 1, NULL, 1e-2, N_PROBE, 23) < TOL);
+    free_all(in, 3);
+}
+
+static void test_add_bias_many_rows(void **state)
+{
+    /* large enough for the parallel column reduction: db = column sums of G exactly in row order */
+    bienc_rng rng;
+    rng_seed(&rng, 4);
+    bienc_tensor *x = gc_param(2, (int64_t[]){700, 130}, &rng, -1, 1), *b = gc_param(1, (int64_t[]){130}, &rng, -1, 1);
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_add_bias(tape, x, b, &y), 0);
+    float *G = malloc(sizeof(float) * 700 * 130);
+    for (int i = 0; i < 700 * 130; i++) G[i] = rng_uniform(&rng);
+    assert_int_equal(tape_backward_from(tape, y, G), 0);
+    for (int c = 0; c < 130; c++) {
+        float s = 0.0f;
+        for (int r = 0; r < 700; r++) s += G[r * 130 + c];
+        assert_true(b->grad[c] == s); /* same order of float additions: bit-identical */
+        assert_true(y->data[5 * 130 + c] == x->data[5 * 130 + c] + b->data[c]);
+    }
+    free(G);
+    tape_free(tape);
+    tensor_free(x);
+    tensor_free(b);
+}
+
+/* ---- layernorm ---- */
+
+static int build_layernorm(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_layernorm(tape, in[0], in[1], in[2], 1e-5f, out);
+}
+
+static void test_layernorm_grad(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 5);
+    bienc_tensor *in[3] = {gc_param(2, (int64_t[]){6, 11}, &rng, -2, 2), gc_param(1, (int64_t[]){11}, &rng, 0.5f, 1.5f),
+                           gc_param(1, (int64_t[]){11}, &rng, -1, 1)};
+    assert_true(gc_check("layernorm", build_layernorm, in, 3, NULL, 1e-2, N_PROBE, 31) < TOL);
+    /* forward: a normalised row has mean beta-ish and, with gamma = 1, beta = 0, unit variance */
+    for (int c = 0; c < 11; c++) in[1]->data[c] = 1.0f, in[2]->data[c] = 0.0f;
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_layernorm(tape, in[0], in[1], in[2], 0.0f, &y), 0);
+    double m = 0, v = 0;
+    for (int c = 0; c < 11; c++) m += y->data[3 * 11 + c];
+    for (int c = 0; c < 11; c++) v += (y->data[3 * 11 + c] - m / 11) * (y->data[3 * 11 + c] - m / 11);
+    assert_true(fabs(m / 11) < 1e-6 && fabs(v / 11 - 1.0) < 1e-5);
+    tape_free(tape);
+    free_all(in, 3);
+}
+
+/* ---- gelu ---- */
+
+static int build_gelu(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_gelu(tape, in[0], (bienc_gelu_kind)(intptr_t)arg, out);
+}
+
+static void test_gelu_grad_and_values(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 6);
+    bienc_tensor *x = gc_param(2, (int64_t[]){5, 40}, &rng, -5, 5);
+    assert_true(gc_check("gelu erf", build_gelu, &x, 1, (void *)(intptr_t)BIENC_GELU_ERF, 1e-2, 16, 41) < TOL);
+    assert_true(gc_check("gelu tanh", build_gelu, &x, 1, (void *)(intptr_t)BIENC_GELU_TANH, 1e-2, 16, 42) < TOL);
+    /* values against libm in double, including far tails */
+    x->data[0] = -12.0f, x->data[1] = 12.0f, x->data[2] = 0.0f, x->data[3] = -100.0f, x->data[4] = 100.0f;
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *ye, *yt;
+    assert_int_equal(op_gelu(tape, x, BIENC_GELU_ERF, &ye), 0);
+    assert_int_equal(op_gelu(tape, x, BIENC_GELU_TANH, &yt), 0);
+    for (int64_t i = 0; i < x->size; i++) {
+        double xi = x->data[i];
+        double re = 0.5 * xi * (1.0 + erf(xi / sqrt(2.0)));
+        double rt = 0.5 * xi * (1.0 + tanh(sqrt(2.0 / M_PI) * (xi + 0.044715 * xi * xi * xi)));
+        assert_true(isfinite(ye->data[i]) && isfinite(yt->data[i]));
+        assert_true(fabs(ye->data[i] - re) <= 1e-6 * fmax(1.0, fabs(re)));
+        assert_true(fabs(yt->data[i] - rt) <= 1e-6 * fmax(1.0, fabs(rt)));
+    }
+    assert_true(op_gelu(tape, x, (bienc_gelu_kind)7, &ye) == BIENC_EINVAL);
+    tape_free(tape);
+    tensor_free(x);
+}
+
+/* ---- softmax ---- */
+
+static int build_softmax(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_softmax(tape, in[0], out);
+}
+
+static void test_softmax_grad(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 7);
+    bienc_tensor *x = gc_param(2, (int64_t[]){4, 9}, &rng, -3, 3);
+    assert_true(gc_check("softmax", build_softmax, &x, 1, NULL, 1e-2, N_PROBE, 51) < TOL);
+    /* huge logits do not overflow */
+    x->data[0] = 1000.0f, x->data[1] = 999.0f;
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_softmax(tape, x, &y), 0);
+    double s = 0;
+    for (int c = 0; c < 9; c++) s += y->data[c];
+    assert_true(fabs(s - 1.0) < 1e-6);
+    assert_true(fabs(y->data[0] - 1.0 / (1.0 + exp(-1.0))) < 1e-6);
+    tape_free(tape);
+    tensor_free(x);
+}
+
+/* ---- attention ---- */
+
+typedef struct { bienc_seqs seqs; int H; } attn_arg;
+
+static int build_attention(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    attn_arg *a = arg;
+    return op_attention(tape, in[0], in[1], in[2], &a->seqs, a->H, out);
+}
+
+/* Naive double-precision reference of one output element. */
+static double attention_ref(bienc_tensor **in, const int *off, int s, int H, int t, int c)
+{
+    int64_t C = in[0]->shape[1], D = C / H, h = c / D;
+    int L = off[s + 1] - off[s];
+    double sc[64], mx = -1e300, sum = 0, o = 0;
+    for (int j = 0; j < L; j++) {
+        double d = 0;
+        for (int e = 0; e < D; e++)
+            d += (double)in[0]->data[t * C + h * D + e] * in[1]->data[(off[s] + j) * C + h * D + e];
+        sc[j] = d / sqrt((double)D);
+        mx = fmax(mx, sc[j]);
+    }
+    for (int j = 0; j < L; j++) sum += sc[j] = exp(sc[j] - mx);
+    for (int j = 0; j < L; j++) o += sc[j] / sum * in[2]->data[(off[s] + j) * C + c];
+    return o;
+}
+
+static void test_attention_grad_and_values(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 8);
+    static const int off[] = {0, 3, 4, 4, 9}; /* lengths 3, 1, 0, 5 */
+    attn_arg a = {{4, off}, 2};
+    bienc_tensor *in[3] = {gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1), gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1),
+                           gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1)};
+    assert_true(gc_check("attention", build_attention, in, 3, &a, 1e-2, 12, 61) < TOL);
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_attention(tape, in[0], in[1], in[2], &a.seqs, 2, &y), 0);
+    for (int s = 0; s < 4; s++)
+        for (int t = off[s]; t < off[s + 1]; t++)
+            for (int c = 0; c < 6; c++) assert_true(fabs(y->data[t * 6 + c] - attention_ref(in, off, s, 2, t, c)) < 1e-5);
+    /* a length-1 sequence attends only to itself: output = its v row */
+    for (int c = 0; c < 6; c++) assert_true(fabs(y->data[3 * 6 + c] - in[2]->data[3 * 6 + c]) < 1e-6);
+    /* inference mode (no saved probabilities) gives the same values */
+    tape_set_grad_enabled(tape, 0);
+    bienc_tensor *y2;
+    assert_int_equal(op_attention(tape, in[0], in[1], in[2], &a.seqs, 2, &y2), 0);
+    assert_memory_equal(y->data, y2->data, sizeof(float) * 54);
+    tape_free(tape);
+    free_all(in, 3);
+}
+
+static void test_attention_shared_qkv(void **state)
+{
+    /* q = k = v = x: gradients from the three roles add up in one buffer */
+    bienc_rng rng;
+    rng_seed(&rng, 9);
+    static const int off[] = {0, 6, 7};
+    attn_arg a = {{2, off}, 1};
+    bienc_tensor *x = gc_param(2, (int64_t[]){7, 4}, &rng, -1, 1);
+    bienc_tensor *in[3] = {x, x, x};
+    assert_true(gc_check("attention q=k=v", build_attention, in, 1, &a, 1e-2, 12, 62) < TOL);
+    tensor_free(x);
+}
+
+/* ---- dropout ---- */
+
+static int build_dropout(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    return op_dropout(tape, in[0], 0.3f, 12345, 1, out);
+}
+
+static void test_dropout_grad(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 10);
+    bienc_tensor *x = gc_param(2, (int64_t[]){8, 8}, &rng, -1, 1);
+    assert_true(gc_check("dropout", build_dropout, &x, 1, NULL, 1e-2, 16, 71) < TOL);
+    tensor_free(x);
+}
+
+/* ---- embedding ---- */
+
+static int build_embedding(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    static const int32_t ids[] = {3, 0, 3, 4, 1, 3};
+    return op_embedding(tape, in[0], ids, 6, out);
+}
+
+static void test_embedding_grad(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 11);
+    bienc_tensor *table = gc_param(2, (int64_t[]){5, 7}, &rng, -1, 1);
+    assert_true(gc_check("embedding", build_embedding, &table, 1, NULL, 1e-2, 16, 81) < TOL);
+    /* row 3 is used three times: its gradient is the sum of three upstream rows; row 2 is unused */
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    tensor_zero_grad(table);
+    bienc_tensor *y;
+    assert_int_equal(build_embedding(tape, &table, NULL, &y), 0);
+    float G[42];
+    for (int i = 0; i < 42; i++) G[i] = (float)i;
+    assert_int_equal(tape_backward_from(tape, y, G), 0);
+    for (int c = 0; c < 7; c++) {
+        assert_true(table->grad[3 * 7 + c] == G[0 * 7 + c] + G[2 * 7 + c] + G[5 * 7 + c]);
+        assert_true(table->grad[2 * 7 + c] == 0.0f);
+        assert_true(y->data[4 * 7 + c] == table->data[1 * 7 + c]);
+    }
+    tape_free(tape);
+    tensor_free(table);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear_grad),
+        cmocka_unit_test(test_linear_3d_input),
+        cmocka_unit_test(test_elementwise_grad),
+        cmocka_unit_test(test_add_bias_many_rows),
+        cmocka_unit_test(test_layernorm_grad),
+        cmocka_unit_test(test_gelu_grad_and_values),
+        cmocka_unit_test(test_softmax_grad),
+        cmocka_unit_test(test_attention_grad_and_values),
+        cmocka_unit_test(test_attention_shared_qkv),
+        cmocka_unit_test(test_dropout_grad),
+        cmocka_unit_test(test_embedding_grad),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
