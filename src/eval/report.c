@@ -1,0 +1,84 @@
+/* Evaluation results as JSON (means, counts, options, agreement, optional per-query values). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bienc/error.h"
+#include "bienc/metrics.h"
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* Enough digits to read back the same double; short when the value allows it. */
+static void json_number(FILE *f, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
+    fputs(buf, f);
+}
+
+static void json_metrics(FILE *f, const double *values, const char *indent)
+{
+    fputs("{", f);
+    for (int k = 0; k < BIENC_METRIC_COUNT; k++) {
+        fprintf(f, "%s\n%s  \"%s\": ", k ? "," : "", indent, metrics_name(k));
+        json_number(f, values[k]);
+    }
+    fprintf(f, "\n%s}", indent);
+}
+
+int metrics_write_json(const char *path, const bienc_eval_result *r, const bienc_agreement *agreement,
+                       int per_query)
+{
+    if (!path || !r) return bienc_error(BIENC_EINVAL, "metrics_write_json: NULL argument");
+    FILE *f = fopen(path, "w");
+    if (!f) return bienc_error(BIENC_EIO, "cannot write %s: %s", path, strerror(errno));
+    fputs("{\n  \"definitions\": \"trec_eval (see include/bienc/metrics.h)\",\n", f);
+    fprintf(f, "  \"options\": {\"min_relevant_grade\": %d, \"complete\": %s},\n", r->options.min_relevant_grade,
+            r->options.complete ? "true" : "false");
+    fprintf(f, "  \"num_queries\": %zu,\n  \"num_qrels_queries\": %zu,\n  \"num_run_queries\": %zu,\n",
+            r->num_queries, r->num_qrels_queries, r->num_run_queries);
+    fprintf(f, "  \"num_missing_from_run\": %zu,\n  \"num_unjudged_run_queries\": %zu,\n", r->num_missing_from_run,
+            r->num_unjudged_run_queries);
+    fprintf(f, "  \"num_without_relevant\": %zu,\n  \"metrics\": ", r->num_without_relevant);
+    json_metrics(f, r->mean, "  ");
+    if (agreement) {
+        fputs(",\n  \"agreement\": {", f);
+        for (int j = 0; j < BIENC_AGREEMENT_NK; j++) {
+            fprintf(f, "\"recall@%d\": ", bienc_agreement_ks[j]);
+            json_number(f, agreement->recall[j]);
+            fputs(", ", f);
+        }
+        fprintf(f, "\"num_queries\": %zu, \"num_missing_from_run\": %zu}", agreement->num_queries,
+                agreement->num_missing_from_run);
+    }
+    if (per_query) {
+        fputs(",\n  \"per_query\": {", f);
+        for (size_t i = 0; i < r->num_queries; i++) {
+            const bienc_query_metrics *m = &r->per_query[i];
+            fputs(i ? ",\n    " : "\n    ", f);
+            json_string(f, m->qid);
+            fprintf(f, ": {\"num_relevant\": %zu, \"num_retrieved\": %zu", m->num_relevant, m->num_retrieved);
+            for (int k = 0; k < BIENC_METRIC_COUNT; k++) {
+                fprintf(f, ", \"%s\": ", metrics_name(k));
+                json_number(f, m->values[k]);
+            }
+            fputs("}", f);
+        }
+        fputs("\n  }", f);
+    }
+    fputs("\n}\n", f);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return bienc_error(BIENC_EIO, "error writing %s: %s", path, strerror(errno));
+    return 0;
+}
