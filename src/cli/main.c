@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version, the CPU features and the BLAS kernel in use"},
+    {"demo", cmd_demo, "train a small encoder for a few steps on random data, printing the loss"},
 };
 
 static void usage(FILE *f)
