@@ -11,5 +11,6 @@ typedef struct cli_command {
 
 int cmd_version(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif
