@@ -75,8 +75,8 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
                  int n_heads, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_attention: NULL argument");
-    *out = NULL;
     BIENC_TRY(tensor_check(q, "op_attention: q", 2, NULL));
     int64_t T = q->shape[0], C = q->shape[1];
     BIENC_TRY(tensor_check(k, "op_attention: k", 2, (int64_t[]){T, C}));

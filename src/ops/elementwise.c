@@ -38,8 +38,8 @@ static int add_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !a || !b || !out || !a->data || !b->data) return bienc_error(BIENC_EINVAL, "op_add: NULL argument");
-    *out = NULL;
     if (!ops_same_shape(a, b)) {
         char sa[96], sb[96];
         return bienc_error(BIENC_ESHAPE, "op_add: shapes %s and %s differ", tensor_shape_str(a, sa, sizeof sa),
@@ -76,8 +76,8 @@ static int add_bias_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_add_bias: NULL argument");
-    *out = NULL;
     int64_t R = 0, C = 0;
     BIENC_TRY(ops_rows(x, "op_add_bias: x", &R, &C));
     BIENC_TRY(tensor_check(b, "op_add_bias: bias", 1, (int64_t[]){C}));
@@ -111,8 +111,8 @@ static int scale_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_scale: NULL argument");
-    *out = NULL;
     bienc_tensor *y;
     BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
     int64_t n = x->size;

@@ -34,8 +34,8 @@ static int embedding_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_embedding(bienc_tape *tape, bienc_tensor *table, const int32_t *ids, int64_t T, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out || (!ids && T > 0)) return bienc_error(BIENC_EINVAL, "op_embedding: NULL argument");
-    *out = NULL;
     BIENC_TRY(tensor_check(table, "op_embedding: table", 2, NULL));
     if (T < 0) return bienc_error(BIENC_EINVAL, "op_embedding: %lld tokens", (long long)T);
     int64_t V = table->shape[0], C = table->shape[1];
