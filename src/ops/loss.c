@@ -41,8 +41,8 @@ static int ce_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int loss_cross_entropy(bienc_tape *tape, bienc_tensor *logits, const int32_t *labels, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out || !labels) return bienc_error(BIENC_EINVAL, "loss_cross_entropy: NULL argument");
-    *out = NULL;
     BIENC_TRY(tensor_check(logits, "loss_cross_entropy: logits", 2, NULL));
     const int64_t n = logits->shape[0], m = logits->shape[1];
     if (n < 1 || m < 1)
@@ -165,8 +165,8 @@ static int triplet_backward(bienc_tape *tape, bienc_tape_node *node)
 int loss_triplet(bienc_tape *tape, bienc_tensor *anchor, bienc_tensor *positive, bienc_tensor *negative,
                  bienc_distance distance, float margin, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "loss_triplet: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(anchor, "loss_triplet: anchor", 2, NULL));
     BIENC_TRY(tensor_check(positive, "loss_triplet: positive", 2, anchor->shape));
     BIENC_TRY(tensor_check(negative, "loss_triplet: negative", 2, anchor->shape));
@@ -218,8 +218,8 @@ static int mse_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int loss_mse(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "loss_mse: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(a, "loss_mse: a", a ? a->ndim : 1, NULL));
     BIENC_TRY(tensor_check(b, "loss_mse: b", a->ndim, a->shape));
     if (a->size < 1) return bienc_error(BIENC_ESHAPE, "loss_mse: empty tensors");
@@ -263,8 +263,8 @@ static int bce_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int loss_bce_with_logits(bienc_tape *tape, bienc_tensor *logits, const float *targets, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out || !targets) return bienc_error(BIENC_EINVAL, "loss_bce_with_logits: NULL argument");
-    *out = NULL;
     BIENC_TRY(tensor_check(logits, "loss_bce_with_logits: logits", logits ? logits->ndim : 1, NULL));
     const int64_t N = logits->size;
     if (N < 1) return bienc_error(BIENC_ESHAPE, "loss_bce_with_logits: empty logits");

@@ -24,8 +24,8 @@ static int32_t *mnrl_diagonal_labels(bienc_tape *tape, int64_t B)
 
 int loss_mnrl(bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, float scale, int symmetric, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "loss_mnrl: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(q, "loss_mnrl: queries", 2, NULL));
     BIENC_TRY(tensor_check(docs, "loss_mnrl: docs", 2, (int64_t[]){-1, q->shape[1]}));
     const int64_t B = q->shape[0], M = docs->shape[0];
@@ -58,8 +58,8 @@ int loss_mnrl(bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, float scale
 int loss_margin_mse(bienc_tape *tape, bienc_tensor *q, bienc_tensor *p, bienc_tensor *n, const float *teacher_margin,
                     bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out || !teacher_margin) return bienc_error(BIENC_EINVAL, "loss_margin_mse: NULL argument");
-    *out = NULL;
     BIENC_TRY(tensor_check(q, "loss_margin_mse: queries", 2, NULL));
     BIENC_TRY(tensor_check(p, "loss_margin_mse: positives", 2, q->shape));
     BIENC_TRY(tensor_check(n, "loss_margin_mse: negatives", 2, q->shape));

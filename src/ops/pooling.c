@@ -93,8 +93,8 @@ static int pool_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_pool(bienc_tape *tape, bienc_tensor *x, const bienc_seqs *seqs, bienc_pool_mode mode, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_pool: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(x, "op_pool: x", 2, NULL));
     if (mode != BIENC_POOL_MEAN && mode != BIENC_POOL_CLS && mode != BIENC_POOL_MAX)
         return bienc_error(BIENC_EINVAL, "op_pool: unknown pooling mode %d", (int)mode);

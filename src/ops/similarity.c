@@ -47,8 +47,8 @@ static int l2n_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_l2_normalize(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_l2_normalize: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(x, "op_l2_normalize: x", 2, NULL));
     const int64_t R = x->shape[0], C = x->shape[1];
     bienc_tensor *y;
@@ -105,8 +105,8 @@ static int dotm_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_dot_matrix_scaled(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, float alpha, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_dot_matrix: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(a, "op_dot_matrix: a", 2, NULL));
     BIENC_TRY(tensor_check(b, "op_dot_matrix: b", 2, (int64_t[]){-1, a->shape[1]}));
     const int64_t n = a->shape[0], m = b->shape[0], C = a->shape[1];
@@ -135,8 +135,8 @@ int op_dot_matrix(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tens
 /* cos_sim = normalize(a) normalize(b)^T, composed so that each piece has one backward. */
 int op_cos_sim_matrix_scaled(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, float alpha, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_cos_sim_matrix: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(a, "op_cos_sim_matrix: a", 2, NULL));
     BIENC_TRY(tensor_check(b, "op_cos_sim_matrix: b", 2, (int64_t[]){-1, a->shape[1]}));
     bienc_tensor *an, *bn;
@@ -173,8 +173,8 @@ static int rowdot_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_row_dot(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_row_dot: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(a, "op_row_dot: a", 2, NULL));
     BIENC_TRY(tensor_check(b, "op_row_dot: b", 2, a->shape));
     const int64_t n = a->shape[0], C = a->shape[1];
@@ -212,8 +212,8 @@ static int concat_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_concat_rows(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_concat_rows: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(a, "op_concat_rows: a", 2, NULL));
     BIENC_TRY(tensor_check(b, "op_concat_rows: b", 2, (int64_t[]){-1, a->shape[1]}));
     bienc_tensor *o;
@@ -243,8 +243,8 @@ static int slice_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_slice_rows(bienc_tape *tape, bienc_tensor *x, int64_t start, int64_t count, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_slice_rows: tape or out is NULL");
-    *out = NULL;
     BIENC_TRY(tensor_check(x, "op_slice_rows: x", 2, NULL));
     if (start < 0 || count < 1 || start > x->shape[0] || count > x->shape[0] - start)
         return bienc_error(BIENC_ERANGE, "op_slice_rows: rows %lld..%lld+%lld outside the %lld rows of x",
@@ -284,8 +284,8 @@ static int wsum_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_weighted_sum(bienc_tape *tape, int n, bienc_tensor *const *x, const float *w, bienc_tensor **out)
 {
+    if (out) *out = NULL;
     if (!tape || !out || !x || !w) return bienc_error(BIENC_EINVAL, "op_weighted_sum: NULL argument");
-    *out = NULL;
     if (n < 1 || n > BIENC_TAPE_MAX_INPUTS)
         return bienc_error(BIENC_EINVAL, "op_weighted_sum: %d inputs (1..%d allowed)", n, BIENC_TAPE_MAX_INPUTS);
     BIENC_TRY(tensor_check(x[0], "op_weighted_sum: x[0]", x[0] ? x[0]->ndim : 1, NULL));
