@@ -111,6 +111,7 @@ typedef struct bienc_debian_opts {
 typedef struct bienc_debian_stats {
     int n_files;                /* source files read */
     char source[16];            /* "apt" or "dpkg" */
+    int fell_back;              /* 1: AUTO found no apt translations and used dpkg status */
     int64_t n_entries;          /* package stanzas with a description */
     int64_t n_dup_description;  /* dropped: same Description-md5 (or text) as an earlier one */
     int64_t n_dup_package;      /* dropped: package already seen with another description */
