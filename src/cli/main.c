@@ -7,6 +7,8 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version, the CPU features and the BLAS kernel in use"},
+    {"tokenize", cmd_tokenize, "WordPiece ids of stdin lines (BERT vocab.txt or tokenizer.json)"},
+    {"vocab", cmd_vocab, "learn a WordPiece vocabulary: `bienc vocab train --corpus FILE --size N --output vocab.txt`"},
     {"data", cmd_data, "build a data set: `bienc data debian` (Debian package descriptions, no download)"},
     {"demo", cmd_demo, "train a small encoder for a few steps on random data, printing the loss"},
     {"eval", cmd_eval, "score a TREC run against qrels (MRR@10, nDCG@10, MAP@100, recall, accuracy)"},
