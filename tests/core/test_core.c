@@ -1,0 +1,298 @@
+/* Unit tests of src/core: errors, tensors, rng, the tape and its arena. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "bienc/error.h"
+#include "bienc/rng.h"
+#include "bienc/tape.h"
+#include "bienc/tensor.h"
+
+/* ---- errors ---- */
+
+static void test_error_messages(void **state)
+{
+    bienc_error_clear();
+    assert_string_equal(bienc_last_error(), "");
+    assert_int_equal(bienc_error(BIENC_EFORMAT, "file %s line %d: bad", "a.txt", 7), BIENC_EFORMAT);
+    assert_string_equal(bienc_last_error(), "file a.txt line 7: bad");
+    assert_int_equal(bienc_error_context(BIENC_EFORMAT, "loading %s: ", "x.h5"), BIENC_EFORMAT);
+    assert_string_equal(bienc_last_error(), "loading x.h5: file a.txt line 7: bad");
+    assert_string_equal(bienc_status_name(BIENC_ERANGE), "out of range");
+    assert_string_equal(bienc_status_name(BIENC_OK), "ok");
+    assert_string_equal(bienc_status_name(-1000), "unknown error");
+    /* overlong messages are truncated, not overflowed */
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    bienc_error(BIENC_EINVAL, "%s", big);
+    assert_true(strlen(bienc_last_error()) < sizeof big - 1);
+    bienc_error_context(BIENC_EINVAL, "%s", big);
+    assert_true(strlen(bienc_last_error()) < sizeof big - 1);
+}
+
+static int try_helper(int rc, int *reached)
+{
+    BIENC_TRY(rc);
+    *reached = 1;
+    return 0;
+}
+
+static void test_try_macro(void **state)
+{
+    int reached = 0;
+    assert_int_equal(try_helper(BIENC_EIO, &reached), BIENC_EIO);
+    assert_int_equal(reached, 0);
+    assert_int_equal(try_helper(0, &reached), 0);
+    assert_int_equal(reached, 1);
+}
+
+/* ---- tensors ---- */
+
+static void test_tensor_basics(void **state)
+{
+    bienc_tensor *t;
+    assert_int_equal(tensor_new(&t, 3, (int64_t[]){2, 3, 4}, 1), 0);
+    assert_int_equal(t->size, 24);
+    assert_true(t->is_param && t->requires_grad && t->grad);
+    assert_int_equal(((uintptr_t)t->data) % 64, 0);
+    for (int i = 0; i < 24; i++) assert_true(t->data[i] == 0.0f && t->grad[i] == 0.0f);
+    t->grad[5] = 3.0f;
+    tensor_zero_grad(t);
+    assert_true(t->grad[5] == 0.0f);
+    char buf[64];
+    assert_string_equal(tensor_shape_str(t, buf, sizeof buf), "[2, 3, 4]");
+    assert_string_equal(tensor_shape_str(NULL, buf, sizeof buf), "(null)");
+    assert_string_equal(tensor_shape_str(t, buf, 4), "[2,");
+    assert_int_equal(tensor_set_name(t, "encoder.layer.0.weight"), 0);
+    assert_int_equal(tensor_set_name(t, "renamed"), 0); /* replaces, no leak */
+    assert_string_equal(t->name, "renamed");
+    assert_int_equal(tensor_check(t, "t", 3, (int64_t[]){2, -1, 4}), 0);
+    assert_int_equal(tensor_check(t, "t", 3, (int64_t[]){2, 3, 5}), BIENC_ESHAPE);
+    assert_non_null(strstr(bienc_last_error(), "dimension 2 is 4, expected 5"));
+    assert_int_equal(tensor_check(t, "t", 2, NULL), BIENC_ESHAPE);
+    assert_int_equal(tensor_check(NULL, "t", 2, NULL), BIENC_EINVAL);
+    tensor_free(t);
+    tensor_free(NULL);
+
+    assert_int_equal(tensor_new_1d(&t, 0, 0), 0); /* empty tensors are fine */
+    assert_int_equal(t->size, 0);
+    assert_null(t->grad);
+    tensor_free(t);
+    assert_int_equal(tensor_new(&t, 0, (int64_t[]){1}, 0), BIENC_EINVAL);
+    assert_null(t);
+    assert_int_equal(tensor_new(&t, 5, (int64_t[]){1, 1, 1, 1, 1}, 0), BIENC_EINVAL);
+    assert_int_equal(tensor_new(&t, 2, (int64_t[]){-1, 3}, 0), BIENC_EINVAL);
+    assert_int_equal(tensor_new(&t, 2, (int64_t[]){INT64_MAX / 2, 8}, 0), BIENC_EINVAL);
+    assert_int_equal(tensor_new(NULL, 1, (int64_t[]){1}, 0), BIENC_EINVAL);
+    assert_int_equal(tensor_shape_size(2, (int64_t[]){3, 0}), 0);
+    assert_int_equal(tensor_shape_size(2, (int64_t[]){1LL << 40, 1LL << 40}), -1);
+}
+
+/* ---- rng ---- */
+
+static void test_rng(void **state)
+{
+    bienc_rng a, b;
+    rng_seed(&a, 42);
+    rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++) assert_true(rng_next_u64(&a) == rng_next_u64(&b));
+    rng_seed(&b, 43);
+    assert_true(rng_next_u64(&a) != rng_next_u64(&b));
+    /* uniform in [0, 1), mean ~ 1/2; normal mean ~ 0, variance ~ 1 */
+    double su = 0, sn = 0, sn2 = 0;
+    int n = 20000;
+    for (int i = 0; i < n; i++) {
+        float u = rng_uniform(&a);
+        assert_true(u >= 0.0f && u < 1.0f);
+        su += u;
+        float z = rng_normal(&a);
+        assert_true(isfinite(z));
+        sn += z, sn2 += (double)z * z;
+    }
+    assert_true(fabs(su / n - 0.5) < 0.01);
+    assert_true(fabs(sn / n) < 0.03 && fabs(sn2 / n - 1.0) < 0.05);
+    /* rng_below: in range, every value reached */
+    int seen[7] = {0};
+    for (int i = 0; i < 700; i++) {
+        uint64_t v = rng_below(&a, 7);
+        assert_true(v < 7);
+        seen[v]++;
+    }
+    for (int i = 0; i < 7; i++) assert_true(seen[i] > 50);
+    assert_true(rng_below(&a, 1) == 0 && rng_below(&a, 0) == 0);
+    /* shuffle is a permutation */
+    int p[50], count[50] = {0};
+    for (int i = 0; i < 50; i++) p[i] = i;
+    rng_shuffle_int(&a, p, 50);
+    int moved = 0;
+    for (int i = 0; i < 50; i++) count[p[i]]++, moved += p[i] != i;
+    for (int i = 0; i < 50; i++) assert_int_equal(count[i], 1);
+    assert_true(moved > 10);
+    /* counter-based: pure function of (key, index) */
+    assert_true(rng_hash_u64(7, 3) == rng_hash_u64(7, 3));
+    assert_true(rng_hash_u64(7, 3) != rng_hash_u64(7, 4) && rng_hash_u64(7, 3) != rng_hash_u64(8, 3));
+    double sh = 0;
+    for (int i = 0; i < n; i++) {
+        float u = rng_hash_uniform(99, (uint64_t)i);
+        assert_true(u >= 0.0f && u < 1.0f);
+        sh += u;
+    }
+    assert_true(fabs(sh / n - 0.5) < 0.01);
+}
+
+/* ---- tape ---- */
+
+static void test_tape_arena(void **state)
+{
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    assert_int_equal(tape_bytes_used(tape), 0);
+    float *a = tape_floats(tape, 3), *b = tape_floats(tape, 5);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal((uintptr_t)a % 64, 0);
+    assert_int_equal((uintptr_t)b % 64, 0);
+    assert_true(b >= a + 16); /* rounded up to 64 bytes, no overlap */
+    assert_int_equal(tape_bytes_used(tape), 128);
+    bienc_tensor *t, *z;
+    assert_int_equal(tape_tensor(tape, 2, (int64_t[]){3, 4}, &t), 0);
+    assert_int_equal(tape_tensor_zeros(tape, 1, (int64_t[]){100}, &z), 0);
+    for (int i = 0; i < 100; i++) assert_true(z->data[i] == 0.0f);
+    assert_false(t->is_param || t->requires_grad);
+    assert_null(t->grad);
+    assert_int_equal(tape_tensor(tape, 0, (int64_t[]){1}, &t), BIENC_EINVAL);
+    assert_int_equal(tape_tensor(tape, 1, (int64_t[]){-3}, &t), BIENC_EINVAL);
+    assert_null(tape_alloc(tape, (size_t)1 << 50));
+    assert_true(bienc_last_error()[0] != '\0');
+    assert_null(tape_alloc(NULL, 8));
+
+    /* a step larger than one chunk: after reset, the chunks merge into one and the next
+     * identical step allocates nothing new */
+    size_t big = (size_t)40 << 20;
+    for (int step = 0; step < 3; step++) {
+        for (int i = 0; i < 3; i++) {
+            char *p = tape_alloc(tape, big);
+            assert_non_null(p);
+            p[0] = 1, p[big - 1] = 2; /* usable end to end */
+        }
+        assert_true(tape_bytes_used(tape) >= 3 * big);
+        size_t reserved = tape_bytes_reserved(tape);
+        tape_reset(tape);
+        assert_int_equal(tape_bytes_used(tape), 0);
+        assert_int_equal(tape_bytes_reserved(tape), reserved);
+    }
+    tape_free(tape);
+    tape_free(NULL);
+}
+
+typedef struct { float k; } mul_ctx;
+
+/* A toy op y = k x for the tape tests. */
+static int mul_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    float *dx = tape_grad(tape, node->in[0]);
+    if (!dx) return 0;
+    for (int64_t i = 0; i < node->out->size; i++) dx[i] += ((mul_ctx *)node->ctx)->k * node->out->grad[i];
+    return 0;
+}
+
+static int toy_mul(bienc_tape *tape, bienc_tensor *x, float k, bienc_tensor **out)
+{
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, out));
+    for (int64_t i = 0; i < x->size; i++) (*out)->data[i] = k * x->data[i];
+    mul_ctx *ctx;
+    BIENC_TRY(tape_record(tape, "mul", mul_backward, *out, 1, &x, (void **)&ctx, sizeof *ctx));
+    if (ctx) ctx->k = k;
+    return 0;
+}
+
+static int sum_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    float *dx = tape_grad(tape, node->in[0]);
+    for (int64_t i = 0; dx && i < node->in[0]->size; i++) dx[i] += node->out->grad[0];
+    return 0;
+}
+
+static int fail_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    return bienc_error(BIENC_ESTATE, "deliberate");
+}
+
+static void test_tape_backward(void **state)
+{
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *x, *frozen;
+    assert_int_equal(tensor_new_1d(&x, 4, 1), 0);
+    assert_int_equal(tensor_new_1d(&frozen, 4, 0), 0);
+    for (int i = 0; i < 4; i++) x->data[i] = (float)i;
+
+    /* loss = sum(3 * (2 x)) -> dloss/dx = 6 */
+    bienc_tensor *y, *z, *loss;
+    assert_int_equal(toy_mul(tape, x, 2.0f, &y), 0);
+    assert_int_equal(toy_mul(tape, y, 3.0f, &z), 0);
+    assert_int_equal(tape_tensor(tape, 1, (int64_t[]){1}, &loss), 0);
+    loss->data[0] = 0;
+    for (int i = 0; i < 4; i++) loss->data[0] += z->data[i];
+    assert_int_equal(tape_record(tape, "sum", sum_backward, loss, 1, &z, NULL, 0), 0);
+    assert_int_equal(tape_node_count(tape), 3);
+    assert_true(loss->requires_grad);
+    assert_int_equal(tape_backward(tape, z), BIENC_ESHAPE); /* not a scalar */
+    assert_int_equal(tape_backward(tape, loss), 0);
+    for (int i = 0; i < 4; i++) assert_true(x->grad[i] == 6.0f);
+    assert_int_equal(tape_backward(tape, NULL), BIENC_EINVAL);
+
+    /* a frozen input records nothing; backward from it is a state error */
+    tape_reset(tape);
+    assert_int_equal(toy_mul(tape, frozen, 2.0f, &y), 0);
+    assert_int_equal(tape_node_count(tape), 0);
+    assert_false(y->requires_grad);
+    assert_null(tape_grad(tape, y));
+    float up[4] = {1, 1, 1, 1};
+    assert_int_equal(tape_backward_from(tape, y, up), BIENC_ESTATE);
+
+    /* no-grad mode */
+    tape_set_grad_enabled(tape, 0);
+    assert_false(tape_grad_enabled(tape));
+    assert_int_equal(toy_mul(tape, x, 2.0f, &y), 0);
+    assert_int_equal(tape_node_count(tape), 0);
+    tape_set_grad_enabled(tape, 1);
+
+    /* a branch that does not reach the output is skipped */
+    tensor_zero_grad(x);
+    assert_int_equal(toy_mul(tape, x, 5.0f, &y), 0);       /* dead branch */
+    assert_int_equal(toy_mul(tape, x, 7.0f, &z), 0);
+    assert_int_equal(tape_backward_from(tape, z, up), 0);
+    for (int i = 0; i < 4; i++) assert_true(x->grad[i] == 7.0f);
+    assert_null(y->grad);
+
+    /* a failing backward reports which op failed */
+    tape_reset(tape);
+    assert_int_equal(tape_tensor(tape, 1, (int64_t[]){4}, &y), 0);
+    assert_int_equal(tape_record(tape, "broken", fail_backward, y, 1, &x, NULL, 0), 0);
+    assert_int_equal(tape_backward_from(tape, y, up), BIENC_ESTATE);
+    assert_non_null(strstr(bienc_last_error(), "broken"));
+    assert_non_null(strstr(bienc_last_error(), "deliberate"));
+
+    /* invalid records */
+    assert_int_equal(tape_record(tape, "x", NULL, y, 1, &x, NULL, 0), BIENC_EINVAL);
+    assert_int_equal(tape_record(tape, "x", fail_backward, y, BIENC_TAPE_MAX_INPUTS + 1, &x, NULL, 0), BIENC_EINVAL);
+    tensor_free(x);
+    tensor_free(frozen);
+    tape_free(tape);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_messages), cmocka_unit_test(test_try_macro), cmocka_unit_test(test_tensor_basics),
+        cmocka_unit_test(test_rng),            cmocka_unit_test(test_tape_arena), cmocka_unit_test(test_tape_backward),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
