@@ -22,8 +22,10 @@ static void json_string(FILE *f, const char *s)
 static void json_number(FILE *f, double v)
 {
     char buf[40];
-    snprintf(buf, sizeof buf, "%.15g", v);
-    if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
     fputs(buf, f);
 }
 

@@ -197,11 +197,13 @@ int run_read(const char *path, bienc_run **out)
     return 0;
 }
 
-/* Shortest of %.15g / %.17g that reads back to the same double. */
+/* The shortest of %.15g, %.16g, %.17g that reads back to the same double. */
 static void run_format_score(double v, char *buf, size_t n)
 {
-    snprintf(buf, n, "%.15g", v);
-    if (strtod(buf, NULL) != v) snprintf(buf, n, "%.17g", v);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
 }
 
 int run_write(bienc_run *r, const char *path)
