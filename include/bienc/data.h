@@ -94,6 +94,7 @@ int hardnegs_load(bienc_hardnegs **out, const char *path, const char *system, co
                   bienc_read_report *report);
 void hardnegs_free(bienc_hardnegs *h);
 int64_t hardnegs_count(const bienc_hardnegs *h);
+const char *hardnegs_path(const bienc_hardnegs *h);
 int hardnegs_get(const bienc_hardnegs *h, int64_t i, bienc_hardneg_row *row);
 
 /* ---- the built-in Debian data set (src/data/debian.c; layout in the README) ---- */

@@ -17,6 +17,7 @@ typedef struct hn_row {
 } hn_row;
 
 struct bienc_hardnegs {
+    char *path;
     char *arena;
     int64_t arena_used, arena_cap;
     bienc_id_view *ids;  /* during loading .s holds an offset into arena */
@@ -35,6 +36,7 @@ void hardnegs_free(bienc_hardnegs *h)
     free(h->ids);
     free(h->rows);
     free(h->seen);
+    free(h->path);
     free(h);
 }
 
@@ -190,7 +192,9 @@ int hardnegs_load(bienc_hardnegs **out, const char *path, const char *system, co
     if (!h) return bienc_error(BIENC_ENOMEM, "out of memory");
     data_file file;
     int rc = data_file_open(&file, path);
+    if (rc == 0 && !(h->path = strdup(path))) rc = bienc_error(BIENC_ENOMEM, "out of memory");
     if (rc < 0) {
+        data_file_close(&file);
         hardnegs_free(h);
         return rc;
     }
@@ -223,6 +227,8 @@ int hardnegs_load(bienc_hardnegs **out, const char *path, const char *system, co
 }
 
 int64_t hardnegs_count(const bienc_hardnegs *h) { return h ? h->n : 0; }
+
+const char *hardnegs_path(const bienc_hardnegs *h) { return h && h->path ? h->path : ""; }
 
 int hardnegs_get(const bienc_hardnegs *h, int64_t i, bienc_hardneg_row *row)
 {
