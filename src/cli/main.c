@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"data", cmd_data, "build a data set: `bienc data debian` (Debian package descriptions, no download)"},
     {"demo", cmd_demo, "train a small encoder for a few steps on random data, printing the loss"},
     {"eval", cmd_eval, "score a TREC run against qrels (MRR@10, nDCG@10, MAP@100, recall, accuracy)"},
+    {"config", cmd_config, "run configs: `bienc config check FILE [--set K=V]`, `bienc config --keys`"},
 };
 
 static void usage(FILE *f)

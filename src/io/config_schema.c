@@ -1,0 +1,420 @@
+/* The run-config schema: one table per section, one line per key (name, type, field,
+ * default, choices or range, doc). Adding a key is one line here plus the field in
+ * config.h; parsing, --set, dumping, `bienc config --keys` and the README table all come
+ * from these tables. */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bienc/config.h"
+#include "bienc/error.h"
+#include "bienc/loss.h"
+#include "bienc/ops.h"
+#include "bienc/pooling.h"
+#include "io/config_internal.h"
+
+/* Choice indices must line up with the other modules' enums. */
+_Static_assert(BIENC_GELU_ERF == 0 && BIENC_GELU_TANH == 1, "model.activation order");
+_Static_assert(BIENC_POOL_MEAN == 0 && BIENC_POOL_CLS == 1 && BIENC_POOL_MAX == 2, "model.pooling order");
+_Static_assert(BIENC_DIST_EUCLIDEAN == 0 && BIENC_DIST_COSINE == 1, "loss.distance order");
+
+#define BIG 1e15
+#define KEY(T, name, type, field, def, choices, lo, hi, doc) \
+    {name, type, offsetof(T, field), def, choices, lo, hi, 0, 0, doc}
+#define LIST(T, name, type, field, def, lo, hi, nmin, nmax, doc) \
+    {name, type, offsetof(T, field), def, NULL, lo, hi, nmin, nmax, doc}
+#define I BIENC_CFG_INT
+#define F BIENC_CFG_FLOAT
+#define B BIENC_CFG_BOOL
+#define S BIENC_CFG_STRING
+#define C BIENC_CFG_CHOICE
+
+#define M bienc_cfg_model
+static const cfg_key model_keys[] = {
+    KEY(M, "kind", C, kind, "bi_encoder", "bi_encoder|cross_encoder", 0, 0,
+        "bi_encoder: one encoder for queries and passages (shared weights); cross_encoder: [CLS] q [SEP] p [SEP] -> one logit"),
+    KEY(M, "size", C, size, "minilm_l6", "tiny|mini|small|medium|minilm_l6,minilm-l6|minilm_l12,minilm-l12|base", 0, 0,
+        "preset for hidden/layers/heads/intermediate: tiny 128/2/2/512, mini 256/4/4/1024, small 512/4/8/2048, "
+        "medium 512/8/8/2048, minilm_l6 384/6/12/1536, minilm_l12 384/12/12/1536, base 768/12/12/3072"),
+    KEY(M, "hidden", I, hidden, "0", NULL, 0, 65536, "hidden size (0 = from model.size); a multiple of heads"),
+    KEY(M, "layers", I, layers, "0", NULL, 0, 1024, "transformer layers (0 = from model.size)"),
+    KEY(M, "heads", I, heads, "0", NULL, 0, 1024, "attention heads (0 = from model.size)"),
+    KEY(M, "intermediate", I, intermediate, "0", NULL, 0, 1048576, "feed-forward size (0 = from model.size)"),
+    KEY(M, "max_positions", I, max_positions, "512", NULL, 1, 65536, "position embeddings: longest sequence accepted"),
+    KEY(M, "type_vocab", I, type_vocab, "2", NULL, 1, 1024, "token type embeddings (BERT: 2)"),
+    KEY(M, "vocab_size", I, vocab_size, "0", NULL, 0, 16777216, "word embeddings (0 = the tokenizer's vocabulary size)"),
+    KEY(M, "dropout", F, dropout, "0.1", NULL, 0, 0.99, "hidden dropout probability (hidden_dropout_prob)"),
+    KEY(M, "attention_dropout", F, attention_dropout, "0.1", NULL, 0, 0.99, "attention dropout (attention_probs_dropout_prob)"),
+    KEY(M, "layer_norm_eps", F, layer_norm_eps, "1e-12", NULL, 0, 1, "LayerNorm epsilon"),
+    KEY(M, "initializer_range", F, initializer_range, "0.02", NULL, 0, 10, "std of BERT's normal initialisation"),
+    KEY(M, "activation", C, activation, "gelu", "gelu|gelu_new,gelu_pytorch_tanh", 0, 0,
+        "gelu (erf, BERT) or gelu_new (tanh approximation)"),
+    KEY(M, "init_from", S, init_from, "", NULL, 0, 0, "checkpoint (.h5) to start from; empty = from scratch"),
+    KEY(M, "pooling", C, pooling, "mean", "mean|cls|max", 0, 0, "sentence embedding from the token states"),
+    KEY(M, "normalize", B, normalize, "false", NULL, 0, 0, "L2-normalise the embeddings"),
+};
+#undef M
+
+#define T bienc_cfg_tokenizer
+static const cfg_key tokenizer_keys[] = {
+    KEY(T, "vocab", S, vocab, "", NULL, 0, 0, "vocab.txt or tokenizer.json; empty = train a vocabulary on the training texts"),
+    KEY(T, "train.size", I, train_size, "8000", NULL, 16, 16777216, "size of a trained vocabulary (with the 5 specials)"),
+    KEY(T, "train.min_frequency", I, train_min_frequency, "2", NULL, 1, BIG, "a pair merges only if seen this often"),
+    KEY(T, "lower_case", B, lower_case, "true", NULL, 0, 0, "lower-case and strip accents (uncased BERT)"),
+    KEY(T, "max_query_length", I, max_query_length, "32", NULL, 2, 65536, "tokens per query, with [CLS] and [SEP]"),
+    KEY(T, "max_passage_length", I, max_passage_length, "128", NULL, 2, 65536, "tokens per passage, with [CLS] and [SEP]"),
+};
+#undef T
+
+#define D bienc_cfg_data
+static const cfg_key data_keys[] = {
+    KEY(D, "format", C, format, "debian", "debian|msmarco_triples|msmarco_ids|beir|hard_negatives", 0, 0,
+        "training data layout (see README: data formats)"),
+    KEY(D, "dir", S, dir, "", NULL, 0, 0, "debian/beir: directory whose standard files fill the empty paths (debian: data/debian)"),
+    KEY(D, "collection", S, collection, "", NULL, 0, 0, "passages: collection.tsv (pid \\t text) or BEIR corpus.jsonl"),
+    KEY(D, "queries", S, queries, "", NULL, 0, 0, "training queries: queries.tsv (qid \\t text) or queries.jsonl"),
+    KEY(D, "qrels", S, qrels, "", NULL, 0, 0, "training qrels (TREC or tab form)"),
+    KEY(D, "triples", S, triples, "", NULL, 0, 0, "triples: text (query \\t pos \\t neg) or ids (qid \\t pid \\t pid)"),
+    KEY(D, "hard_negatives_file", S, hard_negatives_file, "", NULL, 0, 0,
+        "hard negatives JSON lines {\"qid\", \"pos\": [..], \"neg\": {system: [..]}}"),
+    KEY(D, "dev_queries", S, dev_queries, "", NULL, 0, 0, "dev queries for evaluation during training"),
+    KEY(D, "dev_qrels", S, dev_qrels, "", NULL, 0, 0, "dev qrels"),
+    KEY(D, "skip_malformed", B, skip_malformed, "false", NULL, 0, 0, "skip (and count) malformed rows instead of failing"),
+    KEY(D, "max_examples", I, max_examples, "0", NULL, 0, BIG, "use at most this many training examples (0 = all)"),
+};
+#undef D
+
+#define L bienc_cfg_loss_section
+static const cfg_key loss_keys[] = {
+    KEY(L, "name", C, name, "MultipleNegativesRankingLoss",
+        "MultipleNegativesRankingLoss,mnrl|MultipleNegativesSymmetricRankingLoss|TripletLoss|MarginMSELoss|"
+        "BinaryCrossEntropy,BinaryCrossEntropyLoss,BCEWithLogitsLoss",
+        0, 0, "sentence-transformers' loss names; BinaryCrossEntropy is for cross-encoders"),
+    KEY(L, "scale", F, scale, "20", NULL, 0, 1e6, "MNRL: similarities are multiplied by this (1 / temperature)"),
+    KEY(L, "similarity", C, similarity, "cos_sim", "cos_sim,cosine,cos|dot_score,dot", 0, 0, "MNRL similarity function"),
+    KEY(L, "distance", C, distance, "euclidean", "euclidean|cosine", 0, 0, "TripletLoss distance"),
+    KEY(L, "margin", F, margin, "5", NULL, 0, 1e6, "TripletLoss margin"),
+    KEY(L, "hard_negatives", I, hard_negatives, "1", NULL, 0, 64,
+        "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1)"),
+};
+#undef L
+
+#define O bienc_cfg_optim
+static const cfg_key optim_keys[] = {
+    KEY(O, "lr", F, lr, "2e-05", NULL, 0, 10, "peak learning rate (AdamW); alias train.lr"),
+    KEY(O, "weight_decay", F, weight_decay, "0.01", NULL, 0, 10, "decoupled weight decay (not on biases and LayerNorm)"),
+    LIST(O, "betas", BIENC_CFG_FLOATS, betas, "[0.9, 0.999]", 0, 0.9999999999, 2, 2, "AdamW betas [beta1, beta2]"),
+    KEY(O, "eps", F, eps, "1e-06", NULL, 0, 1, "AdamW epsilon (sentence-transformers: 1e-6)"),
+    KEY(O, "max_grad_norm", F, max_grad_norm, "1", NULL, 0, 1e9, "clip gradients to this global L2 norm (0 = no clipping)"),
+    KEY(O, "grad_accumulation", I, grad_accumulation, "1", NULL, 1, 65536, "micro-batches per optimiser step"),
+};
+#undef O
+
+#define H bienc_cfg_schedule
+static const cfg_key schedule_keys[] = {
+    KEY(H, "name", C, name, "warmup_linear",
+        "warmup_linear,warmuplinear,warmup-linear,linear|constant,constantlr,warmupconstant,warmup_constant|"
+        "cosine,warmupcosine,warmup_cosine",
+        0, 0, "learning-rate schedule (Hugging Face's linear / constant / cosine with warm-up)"),
+    KEY(H, "warmup_steps", I, warmup_steps, "-1", NULL, -1, BIG, "warm-up optimiser steps (-1 = warmup_ratio x total steps)"),
+    KEY(H, "warmup_ratio", F, warmup_ratio, "0.1", NULL, 0, 1, "warm-up as a fraction of the total steps"),
+};
+#undef H
+
+#define R bienc_cfg_train
+static const cfg_key train_keys[] = {
+    KEY(R, "batch_size", I, batch_size, "32", NULL, 1, 1048576, "queries per micro-batch (in-batch negatives for MNRL)"),
+    KEY(R, "epochs", I, epochs, "1", NULL, 1, 1000000, "passes over the training data (ignored when steps > 0)"),
+    KEY(R, "steps", I, steps, "0", NULL, 0, BIG, "optimiser steps (0 = from epochs)"),
+    KEY(R, "seed", I, seed, "42", NULL, 0, 9007199254740992.0, "seed of initialisation, shuffling and dropout"),
+    KEY(R, "threads", I, threads, "0", NULL, 0, 4096, "OpenMP threads (0 = all cores)"),
+    KEY(R, "no_duplicates", B, no_duplicates, "true", NULL, 0, 0, "no text twice in a batch (true in-batch negatives)"),
+    KEY(R, "log_every_steps", I, log_every_steps, "10", NULL, 1, BIG, "metrics log line every N optimiser steps"),
+};
+#undef R
+
+#define E bienc_cfg_eval
+static const cfg_key eval_keys[] = {
+    KEY(E, "every_steps", I, every_steps, "500", NULL, 0, BIG, "evaluate on the dev set every N steps (0 = only at the end)"),
+    KEY(E, "max_queries", I, max_queries, "0", NULL, 0, BIG, "dev queries used (0 = all)"),
+    LIST(E, "k", BIENC_CFG_INTS, k, "[1, 5, 10, 100]", 1, 1000000, 1, BIENC_CFG_MAX_LIST, "cut-offs reported (Recall@k, ...)"),
+    KEY(E, "best_metric", C, best_metric, "mrr@10", "mrr@10|ndcg@10|recall@10|map@100", 0, 0, "metric that picks the best checkpoint"),
+    KEY(E, "batch_size", I, batch_size, "64", NULL, 1, 1048576, "texts per encoding batch"),
+};
+#undef E
+
+#define K bienc_cfg_checkpoint
+static const cfg_key checkpoint_keys[] = {
+    KEY(K, "every_steps", I, every_steps, "1000", NULL, 0, BIG, "checkpoint every N steps (0 = only at the end)"),
+    KEY(K, "keep_last", I, keep_last, "3", NULL, 0, 1000000, "keep the last N step checkpoints (0 = all)"),
+    KEY(K, "keep_best", B, keep_best, "true", NULL, 0, 0, "also keep the best checkpoint by eval.best_metric"),
+    KEY(K, "dir", S, dir, "checkpoints", NULL, 0, 0, "checkpoints go to DIR/<run name>/step-N.h5"),
+};
+#undef K
+
+#define P bienc_cfg_output
+static const cfg_key output_keys[] = {
+    KEY(P, "dir", S, dir, "runs", NULL, 0, 0, "parent of run directories (config, metrics log, report)"),
+    KEY(P, "name", S, name, "", NULL, 0, 0, "run name (empty = the config file's name without .yaml)"),
+};
+#undef P
+
+#define X bienc_cfg_index
+static const cfg_key index_keys[] = {
+    KEY(X, "M", I, M, "16", NULL, 2, 1024, "HNSW links per element (2*M on level 0)"),
+    KEY(X, "ef_construction", I, ef_construction, "200", NULL, 1, 1000000, "HNSW candidate list while building"),
+    KEY(X, "ef", I, ef, "128", NULL, 1, 1000000, "HNSW candidate list while searching"),
+    KEY(X, "metric", C, metric, "cosine", "l2|ip|cosine", 0, 0, "distance of the index"),
+    KEY(X, "k", I, k, "100", NULL, 1, 1000000, "results per query"),
+};
+#undef X
+
+#define Q bienc_cfg_teacher
+static const cfg_key teacher_keys[] = {
+    KEY(Q, "enabled", B, enabled, "true", NULL, 0, 0, "bienc run: train (or load) a cross-encoder teacher and rerank with it"),
+    KEY(Q, "rerank_depth", I, rerank_depth, "100", NULL, 1, 1000000, "the teacher re-scores the bi-encoder's exact top-N"),
+};
+#undef Q
+
+typedef struct cfg_section {
+    const char *path;
+    size_t offset;
+    const cfg_key *keys;
+    int n_keys;
+} cfg_section;
+
+#define SEC(path, field, keys) {path, offsetof(bienc_run_config, field), keys, (int)(sizeof keys / sizeof keys[0])}
+static const cfg_section sections[] = {
+    SEC("model", model, model_keys),
+    SEC("tokenizer", tokenizer, tokenizer_keys),
+    SEC("data", data, data_keys),
+    SEC("loss", loss, loss_keys),
+    SEC("optim", optim, optim_keys),
+    SEC("schedule", schedule, schedule_keys),
+    SEC("train", train, train_keys),
+    SEC("eval", eval, eval_keys),
+    SEC("checkpoint", checkpoint, checkpoint_keys),
+    SEC("output", output, output_keys),
+    SEC("index", index, index_keys),
+    SEC("teacher", teacher, teacher_keys),
+    SEC("teacher.model", teacher.model, model_keys),
+    SEC("teacher.loss", teacher.loss, loss_keys),
+    SEC("teacher.optim", teacher.optim, optim_keys),
+    SEC("teacher.schedule", teacher.schedule, schedule_keys),
+    SEC("teacher.train", teacher.train, train_keys),
+};
+
+/* Defaults that differ inside the teacher block. */
+static const struct {
+    const char *path, *def;
+} default_overrides[] = {
+    {"teacher.model.kind", "cross_encoder"},
+    {"teacher.loss.name", "BinaryCrossEntropy"},
+    {"teacher.loss.hard_negatives", "4"},
+    {"teacher.train.batch_size", "16"},
+};
+
+/* Alias -> canonical, relative to the top level or to "teacher.". */
+static const struct {
+    const char *from, *to;
+} aliases[] = {
+    {"train.lr", "optim.lr"},
+};
+
+#define MAX_ENTRIES 256
+static cfg_entry entries[MAX_ENTRIES];
+static int n_entries;
+static pthread_once_t entries_once = PTHREAD_ONCE_INIT;
+
+static void canonical_choices(const char *choices, char *out, size_t size)
+{
+    /* "a,a2|b|c,c2" -> "a|b|c" */
+    size_t o = 0;
+    int skip = 0;
+    for (const char *p = choices; *p && o + 1 < size; p++) {
+        if (*p == '|') skip = 0;
+        else if (*p == ',') skip = 1;
+        if (!skip) out[o++] = *p;
+    }
+    out[o] = 0;
+}
+
+static void build_entries(void)
+{
+    for (size_t s = 0; s < sizeof sections / sizeof sections[0]; s++) {
+        for (int k = 0; k < sections[s].n_keys && n_entries < MAX_ENTRIES; k++) {
+            cfg_entry *e = &entries[n_entries++];
+            const cfg_key *key = &sections[s].keys[k];
+            snprintf(e->path, sizeof e->path, "%s.%s", sections[s].path, key->name);
+            e->key = key;
+            e->offset = sections[s].offset + key->offset;
+            e->def = key->def;
+            for (size_t d = 0; d < sizeof default_overrides / sizeof default_overrides[0]; d++)
+                if (strcmp(default_overrides[d].path, e->path) == 0) e->def = default_overrides[d].def;
+            if (key->choices) canonical_choices(key->choices, e->choices, sizeof e->choices);
+        }
+    }
+}
+
+const cfg_entry *cfg_entries(int *n)
+{
+    pthread_once(&entries_once, build_entries);
+    *n = n_entries;
+    return entries;
+}
+
+const cfg_entry *cfg_find(const char *path)
+{
+    int n;
+    const cfg_entry *e = cfg_entries(&n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(e[i].path, path) == 0) return &e[i];
+    return NULL;
+}
+
+int cfg_is_section(const char *path)
+{
+    int n;
+    const cfg_entry *e = cfg_entries(&n);
+    size_t len = strlen(path);
+    for (int i = 0; i < n; i++)
+        if (strncmp(e[i].path, path, len) == 0 && e[i].path[len] == '.') return 1;
+    return 0;
+}
+
+const char *cfg_resolve_alias(const char *path, char *buf, size_t size)
+{
+    static const char *prefixes[] = {"", "teacher."};
+    for (size_t a = 0; a < sizeof aliases / sizeof aliases[0]; a++)
+        for (size_t p = 0; p < 2; p++) {
+            size_t pl = strlen(prefixes[p]);
+            if (strncmp(path, prefixes[p], pl) == 0 && strcmp(path + pl, aliases[a].from) == 0) {
+                snprintf(buf, size, "%s%s", prefixes[p], aliases[a].to);
+                return buf;
+            }
+        }
+    return path;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *cfg_suggest(const char *path)
+{
+    int n;
+    const cfg_entry *e = cfg_entries(&n);
+    const char *best = NULL;
+    size_t best_d = 99;
+    const char *last = strrchr(path, '.');
+    for (int i = 0; i < n; i++) {
+        size_t d = edit_distance(path, e[i].path);
+        /* a key in the wrong section: same last component */
+        const char *el = strrchr(e[i].path, '.');
+        if (last && el && strcmp(last, el) == 0 && strncmp(e[i].path, "teacher.", 8) != 0 && d > 1) d = 2;
+        if (d < best_d) {
+            best_d = d;
+            best = e[i].path;
+        }
+    }
+    return best_d <= 2 ? best : NULL;
+}
+
+int config_key_count(void)
+{
+    int n;
+    cfg_entries(&n);
+    return n;
+}
+
+static const char *type_name(bienc_cfg_type t)
+{
+    switch (t) {
+    case BIENC_CFG_INT: return "int";
+    case BIENC_CFG_FLOAT: return "float";
+    case BIENC_CFG_BOOL: return "bool";
+    case BIENC_CFG_STRING: return "string";
+    case BIENC_CFG_CHOICE: return "choice";
+    case BIENC_CFG_INTS: return "list of int";
+    case BIENC_CFG_FLOATS: return "list of float";
+    }
+    return "?";
+}
+
+int config_key_info(int i, bienc_cfg_keyinfo *out)
+{
+    int n;
+    const cfg_entry *e = cfg_entries(&n);
+    if (i < 0 || i >= n || !out) return bienc_error(BIENC_ERANGE, "config_key_info: no key %d (%d keys)", i, n);
+    out->path = e[i].path;
+    out->type = e[i].key->type;
+    out->type_name = type_name(e[i].key->type);
+    out->choices = e[i].key->type == BIENC_CFG_CHOICE ? e[i].choices : NULL;
+    out->def = e[i].def;
+    out->min = e[i].key->min;
+    out->max = e[i].key->max;
+    out->doc = e[i].key->doc;
+    return 0;
+}
+
+static void print_range(FILE *f, const bienc_cfg_keyinfo *k, int markdown)
+{
+    if (k->type == BIENC_CFG_INT || k->type == BIENC_CFG_FLOAT || k->type == BIENC_CFG_INTS || k->type == BIENC_CFG_FLOATS) {
+        if (k->max >= BIG) fprintf(f, "%s>= %.15g", markdown ? " " : "", k->min);
+        else fprintf(f, "%sin [%.15g, %.15g]", markdown ? " " : "", k->min, k->max);
+    }
+}
+
+int config_print_keys(FILE *f, int markdown)
+{
+    int n = config_key_count();
+    if (markdown) {
+        fprintf(f, "| key | type | default | description |\n| --- | --- | --- | --- |\n");
+    }
+    for (int i = 0; i < n; i++) {
+        bienc_cfg_keyinfo k;
+        config_key_info(i, &k);
+        if (markdown) {
+            fprintf(f, "| `%s` | %s", k.path, k.choices ? "" : k.type_name);
+            if (k.choices) {
+                /* "mean \| cls \| max": pipes escaped for markdown tables */
+                for (const char *p = k.choices; *p; p++) {
+                    if (*p == '|') fputs(" \\| ", f);
+                    else fputc(*p, f);
+                }
+            }
+            print_range(f, &k, markdown);
+            fprintf(f, " | %s%s%s | %s |\n", *k.def ? "`" : "", *k.def ? k.def : "(empty)", *k.def ? "`" : "", k.doc);
+        } else {
+            fprintf(f, "%-36s %-8s default %-28s %s", k.path, k.choices ? "choice" : k.type_name,
+                    *k.def ? k.def : "\"\"", k.doc);
+            if (k.choices) fprintf(f, " [%s]", k.choices);
+            if (k.type != BIENC_CFG_CHOICE && k.type != BIENC_CFG_BOOL && k.type != BIENC_CFG_STRING) {
+                fputs(" (", f);
+                print_range(f, &k, markdown);
+                fputs(")", f);
+            }
+            fputc('\n', f);
+        }
+    }
+    return ferror(f) ? bienc_error(BIENC_EIO, "writing the key table failed") : 0;
+}
