@@ -31,8 +31,10 @@ int loss_bce_with_logits(bienc_tape *tape, bienc_tensor *logits, const float *ta
 
 /* MultipleNegativesRankingLoss: scores[B, M] = scale * cos_sim(q[B, C], docs[M, C]) and
  * cross entropy with label i for query i. docs holds the B positives first (row i is
- * query i's positive), then any hard negatives (M = B * (1 + k) for k per query, or
- * B + N for a shared pool), as torch.cat(reps[1:]) lays them out.
+ * query i's positive), then any hard negatives, as torch.cat(reps[1:]) lays them out:
+ * with k negatives per query, rows B*j .. B*j+B-1 are every query's j-th negative
+ * (M = B * (1 + k)); a shared pool of N negatives gives M = B + N. Every query is
+ * scored against all M docs.
  * symmetric != 0: MultipleNegativesSymmetricRankingLoss, (l_q->d + l_p->q) / 2 where
  * l_p->q is the cross entropy of the transposed B x B positive block (label i for
  * positive i). */

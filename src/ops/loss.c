@@ -117,16 +117,15 @@ static float triplet_distance(const float *x, const float *y, int64_t C, bienc_d
         xx += (double)x[c] * x[c];
         yy += (double)y[c] * y[c];
     }
-    double nx = sqrt(xx), ny = sqrt(yy);
-    int cx = nx < COSINE_EPS, cy = ny < COSINE_EPS; /* clamped norms act as constants */
-    if (cx) nx = COSINE_EPS;
-    if (cy) ny = COSINE_EPS;
+    /* torch clamps the squared norms in place without autograd, so below eps the norm's
+     * value is eps while its gradient stays x / eps: the same formulas with nx = eps. */
+    double nx = fmax(sqrt(xx), COSINE_EPS), ny = fmax(sqrt(yy), COSINE_EPS);
     double cosv = xy / (nx * ny);
     if (gx || gy) {
         /* d(1 - cos)/dx = -(y / (nx ny) - cos x / nx^2), symmetric in y. */
         float kxy = (float)(-s / (nx * ny));
-        float kx = cx ? 0.0f : (float)(s * cosv / (nx * nx));
-        float ky = cy ? 0.0f : (float)(s * cosv / (ny * ny));
+        float kx = (float)(s * cosv / (nx * nx));
+        float ky = (float)(s * cosv / (ny * ny));
         for (int64_t c = 0; c < C; c++) {
             float xc = x[c], yc = y[c];
             if (gx) gx[c] += kxy * yc + kx * xc;

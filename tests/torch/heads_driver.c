@@ -109,7 +109,7 @@ static int run_case(bienc_tape *tape, const char *c, bienc_tensor **out)
         bienc_tensor *x = in("logits");
         return loss_cross_entropy(tape, x, raw("labels", 1, x ? x->shape[0] : 0), out);
     }
-    if (!strcmp(c, "triplet_euclidean") || !strcmp(c, "triplet_cosine"))
+    if (!strcmp(c, "triplet_euclidean") || !strncmp(c, "triplet_cosine", 14))
         return loss_triplet(tape, in("a"), in("p"), in("n"),
                             c[8] == 'e' ? BIENC_DIST_EUCLIDEAN : BIENC_DIST_COSINE, p0, out);
     if (!strcmp(c, "mse")) return loss_mse(tape, in("a"), in("b"), out);

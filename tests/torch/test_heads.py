@@ -163,6 +163,12 @@ def make_cases():
                   lambda t: st_triplet(t["a"], t["p"], t["n"], 1.0, "euclidean")))
     cases.append(("triplet_cosine", {"a": ta, "p": tp, "n": tn, "params": np.float32([0.3])},
                   lambda t: st_triplet(t["a"], t["p"], t["n"], 0.3, "cosine")))
+    # a near-zero anchor (norm 1e-9 < eps 1e-8): the clamped norm must match torch's
+    tiny = ta.copy()
+    tiny[2] = 0.0
+    tiny[2, 0] = 1e-9
+    cases.append(("triplet_cosine_tiny", {"a": tiny, "p": tp, "n": tn, "params": np.float32([0.3])},
+                  lambda t: st_triplet(t["a"], t["p"], t["n"], 0.3, "cosine")))
     cases.append(("mse", {"a": a, "b": b5}, lambda t: torch.nn.MSELoss()(t["a"], t["b"])))
     bl = np.concatenate([randn(11) * 4, np.float32([100, -100, 100, -100])])
     bt = np.concatenate([rng.uniform(0, 1, 11).astype(np.float32), np.float32([1, 1, 0, 0])])
@@ -201,10 +207,10 @@ def main():
         rows.append((case, errs, worst))
         if not worst <= TOL:
             failed.append(case)
-    print("%-18s %10s  %s" % ("case", "max rel", "per tensor (rel = max|bienc-torch| / max|torch|)"))
+    print("%-20s %10s  %s" % ("case", "max rel", "per tensor (rel = max|bienc-torch| / max|torch|)"))
     for case, errs, worst in rows:
         detail = "  ".join("%s %.1e" % kv for kv in errs.items())
-        print("%-18s %10.2e  %s%s" % (case, worst, detail, "  FAIL" if not worst <= TOL else ""))
+        print("%-20s %10.2e  %s%s" % (case, worst, detail, "  FAIL" if not worst <= TOL else ""))
     print("max error over all cases: %.2e (tolerance %.0e)" % (max(r[2] for r in rows), TOL))
     if failed:
         print("FAILED:", ", ".join(failed))
