@@ -1,0 +1,136 @@
+/* Benchmark driver (not a test; run by eval/bench_encoder.py): forward + backward of
+ * the encoder at MiniLM-L6 size on a packed batch, or OpenBLAS's own sgemm peak.
+ * Prints one JSON line.
+ *
+ * usage: torch_bench_encoder_driver [--threads N] [--steps N] [--warmup N] [--batch B]
+ *            [--seq L] [--layers N] [--hidden C] [--heads H] [--inter I]
+ *        torch_bench_encoder_driver --sgemm N [--threads N] [--steps N] */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "bienc/cpu.h"
+#include "bienc/encoder.h"
+#include "bienc/error.h"
+#include "bienc/rng.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;  /* kB on Linux */
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Median GFLOP/s of an N^3 sgemm. */
+static int bench_sgemm(int n, int steps, int threads)
+{
+    float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n),
+          *c = malloc(sizeof(float) * (size_t)n * n);
+    double *t = malloc(sizeof(double) * (size_t)steps);
+    if (!a || !b || !c || !t) return 1;
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 13) * 0.01f, b[i] = (float)(i % 7) * 0.02f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    for (int s = 0; s < steps; s++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t[s] = now_s() - t0;
+    }
+    double med = median(t, steps);
+    printf("{\"impl\": \"sgemm\", \"n\": %d, \"threads\": %d, \"kernel\": \"%s\", \"gflops\": %.1f}\n", n, threads,
+           cpu_blas_corename(), 2.0 * n * n * (double)n / med / 1e9);
+    free(a), free(b), free(c), free(t);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 0, steps = 5, warmup = 1, B = 32, L = 128, sgemm = 0;
+    bienc_encoder_config cfg;
+    encoder_config_minilm_l6(&cfg);
+    cfg.hidden_dropout = cfg.attention_dropout = 0.0f;
+    for (int i = 1; i < argc; i++) {
+        int *dst = !strcmp(argv[i], "--threads") ? &threads : !strcmp(argv[i], "--steps") ? &steps
+                 : !strcmp(argv[i], "--warmup") ? &warmup : !strcmp(argv[i], "--batch") ? &B
+                 : !strcmp(argv[i], "--seq") ? &L : !strcmp(argv[i], "--layers") ? &cfg.num_layers
+                 : !strcmp(argv[i], "--hidden") ? &cfg.hidden_size : !strcmp(argv[i], "--heads") ? &cfg.num_heads
+                 : !strcmp(argv[i], "--inter") ? &cfg.intermediate_size : !strcmp(argv[i], "--sgemm") ? &sgemm : NULL;
+        if (!dst || i + 1 >= argc) {
+            fprintf(stderr, "bench_encoder_driver: bad argument %s\n", argv[i]);
+            return 2;
+        }
+        *dst = atoi(argv[++i]);
+    }
+    if (threads > 0) cpu_set_threads(threads);
+    threads = cpu_get_threads();
+    if (steps < 1) steps = 1;
+    if (sgemm > 0) return bench_sgemm(sgemm, steps, threads);
+
+    int T = B * L;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)T);
+    int *offsets = malloc(sizeof(int) * (size_t)(B + 1));
+    float *up = malloc(sizeof(float) * (size_t)B * cfg.hidden_size);
+    double *times = malloc(sizeof(double) * (size_t)steps);
+    if (!ids || !offsets || !up || !times) return 1;
+    bienc_rng rng;
+    rng_seed(&rng, 7);
+    for (int t = 0; t < T; t++) ids[t] = (int32_t)rng_below(&rng, (uint64_t)cfg.vocab_size);
+    for (int s = 0; s <= B; s++) offsets[s] = s * L;
+    for (int i = 0; i < B * cfg.hidden_size; i++) up[i] = 1.0f;  /* loss = sum of the pooled output */
+    bienc_batch_ids batch = {ids, NULL, {B, offsets}};
+
+    bienc_encoder *enc = NULL;
+    bienc_tape *tape = NULL;
+    int rc = encoder_new(&enc, &cfg, 1);
+    if (rc == 0) rc = tape_new(&tape);
+    double fwd_s = 0;
+    for (int s = 0; rc == 0 && s < warmup + steps; s++) {
+        double t0 = now_s();
+        bienc_tensor *emb;
+        encoder_zero_grad(enc);
+        rc = encoder_embed(enc, tape, &batch, BIENC_POOL_MEAN, 0, 1, (uint64_t)s, &emb);
+        double t1 = now_s();
+        if (rc == 0) rc = tape_backward_from(tape, emb, up);
+        tape_reset(tape);
+        if (s >= warmup) {
+            times[s - warmup] = now_s() - t0;
+            fwd_s += t1 - t0;
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "bench_encoder_driver: %s\n", bienc_last_error());
+        return 1;
+    }
+    double flops = 3.0 * encoder_forward_flops(&cfg, &batch.seqs);
+    double med = median(times, steps);
+    printf("{\"impl\": \"bienc\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"seq\": %d, \"steps\": %d, "
+           "\"step_s_median\": %.4f, \"fwd_s_mean\": %.4f, \"steps_per_s\": %.4f, \"model_gflop_per_step\": %.2f, "
+           "\"gflops\": %.1f, \"peak_rss_mb\": %.1f, \"arena_mb\": %.1f}\n",
+           threads, cpu_blas_corename(), B, L, steps, med, fwd_s / steps, 1.0 / med, flops / 1e9, flops / med / 1e9,
+           peak_rss_mb(), tape_bytes_reserved(tape) / 1048576.0);
+    tape_free(tape);
+    encoder_free(enc);
+    free(ids), free(offsets), free(up), free(times);
+    return 0;
+}
