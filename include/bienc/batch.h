@@ -56,8 +56,8 @@ typedef struct bienc_sampler bienc_sampler;
 
 typedef struct bienc_sampler_state {
     uint64_t seed;
-    int64_t epoch;     /* 0-based */
-    int64_t batch;     /* batches already produced in this epoch */
+    int64_t epoch;     /* 0-based; the epoch of the next batch */
+    int64_t batch;     /* batches of that epoch already produced (after an epoch's last batch: next epoch, 0) */
 } bienc_sampler_state;
 
 /* use_negatives: whether the negatives of a tuple take part in the duplicate check (set it
@@ -70,7 +70,7 @@ void sampler_free(bienc_sampler *s);
  * (always > 0). Crosses into the next epoch by itself: *epoch_out (may be NULL) tells which
  * epoch the batch belongs to. */
 int sampler_next(bienc_sampler *s, int64_t *idx, int *n, int64_t *epoch_out);
-/* Batches in the current epoch (exact: the epoch is planned when it starts). */
+/* Batches in the epoch of the next batch (exact: an epoch is planned when it starts). */
 int64_t sampler_batches_per_epoch(const bienc_sampler *s);
 
 void sampler_get_state(const bienc_sampler *s, bienc_sampler_state *st);

@@ -185,17 +185,18 @@ int sampler_next(bienc_sampler *s, int64_t *idx, int *n, int64_t *epoch_out)
 {
     if (!s || !idx || !n) return bienc_error(BIENC_EINVAL, "sampler_next: NULL argument");
     if (s->planned_epoch != s->epoch) plan_epoch(s, s->epoch);
-    if (s->batch >= s->n_batches) {
-        s->epoch++;
-        s->batch = 0;
-        plan_epoch(s, s->epoch);
-        if (s->n_batches == 0) return bienc_error(BIENC_ESTATE, "sampler: an epoch produced no batch");
-    }
+    if (s->batch >= s->n_batches)
+        return bienc_error(BIENC_ESTATE, "sampler: epoch %lld has no batch %lld (%lld batches)", (long long)s->epoch,
+                           (long long)s->batch, (long long)s->n_batches);
     int64_t a = s->start[s->batch], b = s->start[s->batch + 1];
     memcpy(idx, s->order + a, (size_t)(b - a) * sizeof *idx);
     *n = (int)(b - a);
     if (epoch_out) *epoch_out = s->epoch;
-    s->batch++;
+    /* Move on eagerly, so that a state saved after an epoch's last batch reads (epoch + 1, 0). */
+    if (++s->batch >= s->n_batches) {
+        s->epoch++;
+        s->batch = 0;
+    }
     return 0;
 }
 
@@ -216,7 +217,7 @@ int sampler_set_state(bienc_sampler *s, const bienc_sampler_state *st)
     s->seed = st->seed;
     s->epoch = st->epoch;
     plan_epoch(s, s->epoch);
-    if (st->batch > s->n_batches)
+    if (st->batch >= s->n_batches)
         return bienc_error(BIENC_ERANGE, "sampler_set_state: batch %lld beyond the %lld batches of epoch %lld",
                            (long long)st->batch, (long long)s->n_batches, (long long)st->epoch);
     s->batch = st->batch;
