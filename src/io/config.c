@@ -449,5 +449,7 @@ int config_load(bienc_run_config *cfg, const char *path, const char *const *over
     BIENC_TRY(config_init(cfg));
     if (path) BIENC_TRY(config_load_file(cfg, path));
     for (int i = 0; i < n_overrides; i++) BIENC_TRY(config_set_override(cfg, overrides[i]));
-    return config_finalize(cfg);
+    int rc = config_finalize(cfg);
+    if (rc < 0 && path) return bienc_error_context(rc, "%s: ", path);
+    return rc;
 }

@@ -299,6 +299,28 @@ static void test_adamw_errors(void **state)
     tensor_free(nograd);
 }
 
+/* The run config's optim / schedule sections map onto the optimiser. */
+static void test_from_config(void **state)
+{
+    bienc_run_config cfg;
+    assert_int_equal(config_init(&cfg), 0);
+    assert_int_equal(config_set_override(&cfg, "optim.betas=[0.8, 0.95]"), 0);
+    assert_int_equal(config_set_override(&cfg, "optim.grad_accumulation=4"), 0);
+    assert_int_equal(config_set_override(&cfg, "schedule.name=WarmupCosine"), 0);
+    bienc_adamw_config c;
+    adamw_config_from(&c, &cfg.optim);
+    assert_true(c.lr == 2e-5 && c.beta1 == 0.8 && c.beta2 == 0.95 && c.eps == 1e-6);
+    assert_int_equal(c.grad_accumulation, 4);
+    bienc_schedule s;
+    assert_int_equal(schedule_from_config(&s, &cfg.schedule, 1000), 0);
+    assert_int_equal(s.kind, BIENC_SCHED_COSINE);
+    assert_int_equal(s.warmup_steps, 100);  /* warmup_ratio 0.1 */
+    assert_int_equal(config_set_override(&cfg, "schedule.name=warmup_linear"), 0);
+    assert_int_equal(schedule_from_config(&s, &cfg.schedule, 0), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "schedule: "));
+    config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_adamw_restore_state),
         cmocka_unit_test(test_accumulation),
         cmocka_unit_test(test_adamw_errors),
+        cmocka_unit_test(test_from_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
