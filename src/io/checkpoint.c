@@ -1,0 +1,408 @@
+/* HDF5 checkpoint writer: tensors, attributes and string lists into `path.tmp`, then an atomic
+ * commit (fsync, rename, fsync of the directory). Also the HDF5 plumbing shared with the reader. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bienc/error.h"
+#include "io/checkpoint_internal.h"
+
+#define CKPT_NAME_MAX 4096
+
+void h5_quiet_begin(h5_quiet *q)
+{
+    q->func = NULL;
+    q->data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void h5_quiet_end(const h5_quiet *q)
+{
+    H5Eclear2(H5E_DEFAULT);
+    H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
+
+typedef struct h5_detail {
+    char *buf;
+    size_t size;
+} h5_detail;
+
+static herr_t h5_detail_walk(unsigned n, const H5E_error2_t *e, void *data)
+{
+    h5_detail *d = data;
+    /* Upward walk: entry 0 is where HDF5 detected the problem, the most specific message. */
+    if (n == 0 && e->desc) snprintf(d->buf, d->size, "%s", e->desc);
+    return 0;
+}
+
+const char *h5_error_detail(char *buf, size_t size)
+{
+    h5_detail d = {buf, size};
+    buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_detail_walk, &d);
+    return buf;
+}
+
+int ckpt_check_name(const char *file, const char *what, const char *name)
+{
+    if (!name || !*name) return bienc_error(BIENC_EINVAL, "%s: empty %s name", file, what);
+    size_t len = strlen(name);
+    if (len >= CKPT_NAME_MAX) return bienc_error(BIENC_EINVAL, "%s: %s name longer than %d bytes", file, what, CKPT_NAME_MAX);
+    const char *p = name;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return bienc_error(BIENC_EINVAL, "%s: %s name '%s' has an empty, '.' or '..' component", file, what, name);
+        if (!slash) return 0;
+        p = slash + 1;
+    }
+}
+
+int ckpt_split_name(const char *name, char *object, size_t size, const char **leaf)
+{
+    const char *slash = strrchr(name, '/');
+    if (!slash) {
+        snprintf(object, size, "/");
+        *leaf = name;
+        return 0;
+    }
+    size_t n = (size_t)(slash - name);
+    if (n + 1 > size) return bienc_error(BIENC_EINVAL, "name '%s' is too long", name);
+    memcpy(object, name, n);
+    object[n] = '\0';
+    *leaf = slash + 1;
+    return 0;
+}
+
+int ckpt_path_exists(hid_t file, const char *path)
+{
+    if (strcmp(path, "/") == 0) return 1;
+    char buf[CKPT_NAME_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof buf) return 0;
+    memcpy(buf, path, len + 1);
+    /* Check "a", then "a/b", then "a/b/c": H5Lexists needs every parent to exist. */
+    for (size_t i = 0; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        H5L_info_t info;
+        int ok = H5Lexists(file, buf, H5P_DEFAULT) > 0 && H5Lget_info(file, buf, &info, H5P_DEFAULT) >= 0 &&
+                 info.type == H5L_TYPE_HARD;
+        buf[i] = saved;
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+hid_t ckpt_fapl(int for_create)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    if (for_create) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    return fapl;
+}
+
+hid_t ckpt_vlen_string_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return t;
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+/* ---- the writer ------------------------------------------------------------------------- */
+
+struct bienc_ckpt_writer {
+    hid_t file;
+    char *path; /* final name */
+    char *tmp;  /* path + ".tmp" */
+};
+
+static void writer_free(bienc_ckpt_writer *w)
+{
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
+                           const void *buf);
+
+void ckpt_writer_abort(bienc_ckpt_writer *w)
+{
+    if (!w) return;
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    if (w->file >= 0) H5Fclose(w->file);
+    h5_quiet_end(&q);
+    unlink(w->tmp);
+    writer_free(w);
+}
+
+int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
+{
+    if (!out || !path || !*path) return bienc_error(BIENC_EINVAL, "ckpt_writer_open: NULL or empty path");
+    *out = NULL;
+    bienc_ckpt_writer *w = calloc(1, sizeof *w);
+    if (!w) return bienc_error(BIENC_ENOMEM, "out of memory opening checkpoint %s", path);
+    w->file = H5I_INVALID_HID;
+    w->path = strdup(path);
+    w->tmp = malloc(strlen(path) + 5);
+    if (!w->path || !w->tmp) {
+        writer_free(w);
+        return bienc_error(BIENC_ENOMEM, "out of memory opening checkpoint %s", path);
+    }
+    sprintf(w->tmp, "%s.tmp", path);
+
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    char detail[256];
+    hid_t fapl = ckpt_fapl(1);
+    w->file = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (w->file < 0) {
+        int rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, h5_error_detail(detail, sizeof detail));
+        h5_quiet_end(&q);
+        writer_free(w);
+        return rc;
+    }
+    h5_quiet_end(&q);
+
+    /* The format marker first: a reader recognises our files by it. */
+    int64_t version = BIENC_CKPT_VERSION;
+    hid_t scalar = H5Screate(H5S_SCALAR), str = ckpt_vlen_string_type();
+    const char *format = BIENC_CKPT_FORMAT;
+    int rc = scalar < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: HDF5 type creation failed", w->tmp) : 0;
+    if (rc == 0) rc = writer_attr_raw(w, "format", str, str, scalar, &format);
+    if (rc == 0) rc = writer_attr_raw(w, "version", H5T_STD_I64LE, H5T_NATIVE_INT64, scalar, &version);
+    if (scalar >= 0) H5Sclose(scalar);
+    if (str >= 0) H5Tclose(str);
+    if (rc < 0) {
+        ckpt_writer_abort(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+/* Opens the object `path` (creating missing groups) for attaching an attribute. */
+static hid_t writer_object(bienc_ckpt_writer *w, const char *path)
+{
+    if (ckpt_path_exists(w->file, path)) return H5Oopen(w->file, path, H5P_DEFAULT);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    if (lcpl < 0) return lcpl;
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(w->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    return g;
+}
+
+static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
+                           const void *buf)
+{
+    char object[CKPT_NAME_MAX], detail[256];
+    const char *leaf;
+    BIENC_TRY(ckpt_split_name(name, object, sizeof object, &leaf));
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    int rc = 0;
+    hid_t obj = writer_object(w, object), attr = H5I_INVALID_HID;
+    if (obj < 0)
+        rc = bienc_error(BIENC_EIO, "%s: cannot create group %s for attribute %s: %s", w->tmp, object, name,
+                         h5_error_detail(detail, sizeof detail));
+    else if (H5Aexists(obj, leaf) > 0)
+        rc = bienc_error(BIENC_EINVAL, "%s: attribute %s written twice", w->tmp, name);
+    else if ((attr = H5Acreate2(obj, leaf, file_type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+             H5Awrite(attr, mem_type, buf) < 0)
+        rc = bienc_error(BIENC_EIO, "%s: cannot write attribute %s: %s", w->tmp, name,
+                         h5_error_detail(detail, sizeof detail));
+    if (attr >= 0) H5Aclose(attr);
+    if (obj >= 0) H5Oclose(obj);
+    h5_quiet_end(&q);
+    return rc;
+}
+
+static int writer_check(bienc_ckpt_writer *w, const char *what, const char *name)
+{
+    if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");
+    BIENC_TRY(ckpt_check_name(w->tmp, what, name));
+    if (strcmp(name, "format") == 0 || strcmp(name, "version") == 0)
+        return bienc_error(BIENC_EINVAL, "%s: '%s' is reserved for the format marker", w->tmp, name);
+    return 0;
+}
+
+/* A scalar (n == 0) or 1-D (n elements) attribute of a predefined type. */
+static int writer_attr(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, const void *buf,
+                       int is_array, size_t n)
+{
+    BIENC_TRY(writer_check(w, "attribute", name));
+    hsize_t dim = n;
+    hid_t space = is_array ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
+    if (space < 0) return bienc_error(BIENC_EIO, "%s: cannot create a dataspace for %s", w->tmp, name);
+    int rc = writer_attr_raw(w, name, file_type, mem_type, space, buf);
+    H5Sclose(space);
+    return rc;
+}
+
+int ckpt_write_int64(bienc_ckpt_writer *w, const char *name, int64_t value)
+{
+    return writer_attr(w, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, 0, 1);
+}
+
+int ckpt_write_double(bienc_ckpt_writer *w, const char *name, double value)
+{
+    return writer_attr(w, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, 0, 1);
+}
+
+int ckpt_write_int64s(bienc_ckpt_writer *w, const char *name, const int64_t *values, size_t n)
+{
+    if (n && !values) return bienc_error(BIENC_EINVAL, "ckpt_write_int64s: NULL values for %s", name);
+    return writer_attr(w, name, H5T_STD_I64LE, H5T_NATIVE_INT64, values, 1, n);
+}
+
+int ckpt_write_uint64s(bienc_ckpt_writer *w, const char *name, const uint64_t *values, size_t n)
+{
+    if (n && !values) return bienc_error(BIENC_EINVAL, "ckpt_write_uint64s: NULL values for %s", name);
+    return writer_attr(w, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, values, 1, n);
+}
+
+int ckpt_write_string(bienc_ckpt_writer *w, const char *name, const char *value)
+{
+    if (!value) return bienc_error(BIENC_EINVAL, "ckpt_write_string: NULL value for %s", name);
+    hid_t str = ckpt_vlen_string_type();
+    if (str < 0) return bienc_error(BIENC_EIO, "HDF5 string type creation failed");
+    int rc = writer_attr(w, name, str, str, &value, 0, 1);
+    H5Tclose(str);
+    return rc;
+}
+
+/* Creates dataset `name` (intermediate groups too) and writes buf; refuses an existing name. */
+static int writer_dataset(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
+                          hid_t dcpl, const void *buf, int write)
+{
+    char detail[256];
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    int rc = 0;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), d = H5I_INVALID_HID;
+    if (ckpt_path_exists(w->file, name))
+        rc = bienc_error(BIENC_EINVAL, "%s: %s written twice", w->tmp, name);
+    else if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
+             (d = H5Dcreate2(w->file, name, file_type, space, lcpl, dcpl, H5P_DEFAULT)) < 0 ||
+             (write && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
+        rc = bienc_error(BIENC_EIO, "%s: cannot write %s: %s", w->tmp, name, h5_error_detail(detail, sizeof detail));
+    if (d >= 0) H5Dclose(d);
+    if (lcpl >= 0) H5Pclose(lcpl);
+    h5_quiet_end(&q);
+    return rc;
+}
+
+int ckpt_write_tensor(bienc_ckpt_writer *w, const char *name, int ndim, const int64_t *shape, const float *data)
+{
+    BIENC_TRY(writer_check(w, "tensor", name));
+    if (ndim < 0 || ndim > BIENC_CKPT_MAX_DIMS || (ndim > 0 && !shape))
+        return bienc_error(BIENC_EINVAL, "%s: tensor %s: rank %d outside 0..%d", w->tmp, name, ndim, BIENC_CKPT_MAX_DIMS);
+    hsize_t dims[BIENC_CKPT_MAX_DIMS];
+    uint64_t count = 1;
+    int chunkable = ndim > 0;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return bienc_error(BIENC_EINVAL, "%s: tensor %s: negative dimension", w->tmp, name);
+        dims[i] = (hsize_t)shape[i];
+        if (shape[i] && count > UINT64_MAX / 4 / (uint64_t)shape[i])
+            return bienc_error(BIENC_EINVAL, "%s: tensor %s: size overflows", w->tmp, name);
+        count *= (uint64_t)shape[i];
+        chunkable &= shape[i] > 0 && shape[i] <= 0xffffffffLL;
+    }
+    if (count && !data) return bienc_error(BIENC_EINVAL, "%s: tensor %s: NULL data", w->tmp, name);
+    /* One chunk holding the whole tensor, so that HDF5 can checksum it (Fletcher-32);
+     * HDF5 limits a chunk to 4 GiB. */
+    chunkable &= count * 4 < 0xffffffffULL;
+    hid_t space = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int rc = 0;
+    if (space < 0 || dcpl < 0) rc = bienc_error(BIENC_EIO, "%s: tensor %s: HDF5 property creation failed", w->tmp, name);
+    if (rc == 0 && chunkable && (H5Pset_chunk(dcpl, ndim, dims) < 0 || H5Pset_fletcher32(dcpl) < 0))
+        rc = bienc_error(BIENC_EIO, "%s: tensor %s: cannot set up its checksum", w->tmp, name);
+    if (rc == 0)
+        rc = writer_dataset(w, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, space, dcpl, data, count > 0);
+    if (space >= 0) H5Sclose(space);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return rc;
+}
+
+int ckpt_write_param(bienc_ckpt_writer *w, const bienc_tensor *t)
+{
+    if (!t || !t->name) return bienc_error(BIENC_EINVAL, "ckpt_write_param: tensor without a name");
+    char name[CKPT_NAME_MAX];
+    if ((size_t)snprintf(name, sizeof name, "params/%s", t->name) >= sizeof name)
+        return bienc_error(BIENC_EINVAL, "parameter name %s is too long", t->name);
+    return ckpt_write_tensor(w, name, t->ndim, t->shape, t->data);
+}
+
+int ckpt_write_strings(bienc_ckpt_writer *w, const char *name, const char *const *strings, size_t n)
+{
+    BIENC_TRY(writer_check(w, "string list", name));
+    for (size_t i = 0; i < n; i++)
+        if (!strings || !strings[i]) return bienc_error(BIENC_EINVAL, "%s: %s: string %zu is NULL", w->tmp, name, i);
+    hsize_t dim = n;
+    hid_t space = H5Screate_simple(1, &dim, NULL), str = ckpt_vlen_string_type();
+    int rc = space < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: %s: HDF5 type creation failed", w->tmp, name) : 0;
+    if (rc == 0) rc = writer_dataset(w, name, str, str, space, H5P_DEFAULT, strings, n > 0);
+    if (space >= 0) H5Sclose(space);
+    if (str >= 0) H5Tclose(str);
+    return rc;
+}
+
+static int fsync_path(const char *path, int directory)
+{
+    int fd = open(path, O_RDONLY | (directory ? O_DIRECTORY : 0));
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    /* Some file systems refuse fsync on directories; the rename is then as durable as it gets. */
+    if (rc < 0 && directory && (errno == EINVAL || errno == ENOTSUP)) rc = 0;
+    close(fd);
+    return rc;
+}
+
+int ckpt_writer_commit(bienc_ckpt_writer *w)
+{
+    if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");
+    char detail[256];
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    herr_t closed = H5Fclose(w->file);
+    w->file = H5I_INVALID_HID;
+    int rc = closed < 0 ? bienc_error(BIENC_EIO, "%s: closing failed: %s", w->tmp, h5_error_detail(detail, sizeof detail)) : 0;
+    h5_quiet_end(&q);
+    /* Data on disk before the name points at it: fsync the file, then rename, then make the
+     * rename itself durable with an fsync of the directory. */
+    if (rc == 0 && fsync_path(w->tmp, 0) < 0)
+        rc = bienc_error(BIENC_EIO, "%s: fsync failed: %s", w->tmp, strerror(errno));
+    if (rc == 0 && rename(w->tmp, w->path) < 0)
+        rc = bienc_error(BIENC_EIO, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
+    if (rc == 0) {
+        char *copy = strdup(w->path);
+        if (copy && fsync_path(dirname(copy), 1) < 0)
+            rc = bienc_error(BIENC_EIO, "%s: fsync of its directory failed: %s", w->path, strerror(errno));
+        free(copy);
+        if (rc == 0) {
+            writer_free(w);
+            return 0;
+        }
+        /* The file is complete and in place; only the directory sync failed. */
+        writer_free(w);
+        return rc;
+    }
+    unlink(w->tmp);
+    writer_free(w);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* Internal to the checkpoint files (checkpoint.c writes, checkpoint_read.c reads,
+ * checkpoint_dir.c manages step-N.h5 directories): HDF5 plumbing shared by both sides. */
+#ifndef BIENC_IO_CHECKPOINT_INTERNAL_H
+#define BIENC_IO_CHECKPOINT_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#include "bienc/checkpoint.h"
+
+/* HDF5 prints its error stack to stderr by default; our messages replace it. The previous
+ * handler is restored on the way out, so other users of HDF5 keep their setting. */
+typedef struct h5_quiet {
+    H5E_auto2_t func;
+    void *data;
+} h5_quiet;
+void h5_quiet_begin(h5_quiet *q);
+void h5_quiet_end(const h5_quiet *q);
+
+/* The innermost message of HDF5's current error stack ("" when empty), for our messages. */
+const char *h5_error_detail(char *buf, size_t size);
+
+/* Checks an object/attribute name (non-empty, no leading '/', no empty, "." or ".."
+ * components, shorter than 4 KiB); `what` and `file` name it in the error. */
+int ckpt_check_name(const char *file, const char *what, const char *name);
+
+/* Splits "a/b/c" into the object path "a/b" ("/" when there is no '/') and the leaf "c". */
+int ckpt_split_name(const char *name, char *object, size_t size, const char **leaf);
+
+/* 1 when every component of `path` exists as a hard link (so H5*open will not fail on a
+ * missing intermediate group), 0 otherwise. */
+int ckpt_path_exists(hid_t file, const char *path);
+
+/* File access properties: strong close (H5Fclose closes everything), and on create the 1.8
+ * file format, whose metadata carries checksums. NULL-safe close with H5Pclose. */
+hid_t ckpt_fapl(int for_create);
+
+/* A variable-length UTF-8 string type (caller closes). */
+hid_t ckpt_vlen_string_type(void);
+
+#endif
