@@ -25,19 +25,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum bienc_metric {
+typedef enum bienc_index_metric {
     BIENC_METRIC_L2 = 0,
     BIENC_METRIC_IP = 1,
     BIENC_METRIC_COSINE = 2
-} bienc_metric;
+} bienc_index_metric;
 
-/* "l2", "ip", "cosine" <-> enum. metric_parse returns BIENC_EINVAL for anything else. */
-const char *metric_name(int metric);
-int metric_parse(const char *name, int *metric);
+/* "l2", "ip", "cosine" <-> enum. hnsw_metric_parse returns BIENC_EINVAL for anything else. */
+const char *hnsw_metric_name(int metric);
+int hnsw_metric_parse(const char *name, int *metric);
 
 typedef struct bienc_hnsw_params {
     int dim;              /* vector dimension, 1..65536 */
-    int metric;           /* bienc_metric */
+    int metric;           /* bienc_index_metric */
     int M;                /* links per element on upper levels (2*M on level 0); default 16 */
     int ef_construction;  /* candidate list size while building; default 200 */
     uint64_t seed;        /* drives the level of each element; default 100 */

@@ -9,7 +9,7 @@
 #include "bienc/exact.h"
 #include "index/hnsw_internal.h"
 
-const char *metric_name(int metric)
+const char *hnsw_metric_name(int metric)
 {
     switch (metric) {
     case BIENC_METRIC_L2: return "l2";
@@ -19,7 +19,7 @@ const char *metric_name(int metric)
     }
 }
 
-int metric_parse(const char *name, int *metric)
+int hnsw_metric_parse(const char *name, int *metric)
 {
     if (name && strcmp(name, "l2") == 0) *metric = BIENC_METRIC_L2;
     else if (name && strcmp(name, "ip") == 0) *metric = BIENC_METRIC_IP;

@@ -92,7 +92,7 @@ static void test_recall_every_metric(void **state)
         assert_int_equal(hnsw_search(h, q, NQ, K, 64, 2, ids, sc), 0);
         assert_int_equal(hnsw_search_exact(h, q, NQ, K, 2, truth, tsc), 0);
         double r = recall_at(ids, truth, NQ, K);
-        printf("metric %s: recall@10 = %.4f (ef 64)\n", metric_name(metric), r);
+        printf("metric %s: recall@10 = %.4f (ef 64)\n", hnsw_metric_name(metric), r);
         assert_true(r >= 0.95);
         /* scores descending, and equal to a direct computation of the metric */
         for (int i = 0; i < NQ; i++)
@@ -485,9 +485,9 @@ static void test_empty_and_args(void **state)
     hnsw_free(h);
     hnsw_free(NULL);
     int m;
-    assert_int_equal(metric_parse("cosine", &m), 0);
+    assert_int_equal(hnsw_metric_parse("cosine", &m), 0);
     assert_int_equal(m, BIENC_METRIC_COSINE);
-    assert_int_equal(metric_parse("dot", &m), BIENC_EINVAL);
+    assert_int_equal(hnsw_metric_parse("dot", &m), BIENC_EINVAL);
 }
 
 int main(void)
