@@ -132,16 +132,14 @@ int tokenizer_encode_pair(const bienc_tokenizer *t, const char *a, size_t alen, 
     if (!a) a = "";
     if (!b) b = "";
     int room = max_len > 0 ? max_len - 3 : NO_LIMIT;
-    /* Truncation only needs each part's length up to room + 1; count b first into a
-     * scratch-free pass by encoding a straight into place and b after it. */
-    int limit = max_len > 0 ? room + 1 : NO_LIMIT;
+    /* a is counted in full (written straight after [CLS]); b only as far as the truncation
+     * rule can tell: beyond room and beyond a's length its exact length does not matter. */
     int acap = cap - 1 > 0 ? cap - 1 : 0;
-    int na = encode_text(t, a, alen, ids + (cap > 0 ? 1 : 0), acap, limit);
-    int na_kept = na, nb_kept;
-    /* b goes after [CLS] a [SEP]: its position depends on a's truncation, so count b first. */
+    int na = encode_text(t, a, alen, ids + (cap > 0 ? 1 : 0), acap, NO_LIMIT);
+    int blimit = max_len > 0 ? (na > room ? na : room) + 1 : NO_LIMIT;
     int32_t dummy;
-    int nb = encode_text(t, b, blen, &dummy, 0, limit);
-    nb_kept = nb;
+    int nb = encode_text(t, b, blen, &dummy, 0, blimit);
+    int na_kept = na, nb_kept = nb;
     truncate_pair(&na_kept, &nb_kept, room);
     int total = na_kept + nb_kept + 3;
     *n_out = total;
