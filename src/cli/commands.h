@@ -10,6 +10,8 @@ typedef struct cli_command {
 } cli_command;
 
 int cmd_version(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_data(int argc, char **argv);

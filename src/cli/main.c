@@ -7,6 +7,8 @@
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version, the CPU features and the BLAS kernel in use"},
+    {"index", cmd_index, "build an HNSW index from embeddings: `bienc index build --embeddings E.h5 --output X`"},
+    {"search", cmd_search, "k-NN of query embeddings in an index (HNSW or --exact) as a TREC run"},
     {"tokenize", cmd_tokenize, "WordPiece ids of stdin lines (BERT vocab.txt or tokenizer.json)"},
     {"vocab", cmd_vocab, "learn a WordPiece vocabulary: `bienc vocab train --corpus FILE --size N --output vocab.txt`"},
     {"data", cmd_data, "build a data set: `bienc data debian` (Debian package descriptions, no download)"},

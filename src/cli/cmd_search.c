@@ -1,0 +1,143 @@
+/* bienc search: k-NN of query embeddings in an HNSW index (or exactly), as a TREC run. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bienc/cpu.h"
+#include "bienc/embeddings.h"
+#include "bienc/error.h"
+#include "bienc/hnsw.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static void search_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bienc search --index INDEX --query-embeddings Q.h5 --output RUN.trec [options]\n\n"
+            "Searches every query row of Q.h5 (same layout as the embeddings of `bienc index build`;\n"
+            "its /ids are the query ids) and writes a TREC run, one line per hit:\n"
+            "    qid Q0 docid rank score run_name\n"
+            "Scores: cosine similarity, dot product, or -squared L2 distance (higher is better).\n"
+            "Document ids are the ids stored in the index (element numbers if it has none).\n\n"
+            "options:\n"
+            "  --index FILE             index from `bienc index build` (required)\n"
+            "  --query-embeddings FILE  query embeddings (HDF5, required)\n"
+            "  --output FILE            the run to write (required)\n"
+            "  --k N                    hits per query, default 100\n"
+            "  --ef N                   search candidate list (>= k is used), default 128\n"
+            "  --exact                  brute-force search over the index's vectors (BLAS) instead of HNSW\n"
+            "  --threads N              search threads (default: all cores); results do not depend on it\n"
+            "  --run-name NAME          last column of the run, default bienc\n"
+            "  --model CKPT --queries queries.tsv\n"
+            "                           encode the queries with a trained model: not available yet in\n"
+            "                           this build (encode them with `bienc encode`, then use\n"
+            "                           --query-embeddings)\n");
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int write_run(const char *path, const bienc_hnsw *h, const bienc_embeddings *q, int k, const int64_t *ids,
+                     const float *scores, const char *run_name)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return bienc_error(BIENC_EIO, "%s: cannot create: %s", path, strerror(errno));
+    for (int64_t i = 0; i < q->n; i++)
+        for (int j = 0; j < k; j++) {
+            int64_t id = ids[i * k + j];
+            if (id < 0) break; /* fewer live documents than k */
+            const char *name = hnsw_name(h, id);
+            if (name) fprintf(f, "%s Q0 %s %d %.6f %s\n", q->ids[i], name, j + 1, scores[i * k + j], run_name);
+            else fprintf(f, "%s Q0 %lld %d %.6f %s\n", q->ids[i], (long long)id, j + 1, scores[i * k + j], run_name);
+        }
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    if (bad) return bienc_error(BIENC_EIO, "%s: write failed", path);
+    return 0;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    const char *index_path = NULL, *qpath = NULL, *out = NULL, *run_name = "bienc", *model = NULL, *queries = NULL;
+    int64_t k = 100, ef = 128, threads = 0;
+    int exact = 0;
+    for (int i = 1; i < argc; i++) {
+        int rc;
+        if ((rc = arg_string(argc, argv, &i, "--index", &index_path)) ||
+            (rc = arg_string(argc, argv, &i, "--query-embeddings", &qpath)) ||
+            (rc = arg_string(argc, argv, &i, "--output", &out)) ||
+            (rc = arg_string(argc, argv, &i, "--run-name", &run_name)) ||
+            (rc = arg_string(argc, argv, &i, "--model", &model)) ||
+            (rc = arg_string(argc, argv, &i, "--queries", &queries)) ||
+            (rc = arg_int(argc, argv, &i, "--k", 1, 100000, &k)) ||
+            (rc = arg_int(argc, argv, &i, "--ef", 1, 1000000, &ef)) ||
+            (rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &threads)) || (rc = arg_flag(argv, i, "--exact", &exact))) {
+            if (rc < 0) return 2;
+            continue;
+        }
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            search_usage(stdout);
+            return 0;
+        }
+        return arg_unknown("search", argv[i]);
+    }
+    if (model || queries) {
+        fprintf(stderr, "bienc search: --model/--queries (encoding queries with a checkpoint) is not available yet in "
+                        "this build; write query embeddings first (bienc encode, or h5py) and pass "
+                        "--query-embeddings\n");
+        return 2;
+    }
+    if (!index_path || !qpath || !out) {
+        fprintf(stderr, "bienc search: --index, --query-embeddings and --output are required (see --help)\n");
+        return 2;
+    }
+    if (strchr(run_name, ' ') || strchr(run_name, '\t') || !*run_name) {
+        fprintf(stderr, "bienc search: --run-name must be one word\n");
+        return 2;
+    }
+    if (threads > 0) cpu_set_threads((int)threads);
+    bienc_hnsw *h = NULL;
+    if (hnsw_load(&h, index_path) < 0) return cli_fail("search");
+    bienc_embeddings q;
+    if (emb_read(qpath, &q) < 0) {
+        hnsw_free(h);
+        return cli_fail("search");
+    }
+    int rc = 0;
+    if (q.dim != hnsw_dim(h))
+        rc = bienc_error(BIENC_ESHAPE, "%s: queries have dimension %d, the index %s has %d", qpath, q.dim, index_path,
+                         hnsw_dim(h));
+    for (int64_t i = 0; rc == 0 && i < q.n; i++)
+        if (!q.ids[i][0] || strpbrk(q.ids[i], " \t\n"))
+            rc = bienc_error(BIENC_EFORMAT, "%s: query id %lld ('%s') is empty or has white space", qpath, (long long)i,
+                             q.ids[i]);
+    int64_t *ids = NULL;
+    float *scores = NULL;
+    if (rc == 0) {
+        ids = malloc((size_t)(q.n ? q.n : 1) * (size_t)k * sizeof(int64_t));
+        scores = malloc((size_t)(q.n ? q.n : 1) * (size_t)k * sizeof(float));
+        if (!ids || !scores) rc = bienc_error(BIENC_ENOMEM, "search: out of memory for %lld x %lld results",
+                                              (long long)q.n, (long long)k);
+    }
+    double t0 = seconds();
+    if (rc == 0)
+        rc = exact ? hnsw_search_exact(h, q.data, q.n, (int)k, (int)threads, ids, scores)
+                   : hnsw_search(h, q.data, q.n, (int)k, (int)ef, (int)threads, ids, scores);
+    double took = seconds() - t0;
+    if (rc == 0) rc = write_run(out, h, &q, (int)k, ids, scores, run_name);
+    if (rc == 0)
+        fprintf(stderr, "searched %lld queries (%s, k %lld%s) in %.3f s (%.0f queries/s) -> %s\n", (long long)q.n,
+                exact ? "exact" : "hnsw", (long long)k, exact ? "" : (ef < k ? ", ef = k" : ""), took,
+                took > 0 ? q.n / took : 0.0, out);
+    free(ids);
+    free(scores);
+    emb_free(&q);
+    hnsw_free(h);
+    return rc < 0 ? cli_fail("search") : 0;
+}
