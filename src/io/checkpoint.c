@@ -248,7 +248,8 @@ static int writer_attr(bienc_ckpt_writer *w, const char *name, hid_t file_type, 
     hsize_t dim = n;
     hid_t space = is_array ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
     if (space < 0) return bienc_error(BIENC_EIO, "%s: cannot create a dataspace for %s", w->tmp, name);
-    int rc = writer_attr_raw(w, name, file_type, mem_type, space, buf);
+    uint64_t dummy = 0; /* HDF5 wants a buffer even for zero elements */
+    int rc = writer_attr_raw(w, name, file_type, mem_type, space, buf ? buf : &dummy);
     H5Sclose(space);
     return rc;
 }

@@ -71,7 +71,7 @@ int ckpt_list_steps(const char *dir, int64_t **steps, size_t *n)
         free(v);
         return rc;
     }
-    qsort(v, cnt, sizeof *v, step_cmp);
+    if (cnt) qsort(v, cnt, sizeof *v, step_cmp);
     *steps = v;
     *n = cnt;
     return 0;

@@ -486,7 +486,7 @@ int ckpt_list_tensors(const bienc_ckpt *c, const char *prefix, char ***names, si
         ckpt_free_strings(ctx.names, ctx.n);
         return ctx.rc;
     }
-    qsort(ctx.names, ctx.n, sizeof *ctx.names, name_cmp);
+    if (ctx.n) qsort(ctx.names, ctx.n, sizeof *ctx.names, name_cmp);
     *names = ctx.names;
     *n = ctx.n;
     return 0;
