@@ -58,8 +58,7 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
         for (int i = 0; i < L; i++) {
             const float *Pi = P + (int64_t)i * L;
             float *dSi = dS + (int64_t)i * L;
-            float dot = 0.0f;
-            for (int j = 0; j < L; j++) dot += dSi[j] * Pi[j];
+            float dot = ops_dot(dSi, Pi, L);
             for (int j = 0; j < L; j++) dSi[j] = Pi[j] * (dSi[j] - dot) * scale;
         }
         if (dq) /* dQ_h[L, D] += dS K_h */

@@ -7,6 +7,38 @@
 
 #include "ops_internal.h"
 
+/* sum_c (x[c] - m)^2, in OPS_LANES partial sums (see ops_sum). */
+static float layernorm_sum_sq(const float *x, float m, int64_t n)
+{
+    float acc[OPS_LANES] = {0};
+    int64_t i = 0;
+    for (; i + OPS_LANES <= n; i += OPS_LANES)
+        for (int j = 0; j < OPS_LANES; j++) acc[j] += (x[i + j] - m) * (x[i + j] - m);
+    for (int j = 0; i < n; i++, j++) acc[j] += (x[i] - m) * (x[i] - m);
+    return ops_combine(acc);
+}
+
+/* *sum_dn = sum_c dy gamma, *sum_dn_xc = sum_c dy gamma (x - m). */
+static void layernorm_row_sums(const float *dy, const float *gamma, const float *x, float m, int64_t n,
+                               float *sum_dn, float *sum_dn_xc)
+{
+    float a[OPS_LANES] = {0}, b[OPS_LANES] = {0};
+    int64_t i = 0;
+    for (; i + OPS_LANES <= n; i += OPS_LANES)
+        for (int j = 0; j < OPS_LANES; j++) {
+            float dn = dy[i + j] * gamma[i + j];
+            a[j] += dn;
+            b[j] += dn * (x[i + j] - m);
+        }
+    for (int j = 0; i < n; i++, j++) {
+        float dn = dy[i] * gamma[i];
+        a[j] += dn;
+        b[j] += dn * (x[i] - m);
+    }
+    *sum_dn = ops_combine(a);
+    *sum_dn_xc = ops_combine(b);
+}
+
 typedef struct {
     int64_t R, C;
     float *mean, *rstd; /* [R] each, arena */
@@ -29,13 +61,9 @@ static int layernorm_backward(bienc_tape *tape, bienc_tape_node *node)
         for (int64_t r = 0; r < R; r++) {
             const float *xr = x + r * C, *dyr = dy + r * C;
             float m = mean[r], s = rstd[r];
-            float sum_dn = 0.0f, sum_dn_xhat = 0.0f;
-            for (int64_t c = 0; c < C; c++) {
-                float dn = dyr[c] * gamma[c];
-                sum_dn += dn;
-                sum_dn_xhat += dn * (xr[c] - m) * s;
-            }
-            float a = sum_dn / (float)C, bm = sum_dn_xhat / (float)C;
+            float sum_dn, sum_dn_xc;
+            layernorm_row_sums(dyr, gamma, xr, m, C, &sum_dn, &sum_dn_xc);
+            float a = sum_dn / (float)C, bm = sum_dn_xc * s / (float)C;
             float *dxr = dx + r * C;
             for (int64_t c = 0; c < C; c++) {
                 float xhat = (xr[c] - m) * s;
@@ -89,11 +117,8 @@ int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_t
 #pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
     for (int64_t r = 0; r < R; r++) {
         const float *xr = px + r * C;
-        float sum = 0.0f;
-        for (int64_t c = 0; c < C; c++) sum += xr[c];
-        float m = sum / (float)C;
-        float var = 0.0f; /* two passes: no cancellation for rows with a large mean */
-        for (int64_t c = 0; c < C; c++) var += (xr[c] - m) * (xr[c] - m);
+        float m = ops_sum(xr, C) / (float)C;
+        float var = layernorm_sum_sq(xr, m, C); /* two passes: no cancellation for rows with a large mean */
         float s = 1.0f / sqrtf(var / (float)C + eps);
         float *yr = py + r * C;
         for (int64_t c = 0; c < C; c++) yr[c] = (xr[c] - m) * s * pg[c] + pb[c];

@@ -46,7 +46,8 @@ static inline float ops_expf(float x)
     x = x > 88.0f ? 88.0f : x;   /* keeps n <= 127 so 2^n is finite */
     int under = x < -87.3f;
     x = x < -87.3f ? -87.3f : x;
-    float n = __builtin_roundevenf(x * 1.44269504088896341f);
+    /* round to nearest by adding and subtracting 1.5 * 2^23 (vectorises, unlike roundf) */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693145751953125f;       /* ln2, high part (exact product) */
     r = r - n * 1.428606765330187045e-06f;      /* ln2, low part */
     float p = 1.0f / 5040;
@@ -63,17 +64,57 @@ static inline float ops_expf(float x)
     return under ? 0.0f : p * scale;
 }
 
+/* Row reductions with 16 independent partial sums, combined in a fixed order: the
+ * compiler can vectorise them (a single running float sum cannot be reordered without
+ * -ffast-math) and the result is still the same on every run. */
+#define OPS_LANES 16
+
+static inline float ops_combine(const float *acc)
+{
+    float s = 0.0f;
+    for (int j = 0; j < OPS_LANES; j++) s += acc[j];
+    return s;
+}
+
+static inline float ops_sum(const float *x, int64_t n)
+{
+    float acc[OPS_LANES] = {0};
+    int64_t i = 0;
+    for (; i + OPS_LANES <= n; i += OPS_LANES)
+        for (int j = 0; j < OPS_LANES; j++) acc[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++) acc[j] += x[i];
+    return ops_combine(acc);
+}
+
+static inline float ops_dot(const float *a, const float *b, int64_t n)
+{
+    float acc[OPS_LANES] = {0};
+    int64_t i = 0;
+    for (; i + OPS_LANES <= n; i += OPS_LANES)
+        for (int j = 0; j < OPS_LANES; j++) acc[j] += a[i + j] * b[i + j];
+    for (int j = 0; i < n; i++, j++) acc[j] += a[i] * b[i];
+    return ops_combine(acc);
+}
+
+static inline float ops_max(const float *x, int64_t n)
+{
+    float acc[OPS_LANES];
+    for (int j = 0; j < OPS_LANES; j++) acc[j] = -INFINITY;
+    int64_t i = 0;
+    for (; i + OPS_LANES <= n; i += OPS_LANES)
+        for (int j = 0; j < OPS_LANES; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
+    for (int j = 0; i < n; i++, j++) acc[j] = x[i] > acc[j] ? x[i] : acc[j];
+    float m = acc[0];
+    for (int j = 1; j < OPS_LANES; j++) m = acc[j] > m ? acc[j] : m;
+    return m;
+}
+
 /* y[n] = softmax(x[n]) (y may alias x): max-subtracted, so large logits do not overflow. */
 static inline void ops_softmax_row(float *y, const float *x, int64_t n)
 {
-    float mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        y[i] = ops_expf(x[i] - mx);
-        sum += y[i];
-    }
-    float inv = 1.0f / sum;
+    float mx = ops_max(x, n);
+    for (int64_t i = 0; i < n; i++) y[i] = ops_expf(x[i] - mx);
+    float inv = 1.0f / ops_sum(y, n);
     for (int64_t i = 0; i < n; i++) y[i] *= inv;
 }
 

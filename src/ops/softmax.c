@@ -16,8 +16,7 @@ static int softmax_backward(bienc_tape *tape, bienc_tape_node *node)
 #pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
     for (int64_t r = 0; r < R; r++) {
         const float *yr = y + r * C, *dyr = dy + r * C;
-        float dot = 0.0f;
-        for (int64_t c = 0; c < C; c++) dot += dyr[c] * yr[c];
+        float dot = ops_dot(dyr, yr, C);
         float *dxr = dx + r * C;
         for (int64_t c = 0; c < C; c++) dxr[c] += yr[c] * (dyr[c] - dot);
     }
