@@ -165,12 +165,13 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
 
     h5_quiet q;
     h5_quiet_begin(&q);
-    char detail[256];
+    char detail[256] = "";
     hid_t fapl = ckpt_fapl(1);
     w->file = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (w->file < 0) h5_error_detail(detail, sizeof detail); /* before another call clears it */
     if (fapl >= 0) H5Pclose(fapl);
     if (w->file < 0) {
-        int rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, h5_error_detail(detail, sizeof detail));
+        int rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, detail);
         h5_quiet_end(&q);
         writer_free(w);
         return rc;
@@ -290,7 +291,7 @@ int ckpt_write_string(bienc_ckpt_writer *w, const char *name, const char *value)
 static int writer_dataset(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
                           hid_t dcpl, const void *buf, int write)
 {
-    char detail[256];
+    char detail[256] = "";
     h5_quiet q;
     h5_quiet_begin(&q);
     int rc = 0;
@@ -377,7 +378,7 @@ static int fsync_path(const char *path, int directory)
 int ckpt_writer_commit(bienc_ckpt_writer *w)
 {
     if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");
-    char detail[256];
+    char detail[256] = "";
     h5_quiet q;
     h5_quiet_begin(&q);
     herr_t closed = H5Fclose(w->file);

@@ -228,7 +228,7 @@ int ckpt_open(bienc_ckpt **out, const char *path)
     c->file = H5I_INVALID_HID;
     h5_quiet q;
     h5_quiet_begin(&q);
-    char detail[256];
+    char detail[256] = "";
     int rc = 0;
     htri_t is_h5 = H5Fis_hdf5(path);
     if (is_h5 <= 0) {
@@ -239,10 +239,12 @@ int ckpt_open(bienc_ckpt **out, const char *path)
          * so a truncated checkpoint fails here rather than later with garbage. */
         hid_t fapl = ckpt_fapl(0);
         c->file = fapl < 0 ? H5I_INVALID_HID : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        /* Read HDF5's reason now: the next successful HDF5 call clears its error stack. */
+        if (c->file < 0) h5_error_detail(detail, sizeof detail);
         if (fapl >= 0) H5Pclose(fapl);
         if (c->file < 0)
             rc = bienc_error(BIENC_EFORMAT, "%s: HDF5 cannot open it (truncated or corrupt, %lld bytes): %s", path,
-                             (long long)st.st_size, h5_error_detail(detail, sizeof detail));
+                             (long long)st.st_size, detail);
         else
             rc = reader_check_marker(c);
     }
@@ -339,7 +341,7 @@ int ckpt_read_tensor(const bienc_ckpt *c, const char *name, int ndim, const int6
         count *= found[i];
     }
     hid_t type = H5Dget_type(d);
-    char detail[256];
+    char detail[256] = "";
     if (!same) {
         char want[160], got[160];
         shape_str(ndim, shape, want, sizeof want);
