@@ -5,19 +5,36 @@
 
 #include "ops_internal.h"
 
-void ops_colsum_acc(float *dst, const float *src, int64_t R, int64_t C)
+int ops_colsum_acc(bienc_tape *tape, float *dst, const float *src, int64_t R, int64_t C)
 {
-    int64_t n_chunks = (C + OPS_COL_CHUNK - 1) / OPS_COL_CHUNK;
-#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
-    for (int64_t k = 0; k < n_chunks; k++) {
-        int64_t c0 = k * OPS_COL_CHUNK, w = C - c0 < OPS_COL_CHUNK ? C - c0 : OPS_COL_CHUNK;
-        float acc[OPS_COL_CHUNK] = {0};
-        for (int64_t r = 0; r < R; r++) {
-            const float *row = src + r * C + c0;
-            for (int64_t j = 0; j < w; j++) acc[j] += row[j];
-        }
-        for (int64_t j = 0; j < w; j++) dst[c0 + j] += acc[j];
+    /* Rows are cut into fixed blocks of OPS_ROW_BLOCK (not one per thread): each block's
+     * partial sums [C] are computed by whichever thread gets it, reading its rows
+     * contiguously, and the partials are then added in block order. The order of every
+     * addition is fixed by R and C alone. */
+    int64_t n_blocks = (R + OPS_ROW_BLOCK - 1) / OPS_ROW_BLOCK;
+    if (n_blocks <= 1) {
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t c = 0; c < C; c++) dst[c] += src[r * C + c];
+        return BIENC_OK;
     }
+    float *part = tape_floats(tape, (size_t)(n_blocks * C));
+    if (!part) return BIENC_ENOMEM;
+#pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
+    for (int64_t k = 0; k < n_blocks; k++) {
+        float *p = part + k * C;
+        int64_t r0 = k * OPS_ROW_BLOCK, r1 = r0 + OPS_ROW_BLOCK < R ? r0 + OPS_ROW_BLOCK : R;
+        memcpy(p, src + r0 * C, sizeof(float) * (size_t)C);
+        for (int64_t r = r0 + 1; r < r1; r++)
+            for (int64_t c = 0; c < C; c++) p[c] += src[r * C + c];
+    }
+    int64_t n_chunks = (C + OPS_COL_CHUNK - 1) / OPS_COL_CHUNK;
+#pragma omp parallel for schedule(static) if (n_blocks * C >= OPS_PAR_MIN)
+    for (int64_t j = 0; j < n_chunks; j++) {
+        int64_t c0 = j * OPS_COL_CHUNK, c1 = c0 + OPS_COL_CHUNK < C ? c0 + OPS_COL_CHUNK : C;
+        for (int64_t k = 0; k < n_blocks; k++)
+            for (int64_t c = c0; c < c1; c++) dst[c] += part[k * C + c];
+    }
+    return BIENC_OK;
 }
 
 /* ---- add: y = a + b ---- */
@@ -70,7 +87,7 @@ static int add_bias_backward(bienc_tape *tape, bienc_tape_node *node)
         for (int64_t j = 0; j < n; j++) dx[j] += dy[j];
     }
     float *db = tape_grad(tape, node->in[1]);
-    if (db) ops_colsum_acc(db, dy, R, C);
+    if (db) BIENC_TRY(ops_colsum_acc(tape, db, dy, R, C));
     return BIENC_OK;
 }
 

@@ -24,7 +24,7 @@ static int linear_backward(bienc_tape *tape, bienc_tape_node *node)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Cout, (int)Cin, (int)R, 1.0f, dy, (int)Cout,
                     x->data, (int)Cin, 1.0f, dW, (int)Cin);
     float *db = b ? tape_grad(tape, b) : NULL;
-    if (db) ops_colsum_acc(db, dy, R, Cout);
+    if (db) BIENC_TRY(ops_colsum_acc(tape, db, dy, R, Cout));
     return BIENC_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bienc/error.h"
+#include "bienc/tape.h"
 #include "bienc/tensor.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
@@ -33,9 +34,12 @@ static inline int ops_same_shape(const bienc_tensor *a, const bienc_tensor *b)
     return 1;
 }
 
-/* dst[C] += sum over rows of src[R, C]. Each column is summed over rows in index order
- * by one thread, so the result does not depend on the number of threads. */
-void ops_colsum_acc(float *dst, const float *src, int64_t R, int64_t C);
+/* Rows per block in column reductions. */
+#define OPS_ROW_BLOCK 32
+
+/* dst[C] += sum over rows of src[R, C] (bias gradients), with scratch from the tape's
+ * arena. The order of additions depends only on R and C, never on the thread count. */
+int ops_colsum_acc(bienc_tape *tape, float *dst, const float *src, int64_t R, int64_t C);
 
 /* e^x in float, written as plain arithmetic so that loops calling it vectorise
  * (libm's expf does not without -ffast-math). Range reduction x = n ln2 + r,

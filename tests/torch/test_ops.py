@@ -111,6 +111,8 @@ def cases():
     yield case("linear 13x7->5", "linear", x=randn(13, 7), W=randn(5, 7))
     yield case("linear 3x5x33->17", "linear", x=randn(3, 5, 33), W=randn(17, 33, scale=0.2), b=randn(17))
     yield case("linear 1x1->1", "linear", x=randn(1, 1), W=randn(1, 1), b=randn(1))
+    yield case("linear 77x33->17", "linear", x=randn(77, 33), W=randn(17, 33), b=randn(17))
+    yield case("add_bias 301x37", "add_bias", x=randn(301, 37), b=randn(37))
     yield case("add 13x7", "add", a=randn(13, 7), b=randn(13, 7))
     yield case("add_bias 13x37", "add_bias", x=randn(13, 37), b=randn(37))
     yield case("scale 5x3", "scale", x=randn(5, 3), alpha=np.array([-0.37], np.float32))
