@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bienc/error.h"
 #include "bienc/tokenizer.h"
@@ -21,23 +22,38 @@ static void usage(FILE *f)
             "  --tokens           write the pieces instead of the ids\n"
             "  --max-length N     truncate to N ids including the specials (pairs: longest first)\n"
             "  --no-lower-case    keep case and accents (cased vocabularies; default: lower-case, or\n"
-            "                     tokenizer.json's normalizer setting)\n");
+            "                     tokenizer.json's normalizer setting)\n"
+            "  --stats            print lines, bytes, tokens and the tokenizing speed (MB/s, tokens/s) on stderr\n");
 }
 
 static void write_output(const bienc_tokenizer *t, const int32_t *ids, int n, int tokens)
 {
     for (int i = 0; i < n; i++) {
-        if (i) putchar(' ');
-        if (tokens) fputs(tokenizer_id_to_token(t, ids[i]), stdout);
-        else printf("%d", ids[i]);
+        if (i) putchar_unlocked(' ');
+        if (tokens) {
+            fputs(tokenizer_id_to_token(t, ids[i]), stdout);
+            continue;
+        }
+        char buf[16];
+        int k = 0;
+        uint32_t v = (uint32_t)ids[i];
+        do buf[k++] = (char)('0' + v % 10); while ((v /= 10) > 0);
+        while (k > 0) putchar_unlocked(buf[--k]);
     }
-    putchar('\n');
+    putchar_unlocked('\n');
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 int cmd_tokenize(int argc, char **argv)
 {
     const char *vocab = NULL;
-    int no_special = 0, pair = 0, tokens = 0, no_lower = 0;
+    int no_special = 0, pair = 0, tokens = 0, no_lower = 0, stats = 0;
     int64_t max_len = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -45,7 +61,8 @@ int cmd_tokenize(int argc, char **argv)
         if ((r = arg_string(argc, argv, &i, "--vocab", &vocab))) { if (r < 0) return 2; continue; }
         if ((r = arg_int(argc, argv, &i, "--max-length", 0, 1 << 24, &max_len))) { if (r < 0) return 2; continue; }
         if (arg_flag(argv, i, "--no-special", &no_special) || arg_flag(argv, i, "--pair", &pair) ||
-            arg_flag(argv, i, "--tokens", &tokens) || arg_flag(argv, i, "--no-lower-case", &no_lower))
+            arg_flag(argv, i, "--tokens", &tokens) || arg_flag(argv, i, "--no-lower-case", &no_lower) ||
+            arg_flag(argv, i, "--stats", &stats))
             continue;
         return arg_unknown("tokenize", argv[i]);
     }
@@ -67,12 +84,16 @@ int cmd_tokenize(int argc, char **argv)
     ssize_t len;
     long lineno = 0;
     int rc = 0;
+    double encode_s = 0;
+    size_t bytes = 0, n_ids = 0;
     while (ids && (len = getline(&line, &line_cap, stdin)) >= 0) {
         lineno++;
         if (len > 0 && line[len - 1] == '\n') len--;
         if (len > 0 && line[len - 1] == '\r') len--;
+        bytes += (size_t)len;
         for (;;) {
             int n = 0, st;
+            double t0 = stats ? now_seconds() : 0;
             if (pair) {
                 char *tab = memchr(line, '\t', (size_t)len);
                 if (!tab) {
@@ -85,6 +106,7 @@ int cmd_tokenize(int argc, char **argv)
             } else {
                 st = tokenizer_encode(t, line, (size_t)len, !no_special, (int)max_len, ids, cap, &n);
             }
+            if (stats) encode_s += now_seconds() - t0;
             if (st == BIENC_ERANGE) {
                 int32_t *bigger = realloc(ids, sizeof *ids * (size_t)n);
                 if (!bigger) { rc = bienc_error(BIENC_ENOMEM, "out of memory"); break; }
@@ -94,6 +116,7 @@ int cmd_tokenize(int argc, char **argv)
             }
             if (st < 0) { rc = bienc_error_context(st, "stdin line %ld: ", lineno); break; }
             write_output(t, ids, n, tokens);
+            n_ids += (size_t)n;
             break;
         }
         if (rc < 0) break;
@@ -103,5 +126,9 @@ int cmd_tokenize(int argc, char **argv)
     free(ids);
     tokenizer_free(t);
     if (fflush(stdout) != 0) rc = bienc_error(BIENC_EIO, "writing stdout failed");
+    if (stats && rc == 0)
+        fprintf(stderr, "tokenize: %ld lines, %.2f MB, %zu ids in %.3f s of tokenizing: %.1f MB/s, %.0f tokens/s\n",
+                lineno, bytes / 1e6, n_ids, encode_s, encode_s > 0 ? bytes / 1e6 / encode_s : 0,
+                encode_s > 0 ? n_ids / encode_s : 0);
     return rc < 0 ? cli_fail("tokenize") : 0;
 }
