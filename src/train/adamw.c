@@ -161,17 +161,21 @@ int adamw_step(bienc_adamw *opt)
 {
     if (!opt) return bienc_error(BIENC_EINVAL, "adamw_step: NULL optimiser");
     const bienc_adamw_config *c = &opt->cfg;
-    double norm = clip_grad_global_norm(opt->params, opt->n_params);
+    double norm = 0.0;
     if (c->max_grad_norm > 0.0) {
         int rc = clip_grad_norm(opt->params, opt->n_params, c->max_grad_norm, &norm);
         if (rc < 0) {
             opt->last_grad_norm = norm;
             return bienc_error_context(rc, "optimiser step %lld: ", (long long)opt->step + 1);
         }
-    } else if (!isfinite(norm)) {
-        opt->last_grad_norm = norm;
-        return bienc_error(BIENC_ERANGE, "optimiser step %lld: gradient norm is %s", (long long)opt->step + 1,
-                           isnan(norm) ? "NaN" : "Inf");
+    } else {
+        /* no clipping, but the norm is still logged and a NaN still stops the step */
+        norm = clip_grad_global_norm(opt->params, opt->n_params);
+        if (!isfinite(norm)) {
+            opt->last_grad_norm = norm;
+            return bienc_error(BIENC_ERANGE, "optimiser step %lld: gradient norm is %s", (long long)opt->step + 1,
+                               isnan(norm) ? "NaN" : "Inf");
+        }
     }
     double lr = adamw_lr(opt);
     int64_t t = opt->step + 1;
