@@ -1,0 +1,103 @@
+/* Training checkpoints: the model (model_io.h) plus the optimiser, data position, RNG and
+ * schedule, so that a resumed run continues the same trajectory (layout in trainer.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bienc/error.h"
+#include "bienc/model_io.h"
+#include "train/trainer_internal.h"
+
+void trainer_ckpt_metric_attr(int metric, char *buf, size_t size) { snprintf(buf, size, "eval/%s", metrics_name(metric)); }
+
+static int write_moments(bienc_ckpt_writer *w, bienc_adamw *opt)
+{
+    char name[512];
+    for (int i = 0; i < opt->n_params; i++) {
+        const bienc_tensor *p = opt->params[i];
+        snprintf(name, sizeof name, "optim/m/%s", p->name);
+        BIENC_TRY(ckpt_write_tensor(w, name, p->ndim, p->shape, opt->m[i]->data));
+        snprintf(name, sizeof name, "optim/v/%s", p->name);
+        BIENC_TRY(ckpt_write_tensor(w, name, p->ndim, p->shape, opt->v[i]->data));
+    }
+    BIENC_TRY(ckpt_write_int64(w, "optim/step", opt->step));
+    return ckpt_write_int64(w, "optim/micro", opt->micro);
+}
+
+static int write_state(bienc_ckpt_writer *w, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st)
+{
+    BIENC_TRY(model_io_write(w, bi));
+    BIENC_TRY(write_moments(w, opt));
+    BIENC_TRY(ckpt_write_int64(w, "train/step", st->step));
+    BIENC_TRY(ckpt_write_double(w, "train/loss", st->loss));
+    BIENC_TRY(ckpt_write_double(w, "train/mrr_before", st->mrr_before));
+    uint64_t seed = st->sampler.seed;
+    BIENC_TRY(ckpt_write_uint64s(w, "sampler/seed", &seed, 1));
+    BIENC_TRY(ckpt_write_int64(w, "sampler/epoch", st->sampler.epoch));
+    BIENC_TRY(ckpt_write_int64(w, "sampler/batch", st->sampler.batch));
+    BIENC_TRY(ckpt_write_uint64s(w, "rng/state", st->rng.s, 4));
+    if (st->sched) {
+        BIENC_TRY(ckpt_write_string(w, "schedule/kind", schedule_kind_name(st->sched->kind)));
+        BIENC_TRY(ckpt_write_int64(w, "schedule/warmup_steps", st->sched->warmup_steps));
+        BIENC_TRY(ckpt_write_int64(w, "schedule/total_steps", st->sched->total_steps));
+    }
+    if (st->has_eval) {
+        char attr[64];
+        trainer_ckpt_metric_attr(st->best_metric, attr, sizeof attr);
+        BIENC_TRY(ckpt_write_double(w, attr, st->eval_value));
+    }
+    if (st->config_text) BIENC_TRY(ckpt_write_string(w, "config", st->config_text));
+    return 0;
+}
+
+int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st)
+{
+    bienc_ckpt_writer *w;
+    BIENC_TRY(ckpt_writer_open(&w, path));
+    int rc = write_state(w, bi, opt, st);
+    if (rc < 0) {
+        ckpt_writer_abort(w);
+        return bienc_error_context(rc, "saving checkpoint %s: ", path);
+    }
+    return ckpt_writer_commit(w);
+}
+
+int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state *st)
+{
+    const char *path = ckpt_path(c);
+    if (!ckpt_has_attr(c, "optim/step") || !ckpt_has_attr(c, "sampler/epoch"))
+        return bienc_error(BIENC_EFORMAT, "%s: a model-only checkpoint (no optimiser or data state): cannot resume "
+                                          "from it (use model.init_from to start a new run from its weights)", path);
+    char name[512];
+    for (int i = 0; i < opt->n_params; i++) {
+        const bienc_tensor *p = opt->params[i];
+        snprintf(name, sizeof name, "optim/m/%s", p->name);
+        BIENC_TRY(ckpt_read_tensor(c, name, p->ndim, p->shape, opt->m[i]->data));
+        snprintf(name, sizeof name, "optim/v/%s", p->name);
+        BIENC_TRY(ckpt_read_tensor(c, name, p->ndim, p->shape, opt->v[i]->data));
+    }
+    int64_t step, micro, v;
+    BIENC_TRY(ckpt_read_int64(c, "optim/step", &step));
+    BIENC_TRY(ckpt_read_int64(c, "optim/micro", &micro));
+    if (step < 0 || micro < 0 || micro >= opt->cfg.grad_accumulation)
+        return bienc_error(BIENC_EFORMAT, "%s: optim/step %lld or optim/micro %lld out of range", path, (long long)step,
+                           (long long)micro);
+    opt->step = step;
+    opt->micro = (int)micro;
+    BIENC_TRY(ckpt_read_int64(c, "train/step", &st->step));
+    if (st->step != step)
+        return bienc_error(BIENC_EFORMAT, "%s: train/step %lld differs from optim/step %lld", path, (long long)st->step,
+                           (long long)step);
+    BIENC_TRY(ckpt_read_double(c, "train/loss", &st->loss));
+    BIENC_TRY(ckpt_read_double(c, "train/mrr_before", &st->mrr_before));
+    uint64_t seed;
+    BIENC_TRY(ckpt_read_uint64s(c, "sampler/seed", &seed, 1));
+    st->sampler.seed = seed;
+    BIENC_TRY(ckpt_read_int64(c, "sampler/epoch", &st->sampler.epoch));
+    BIENC_TRY(ckpt_read_int64(c, "sampler/batch", &v));
+    st->sampler.batch = v;
+    if (st->sampler.epoch < 0 || st->sampler.batch < 0)
+        return bienc_error(BIENC_EFORMAT, "%s: negative sampler position", path);
+    BIENC_TRY(ckpt_read_uint64s(c, "rng/state", st->rng.s, 4));
+    return 0;
+}

@@ -1,0 +1,111 @@
+/* Shared state of the trainer's files: trainer.c (setup and loop), trainer_data.c (data,
+ * tokenizer), trainer_eval.c (dev evaluation), trainer_log.c (progress, metrics log),
+ * trainer_ckpt.c (training checkpoints). */
+#ifndef BIENC_TRAINER_INTERNAL_H
+#define BIENC_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "bienc/batch.h"
+#include "bienc/biencoder.h"
+#include "bienc/checkpoint.h"
+#include "bienc/metrics.h"
+#include "bienc/optim.h"
+#include "bienc/rng.h"
+#include "bienc/trainer.h"
+
+/* Training data: the readers' stores and the tuples over them. */
+typedef struct trainer_data {
+    bienc_texts *collection, *queries;
+    bienc_triples *triples;
+    bienc_hardnegs *hardnegs;
+    bienc_tuples *tuples;
+} trainer_data;
+
+/* Relevant (grade >= 1) (qid, docid) pairs of a qrels file, in file order. */
+typedef struct trainer_qrels_pairs {
+    char **qid, **pid;
+    int64_t n;
+} trainer_qrels_pairs;
+int trainer_qrels_pairs_read(trainer_qrels_pairs *p, const char *path);
+void trainer_qrels_pairs_free(trainer_qrels_pairs *p);
+/* texts_load_tsv, or texts_load_jsonl for .jsonl paths. */
+int trainer_load_texts(bienc_texts **out, const char *path, const bienc_read_opts *ro);
+
+int trainer_data_load(trainer_data *d, const bienc_run_config *cfg, FILE *log);
+void trainer_data_free(trainer_data *d);
+/* A WordPiece vocabulary trained on the training texts (tokenizer.train.*). */
+int trainer_train_vocab(const trainer_data *d, const bienc_run_config *cfg, bienc_tokenizer **out);
+
+/* The dev set: selected queries, the eval corpus, qrels. */
+typedef struct trainer_eval {
+    int enabled;
+    bienc_texts *queries;          /* owned */
+    bienc_texts *collection;       /* owned, or borrowed from trainer_data */
+    int own_collection;
+    bienc_qrels *qrels;
+    int64_t nq, np;
+    const char **qtext, **ptext;   /* views into the stores */
+    size_t *qlen, *plen;
+    char **qid, **pid;             /* NUL-terminated copies */
+    float *qemb, *pemb;
+    int metric;                    /* bienc_metric of the exact search */
+    int k;                         /* depth of the run */
+} trainer_eval;
+
+typedef struct trainer_eval_scores {
+    double v[BIENC_METRIC_COUNT];  /* means, by enum bienc_metric */
+    int64_t nq, np;
+    double seconds;
+} trainer_eval_scores;
+
+/* Loads the dev set when the config names one (otherwise ev->enabled = 0). */
+int trainer_eval_init(trainer_eval *ev, const bienc_run_config *cfg, trainer_data *d, int64_t max_passages, FILE *log);
+void trainer_eval_free(trainer_eval *ev);
+int trainer_eval_run(trainer_eval *ev, bienc_biencoder *bi, bienc_tape *tape, int batch_size, trainer_eval_scores *s);
+/* The metric enum of eval.best_metric. */
+int trainer_best_metric(const bienc_run_config *cfg);
+
+/* Logging: progress on the log stream, rows in metrics.jsonl. */
+typedef struct trainer_log {
+    FILE *out;          /* NULL when quiet */
+    int bar;            /* progress bar (TTY) instead of lines */
+    FILE *jsonl;
+    double last_bar;    /* time of the last bar redraw */
+    int bar_drawn;
+} trainer_log;
+
+int trainer_log_open(trainer_log *l, const char *run_dir, int64_t resume_step, const bienc_train_opts *o);
+void trainer_log_close(trainer_log *l);
+/* printf to the log stream (clearing a progress bar first). */
+void trainer_log_msg(trainer_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+typedef struct trainer_step_info {
+    int64_t step, total, epoch;
+    double loss, lr, grad_norm, pairs_per_s, eta_s;
+} trainer_step_info;
+void trainer_log_progress(trainer_log *l, const trainer_step_info *s, int line_due);
+int trainer_log_train_row(trainer_log *l, const trainer_step_info *s);
+int trainer_log_eval_row(trainer_log *l, int64_t step, const trainer_eval_scores *s);
+double trainer_now(void);
+
+/* Training checkpoints. */
+typedef struct trainer_state {
+    int64_t step;
+    double loss, mrr_before;
+    int has_eval;
+    int best_metric;
+    double eval_value;
+    bienc_sampler_state sampler;
+    bienc_rng rng;
+    const bienc_schedule *sched;
+    const char *config_text;
+} trainer_state;
+
+int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st);
+/* Restores the optimiser moments and counters, the sampler state, RNG and step into opt/st
+ * (the model itself is read by model_io_read). */
+int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state *st);
+/* The attribute name ckpt_prune compares for the best checkpoint ("eval/mrr@10"). */
+void trainer_ckpt_metric_attr(int metric, char *buf, size_t size);
+
+#endif
