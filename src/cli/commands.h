@@ -18,5 +18,6 @@ int cmd_data(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"demo", cmd_demo, "train a small encoder for a few steps on random data, printing the loss"},
     {"eval", cmd_eval, "score a TREC run against qrels (MRR@10, nDCG@10, MAP@100, recall, accuracy)"},
     {"config", cmd_config, "run configs: `bienc config check FILE [--set K=V]`, `bienc config --keys`"},
+    {"train", cmd_train, "train a bi-encoder from a run config: `bienc train configs/quickstart.yaml [--resume]`"},
 };
 
 static void usage(FILE *f)
