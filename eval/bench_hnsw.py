@@ -102,9 +102,9 @@ def worker(a):
                       "rss_mb": round(rss_mb() - r0, 1)}), flush=True)
     for t in threads:
         for ef in efs:
-            times = []
+            times, cpu = [], []
             for r in range(a.repeats + 1):
-                s = time.time()
+                s, c = time.time(), time.thread_time()
                 if a.worker == "hnswlib":
                     idx.set_ef(max(ef, a.k))
                     ids, _ = idx.knn_query(q, k=a.k, num_threads=t)
@@ -114,9 +114,12 @@ def worker(a):
                     _, ids = idx.search(q, a.k)
                 if r:
                     times.append(time.time() - s)
+                    cpu.append(time.thread_time() - c)
             times.sort()
+            cpu.sort()
             print(json.dumps({"lib": lib, "ef": ef, "threads": t, "recall": round(recall(ids, gt), 4),
-                              "qps": round(a.nq / times[len(times) // 2], 1)}), flush=True)
+                              "qps": round(a.nq / times[len(times) // 2], 1),
+                              "qps_cpu": round(a.nq / cpu[len(cpu) // 2], 1) if t == 1 else 0.0}), flush=True)
 
 
 def run_driver(cmd):

@@ -264,6 +264,7 @@ void hnsw_search_layer(const bienc_hnsw *h, hnsw_scratch *s, const float *q, int
             memcpy(links, ll + 1, (size_t)n * sizeof(int32_t));
         } else {
             n = read_links(h, c.id, level, locked, links);
+            for (int j = 0; j < n; j++) __builtin_prefetch(&visited[links[j]], 0, 3);
         }
         /* gather the unvisited neighbours first, so their vectors are prefetched while
          * the distances of earlier ones are computed */
