@@ -23,6 +23,9 @@
  * l2 returns the squared distance, ip/cosine return -dot. */
 typedef float (*hnsw_dist_fn)(const float *a, const float *b, int dim);
 hnsw_dist_fn distance_select(int metric);
+/* The kernel of one level (0 portable, 1 AVX2+FMA, 2 AVX-512), NULL when this CPU (or
+ * BIENC_SIMD) does not allow it: lets tests compare every kernel with the portable one. */
+hnsw_dist_fn distance_kernel(int metric, int level);
 float distance_dot(const float *a, const float *b, int dim);
 void distance_normalize(float *x, int dim);
 
