@@ -49,7 +49,7 @@ int vocab_build(bienc_tokenizer *t, const char *const *tokens, const uint32_t *l
         uint32_t len = lengths[i];
         if (len == 0) return bienc_error(BIENC_EFORMAT, "%s line %d: empty token", src, i + 1);
         if (len > VOCAB_MAX_TOKEN_BYTES)
-            return bienc_error(BIENC_EFORMAT, "%s line %d: token of %u bytes (more than %d)", src, i + 1, len,
+            return bienc_error(BIENC_EFORMAT, "%s line %d: token of more than %d bytes (binary file?)", src, i + 1,
                                VOCAB_MAX_TOKEN_BYTES);
         if (memchr(tokens[i], '\0', len))
             return bienc_error(BIENC_EFORMAT, "%s line %d: NUL byte in token (binary file?)", src, i + 1);

@@ -326,7 +326,7 @@ static void test_malformed_vocab(void **state)
     memcpy(huge, "[UNK]\n", 6);
     memset(huge + 6, 'x', sizeof huge - 7);
     huge[sizeof huge - 1] = '\n';
-    expect_bad_vocab("huge.txt", huge, sizeof huge, "line 2: token of");
+    expect_bad_vocab("huge.txt", huge, sizeof huge, "line 2: token of more than 1024 bytes");
     EXPECT_BAD("bad.json", "{\"model\": {\"vocab\": {\"[UNK]\": 0, \"a\": 1,}}}", "offset");
     EXPECT_BAD("ids.json", "{\"model\": {\"vocab\": {\"[UNK]\": 0, \"a\": 5}}}", "id must be an integer");
     EXPECT_BAD("twice.json", "{\"model\": {\"vocab\": {\"[UNK]\": 0, \"a\": 0}}}", "id 0 used by");
