@@ -11,7 +11,15 @@
  * Python strings cannot hold invalid UTF-8, so this is the nearest faithful choice).
  *
  * Every piece an encode call produces is a vocabulary entry (unmatched words become
- * [UNK]), so the pieces of an encoding are tokenizer_id_to_token() of its ids. */
+ * [UNK]), so the pieces of an encoding are tokenizer_id_to_token() of its ids.
+ *
+ * Fidelity notes (checked against the HF reference cases and an independent Python
+ * re-statement on random multilingual text, tests/text/bert_oracle.py):
+ *  - special tokens written in the raw text ("[SEP]", "[MASK]", case-sensitive) map to
+ *    their ids, as both HF tokenizers do (they never split added tokens);
+ *  - lower-casing is Python's str.lower() (full mapping: U+0130 -> i + U+0307, final sigma);
+ *  - the Unicode tables are Debian's unicode-data (15.0); Python 3.11 knows 14.0, so the
+ *    few characters new in 15.0 are letters here but "unassigned" (dropped) in Python. */
 #ifndef BIENC_TOKENIZER_H
 #define BIENC_TOKENIZER_H
 
