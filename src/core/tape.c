@@ -187,9 +187,16 @@ int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream)
 {
     if (!tape || !t || !upstream) return bienc_error(BIENC_EINVAL, "tape_backward: NULL argument");
     if (!t->requires_grad) return bienc_error(BIENC_ESTATE, "tape_backward: the output does not depend on anything that requires a gradient");
-    float *g = tape_grad(tape, t);
-    if (!g) return BIENC_ENOMEM;
-    for (int64_t i = 0; i < t->size; i++) g[i] += upstream[i];
+    if (!t->grad && !t->is_param) {
+        /* fresh activation gradient: copy the seed instead of zero-filling and adding */
+        t->grad = tape_floats(tape, (size_t)t->size);
+        if (!t->grad) return BIENC_ENOMEM;
+        memcpy(t->grad, upstream, sizeof(float) * (size_t)t->size);
+    } else {
+        float *g = tape_grad(tape, t);
+        if (!g) return BIENC_ENOMEM;
+        for (int64_t i = 0; i < t->size; i++) g[i] += upstream[i];
+    }
     return tape_run_backward(tape);
 }
 

@@ -72,26 +72,31 @@ static int layernorm_backward(bienc_tape *tape, bienc_tape_node *node)
         }
     }
 
-    /* dgamma = sum_r dy xhat, dbeta = sum_r dy: one thread per column chunk sums rows in
-     * order, so the parameter gradients do not depend on the thread count. */
+    /* dgamma = sum_r dy xhat, dbeta = sum_r dy: partial sums over fixed blocks of rows
+     * (contiguous reads), then added in block order, so the parameter gradients do not
+     * depend on the thread count (as ops_colsum_acc). */
     if (dgamma || dbeta) {
-        int64_t n_chunks = (C + OPS_COL_CHUNK - 1) / OPS_COL_CHUNK;
+        int64_t n_blocks = (R + OPS_ROW_BLOCK - 1) / OPS_ROW_BLOCK;
+        float *part = tape_floats(tape, (size_t)(n_blocks * 2 * C));
+        if (!part) return BIENC_ENOMEM;
 #pragma omp parallel for schedule(static) if (R * C >= OPS_PAR_MIN)
-        for (int64_t k = 0; k < n_chunks; k++) {
-            int64_t c0 = k * OPS_COL_CHUNK, w = C - c0 < OPS_COL_CHUNK ? C - c0 : OPS_COL_CHUNK;
-            float acc_g[OPS_COL_CHUNK] = {0}, acc_b[OPS_COL_CHUNK] = {0};
-            for (int64_t r = 0; r < R; r++) {
-                const float *xr = x + r * C + c0, *dyr = dy + r * C + c0;
+        for (int64_t k = 0; k < n_blocks; k++) {
+            float *pg = part + k * 2 * C, *pb = pg + C;
+            memset(pg, 0, sizeof(float) * 2 * (size_t)C);
+            int64_t r1 = (k + 1) * OPS_ROW_BLOCK < R ? (k + 1) * OPS_ROW_BLOCK : R;
+            for (int64_t r = k * OPS_ROW_BLOCK; r < r1; r++) {
+                const float *xr = x + r * C, *dyr = dy + r * C;
                 float m = mean[r], s = rstd[r];
-                for (int64_t j = 0; j < w; j++) {
-                    acc_g[j] += dyr[j] * ((xr[j] - m) * s);
-                    acc_b[j] += dyr[j];
+                for (int64_t c = 0; c < C; c++) {
+                    pg[c] += dyr[c] * ((xr[c] - m) * s);
+                    pb[c] += dyr[c];
                 }
             }
-            for (int64_t j = 0; j < w; j++) {
-                if (dgamma) dgamma[c0 + j] += acc_g[j];
-                if (dbeta) dbeta[c0 + j] += acc_b[j];
-            }
+        }
+        for (int64_t k = 0; k < n_blocks; k++) {
+            const float *pg = part + k * 2 * C, *pb = pg + C;
+            for (int64_t c = 0; dgamma && c < C; c++) dgamma[c] += pg[c];
+            for (int64_t c = 0; dbeta && c < C; c++) dbeta[c] += pb[c];
         }
     }
     return BIENC_OK;

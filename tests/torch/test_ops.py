@@ -118,6 +118,8 @@ def cases():
     yield case("scale 5x3", "scale", x=randn(5, 3), alpha=np.array([-0.37], np.float32))
     yield case("layernorm 13x37 eps1e-12", "layernorm", x=randn(13, 37, scale=3.0) + 5.0, gamma=randn(37),
                beta=randn(37), eps=np.array([1e-12], np.float32))
+    yield case("layernorm 70x37 eps1e-12", "layernorm", x=randn(70, 37), gamma=randn(37), beta=randn(37),
+               eps=np.array([1e-12], np.float32))
     yield case("layernorm 2x3x384 eps1e-5", "layernorm", x=randn(2, 3, 384), gamma=randn(384), beta=randn(384),
                eps=np.array([1e-5], np.float32))
     yield case("gelu erf 13x37", "gelu", x=randn(13, 37, scale=3.0), kind=np.array([0], np.int32))
