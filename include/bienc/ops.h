@@ -57,6 +57,14 @@ int op_softmax(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out);
 int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
                  int n_heads, bienc_tensor **out);
 
+/* op_attention with dropout on the attention probabilities (BERT's
+ * attention_probs_dropout_prob): out_h = (P . M) v_h, M the inverted-dropout mask of
+ * op_dropout drawn from `key` over the probabilities of every (sequence, head) pair.
+ * Same as op_attention when !training or p == 0. */
+int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v,
+                         const bienc_seqs *seqs, int n_heads, float p, uint64_t key, int training,
+                         bienc_tensor **out);
+
 /* Inverted dropout with probability p: element i is kept when
  * rng_hash_uniform(key, i) >= p and then scaled by 1/(1-p). Identity (no copy is
  * guaranteed) when !training or p == 0. `key` should change every call (e.g. hash of

@@ -7,7 +7,12 @@
  * threads; OpenBLAS (OpenMP build) runs single-threaded inside the parallel region.
  * Each pair writes only its own rows x columns of every output, so results do not
  * depend on which thread runs it or in which order (dynamic scheduling only balances
- * sequences of different lengths). */
+ * sequences of different lengths).
+ *
+ * With attention dropout (BERT's attention_probs_dropout_prob), O_h = (P . M) V_h with
+ * the inverted-dropout mask M of op_dropout; element (i, j) of pair (s, h) has mask
+ * index p_start[s] + h L^2 + i L + j, so the mask is recomputed in the backward and the
+ * saved P stays the undropped softmax. */
 #include "bienc/ops.h"
 
 #include <cblas.h>
@@ -20,10 +25,19 @@ typedef struct {
     int n, H;
     int64_t C, D;
     int *offsets;      /* [n + 1], copied */
-    int64_t *p_start;  /* [n + 1]: sequence s's probabilities start at P + p_start[s] */
+    int64_t *p_start;  /* [n + 1]: sequence s's probabilities (and mask indices) start here */
     float *P;          /* per sequence [H, L, L], saved softmax probabilities */
     int max_len;
+    float p;           /* attention dropout probability, 0 = none */
+    uint64_t key;
 } attention_ctx;
+
+/* dst[n] = src[n] * M / (1 - p), M kept where ops_hash_uniform(key, index0 + e) >= p. */
+static void attention_mask(float *dst, const float *src, int64_t n, float p, uint64_t key, int64_t index0)
+{
+    float scale = 1.0f / (1.0f - p);
+    for (int64_t e = 0; e < n; e++) dst[e] = ops_hash_uniform(key, (uint64_t)(index0 + e)) >= p ? src[e] * scale : 0.0f;
+}
 
 static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
 {
@@ -32,29 +46,29 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
     float *dq = tape_grad(tape, q), *dk = tape_grad(tape, k), *dv = tape_grad(tape, v);
     const float *dout = node->out->grad;
     int n = ctx->n, H = ctx->H, C = (int)ctx->C, D = (int)ctx->D;
-    float scale = 1.0f / sqrtf((float)D);
-    int n_threads = omp_get_max_threads();
-    float *scratch = NULL;
-    if (dq || dk) {
-        scratch = tape_floats(tape, (size_t)n_threads * (size_t)ctx->max_len * (size_t)ctx->max_len);
-        if (!scratch) return BIENC_ENOMEM;
-    }
+    float scale = 1.0f / sqrtf((float)D), p = ctx->p;
+    int64_t LL = (int64_t)ctx->max_len * ctx->max_len;
+    /* per thread: [0, LL) dropped probabilities, [LL, 2 LL) dS */
+    float *scratch = tape_floats(tape, (size_t)omp_get_max_threads() * 2 * (size_t)LL);
+    if (!scratch) return BIENC_ENOMEM;
     int64_t n_pairs = (int64_t)n * H;
 #pragma omp parallel for schedule(dynamic, 1) if (n_pairs > 1)
     for (int64_t pair = 0; pair < n_pairs; pair++) {
         int s = (int)(pair / H), h = (int)(pair % H);
         int t0 = ctx->offsets[s], L = ctx->offsets[s + 1] - t0;
         if (L == 0) continue;
-        int64_t base = (int64_t)t0 * C + (int64_t)h * D;
-        const float *P = ctx->P + ctx->p_start[s] + (int64_t)h * L * L;
-        const float *dO = dout + base;
-        if (dv) /* dV_h[L, D] += P^T dO_h */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, L, 1.0f, P, L, dO, C, 1.0f, dv + base, C);
+        int64_t base = (int64_t)t0 * C + (int64_t)h * D, index0 = ctx->p_start[s] + (int64_t)h * L * L;
+        const float *P = ctx->P + index0, *dO = dout + base;
+        float *Pd = scratch + (int64_t)omp_get_thread_num() * 2 * LL, *dS = Pd + LL;
+        if (p > 0.0f) attention_mask(Pd, P, (int64_t)L * L, p, ctx->key, index0);
+        if (dv) /* dV_h[L, D] += Pd^T dO_h */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, L, 1.0f, p > 0.0f ? Pd : P, L, dO, C, 1.0f,
+                        dv + base, C);
         if (!dq && !dk) continue;
-        /* dP[L, L] = dO_h V_h^T, then through the softmax and the 1/sqrt(D) scale:
-         * dS = P (dP - rowsum(dP P)) / sqrt(D), computed in place. */
-        float *dS = scratch + (int64_t)omp_get_thread_num() * ctx->max_len * ctx->max_len;
+        /* dPd[L, L] = dO_h V_h^T; through the mask dP = dPd . M; through the softmax and the
+         * 1/sqrt(D) scale: dS = P (dP - rowsum(dP P)) / sqrt(D), in place. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, D, 1.0f, dO, C, v->data + base, C, 0.0f, dS, L);
+        if (p > 0.0f) attention_mask(dS, dS, (int64_t)L * L, p, ctx->key, index0);
         for (int i = 0; i < L; i++) {
             const float *Pi = P + (int64_t)i * L;
             float *dSi = dS + (int64_t)i * L;
@@ -71,8 +85,8 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
     return BIENC_OK;
 }
 
-int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
-                 int n_heads, bienc_tensor **out)
+int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
+                         int n_heads, float p, uint64_t key, int training, bienc_tensor **out)
 {
     if (out) *out = NULL;
     if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_attention: NULL argument");
@@ -84,7 +98,10 @@ int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tenso
         return bienc_error(BIENC_EINVAL, "op_attention: %lld channels do not split into %d heads", (long long)C,
                            n_heads);
     if (C > INT32_MAX || T > INT32_MAX) return bienc_error(BIENC_ERANGE, "op_attention: tensor too large for BLAS");
+    if (!(p >= 0.0f && p < 1.0f))
+        return bienc_error(BIENC_EINVAL, "op_attention: dropout probability %g outside [0, 1)", p);
     BIENC_TRY(seqs_check(seqs, T, "op_attention: seqs"));
+    if (!training) p = 0.0f;
     int n = seqs->n, H = n_heads;
     int64_t D = C / H;
     float scale = 1.0f / sqrtf((float)D);
@@ -94,11 +111,11 @@ int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tenso
     int max_len = 0;
     for (int s = 0; s < n; s++)
         if (seqs->offsets[s + 1] - seqs->offsets[s] > max_len) max_len = seqs->offsets[s + 1] - seqs->offsets[s];
+    int64_t LL = (int64_t)max_len * max_len;
 
     /* Probabilities are kept for the backward only when a node will be recorded;
-     * inference needs one L x L scratch per thread. */
+     * otherwise each thread computes them in its own L x L scratch. */
     int save = tape_grad_enabled(tape) && (q->requires_grad || k->requires_grad || v->requires_grad);
-    int n_threads = omp_get_max_threads();
     int *offsets = tape_alloc(tape, sizeof(int) * (size_t)(n + 1));
     int64_t *p_start = tape_alloc(tape, sizeof(int64_t) * (size_t)(n + 1));
     if (!offsets || !p_start) return BIENC_ENOMEM;
@@ -106,11 +123,12 @@ int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tenso
     p_start[0] = 0;
     for (int s = 0; s < n; s++) {
         int64_t L = offsets[s + 1] - offsets[s];
-        p_start[s + 1] = p_start[s] + (save ? H * L * L : 0);
+        p_start[s + 1] = p_start[s] + H * L * L;
     }
-    float *P = save ? tape_floats(tape, (size_t)p_start[n])
-                    : tape_floats(tape, (size_t)n_threads * (size_t)max_len * (size_t)max_len);
-    if (!P) return BIENC_ENOMEM;
+    float *P = save ? tape_floats(tape, (size_t)p_start[n]) : NULL;
+    /* per thread: [0, LL) probabilities when not saved, [LL, 2 LL) dropped probabilities */
+    float *scratch = tape_floats(tape, (size_t)omp_get_max_threads() * 2 * (size_t)LL);
+    if ((save && !P) || !scratch) return BIENC_ENOMEM;
 
     const float *pq = q->data, *pk = k->data, *pv = v->data;
     float *py = y->data;
@@ -121,22 +139,29 @@ int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tenso
         int s = (int)(pair / H), h = (int)(pair % H);
         int t0 = offsets[s], L = offsets[s + 1] - t0;
         if (L == 0) continue;
-        int64_t base = (int64_t)t0 * C + (int64_t)h * D;
-        float *Ph = save ? P + p_start[s] + (int64_t)h * L * L
-                         : P + (int64_t)omp_get_thread_num() * max_len * max_len;
-        /* S[L, L] = Q_h K_h^T / sqrt(D) */
+        int64_t base = (int64_t)t0 * C + (int64_t)h * D, index0 = p_start[s] + (int64_t)h * L * L;
+        float *mine = scratch + (int64_t)omp_get_thread_num() * 2 * LL;
+        float *Ph = save ? P + index0 : mine, *Pd = mine + LL;
+        /* S[L, L] = Q_h K_h^T / sqrt(D), then row softmax in place */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, iD, scale, pq + base, iC, pk + base, iC, 0.0f,
                     Ph, L);
         for (int i = 0; i < L; i++) ops_softmax_row(Ph + (int64_t)i * L, Ph + (int64_t)i * L, L);
+        if (p > 0.0f) attention_mask(Pd, Ph, (int64_t)L * L, p, key, index0);
         /* O_h[L, D] = P V_h */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, iD, L, 1.0f, Ph, L, pv + base, iC, 0.0f,
-                    py + base, iC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, iD, L, 1.0f, p > 0.0f ? Pd : Ph, L, pv + base, iC,
+                    0.0f, py + base, iC);
     }
 
     attention_ctx *ctx;
     BIENC_TRY(tape_record(tape, "attention", attention_backward, y, 3, (bienc_tensor *[]){q, k, v}, (void **)&ctx,
                           sizeof *ctx));
-    if (ctx) *ctx = (attention_ctx){n, H, C, D, offsets, p_start, P, max_len};
+    if (ctx) *ctx = (attention_ctx){n, H, C, D, offsets, p_start, P, max_len, p, key};
     *out = y;
     return BIENC_OK;
+}
+
+int op_attention(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
+                 int n_heads, bienc_tensor **out)
+{
+    return op_attention_dropout(tape, q, k, v, seqs, n_heads, 0.0f, 0, 0, out);
 }

@@ -4,7 +4,6 @@
  * (the backward recomputes it) and is reproducible from the seed. */
 #include "bienc/ops.h"
 
-#include "bienc/rng.h"
 #include "ops_internal.h"
 
 typedef struct {
@@ -23,7 +22,7 @@ static int dropout_backward(bienc_tape *tape, bienc_tape_node *node)
     uint64_t key = ctx->key;
 #pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN / 4)
     for (int64_t i = 0; i < n; i++)
-        if (rng_hash_uniform(key, (uint64_t)i) >= p) dx[i] += scale * dy[i];
+        if (ops_hash_uniform(key, (uint64_t)i) >= p) dx[i] += scale * dy[i];
     return BIENC_OK;
 }
 
@@ -43,7 +42,7 @@ int op_dropout(bienc_tape *tape, bienc_tensor *x, float p, uint64_t key, int tra
     const float *px = x->data;
     float *py = y->data;
 #pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN / 4)
-    for (int64_t i = 0; i < n; i++) py[i] = rng_hash_uniform(key, (uint64_t)i) >= p ? px[i] * scale : 0.0f;
+    for (int64_t i = 0; i < n; i++) py[i] = ops_hash_uniform(key, (uint64_t)i) >= p ? px[i] * scale : 0.0f;
     dropout_ctx *ctx;
     BIENC_TRY(tape_record(tape, "dropout", dropout_backward, y, 1, (bienc_tensor *[]){x}, (void **)&ctx, sizeof *ctx));
     if (ctx) *ctx = (dropout_ctx){p, scale, key};

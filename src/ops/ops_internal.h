@@ -68,6 +68,17 @@ static inline float ops_expf(float x)
     return under ? 0.0f : p * scale;
 }
 
+/* rng_hash_uniform(key, i), inline so that mask loops vectorise (the same arithmetic as
+ * src/core/rng.c: splitmix64 of key ^ i * odd constant; tests compare the two). */
+static inline float ops_hash_uniform(uint64_t key, uint64_t i)
+{
+    uint64_t z = (key ^ (i * 0xD1B54A32D192ED03ull)) + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
 /* Row reductions with 16 independent partial sums, combined in a fixed order: the
  * compiler can vectorise them (a single running float sum cannot be reordered without
  * -ffast-math) and the result is still the same on every run. */

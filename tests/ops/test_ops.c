@@ -223,7 +223,7 @@ static void run_step(bienc_tape *tape, bienc_tensor **p, float *G)
     assert_int_equal(op_linear(tape, h, p[3], p[4], &q), 0);
     assert_int_equal(op_linear(tape, h, p[5], NULL, &k), 0);
     assert_int_equal(op_gelu(tape, h, BIENC_GELU_TANH, &v), 0);
-    assert_int_equal(op_attention(tape, q, k, v, &(bienc_seqs){4, off}, 4, &a), 0);
+    assert_int_equal(op_attention_dropout(tape, q, k, v, &(bienc_seqs){4, off}, 4, 0.1f, 55, 1, &a), 0);
     assert_int_equal(op_dropout(tape, a, 0.1f, 77, 1, &a), 0);
     assert_int_equal(op_add(tape, a, h, &y), 0);
     assert_int_equal(op_add_bias(tape, y, p[4], &y), 0);

@@ -213,11 +213,12 @@ static void test_softmax_grad(void **state)
 
 /* ---- attention ---- */
 
-typedef struct { bienc_seqs seqs; int H; } attn_arg;
+typedef struct { bienc_seqs seqs; int H; float p; } attn_arg;
 
 static int build_attention(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
 {
     attn_arg *a = arg;
+    if (a->p > 0.0f) return op_attention_dropout(tape, in[0], in[1], in[2], &a->seqs, a->H, a->p, 99, 1, out);
     return op_attention(tape, in[0], in[1], in[2], &a->seqs, a->H, out);
 }
 
@@ -244,7 +245,7 @@ static void test_attention_grad_and_values(void **state)
     bienc_rng rng;
     rng_seed(&rng, 8);
     static const int off[] = {0, 3, 4, 4, 9}; /* lengths 3, 1, 0, 5 */
-    attn_arg a = {{4, off}, 2};
+    attn_arg a = {{4, off}, 2, 0.0f};
     bienc_tensor *in[3] = {gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1), gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1),
                            gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1)};
     assert_true(gc_check("attention", build_attention, in, 3, &a, 1e-2, 12, 61) < TOL);
@@ -272,11 +273,35 @@ static void test_attention_shared_qkv(void **state)
     bienc_rng rng;
     rng_seed(&rng, 9);
     static const int off[] = {0, 6, 7};
-    attn_arg a = {{2, off}, 1};
+    attn_arg a = {{2, off}, 1, 0.0f};
     bienc_tensor *x = gc_param(2, (int64_t[]){7, 4}, &rng, -1, 1);
     bienc_tensor *in[3] = {x, x, x};
     assert_true(gc_check("attention q=k=v", build_attention, in, 1, &a, 1e-2, 12, 62) < TOL);
     tensor_free(x);
+}
+
+static void test_attention_dropout(void **state)
+{
+    bienc_rng rng;
+    rng_seed(&rng, 12);
+    static const int off[] = {0, 4, 5, 12};
+    attn_arg a = {{3, off}, 2, 0.3f};
+    bienc_tensor *in[3] = {gc_param(2, (int64_t[]){12, 6}, &rng, -1, 1), gc_param(2, (int64_t[]){12, 6}, &rng, -1, 1),
+                           gc_param(2, (int64_t[]){12, 6}, &rng, -1, 1)};
+    assert_true(gc_check("attention dropout", build_attention, in, 3, &a, 1e-2, 12, 63) < TOL);
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y0, *y1, *y2, *y3;
+    assert_int_equal(op_attention(tape, in[0], in[1], in[2], &a.seqs, 2, &y0), 0);
+    assert_int_equal(op_attention_dropout(tape, in[0], in[1], in[2], &a.seqs, 2, 0.3f, 5, 0, &y1), 0);
+    assert_int_equal(op_attention_dropout(tape, in[0], in[1], in[2], &a.seqs, 2, 0.0f, 5, 1, &y2), 0);
+    assert_int_equal(op_attention_dropout(tape, in[0], in[1], in[2], &a.seqs, 2, 0.3f, 5, 1, &y3), 0);
+    assert_memory_equal(y0->data, y1->data, sizeof(float) * 72); /* !training: no dropout */
+    assert_memory_equal(y0->data, y2->data, sizeof(float) * 72); /* p = 0 */
+    assert_memory_not_equal(y0->data, y3->data, sizeof(float) * 72);
+    assert_int_equal(op_attention_dropout(tape, in[0], in[1], in[2], &a.seqs, 2, 1.0f, 5, 1, &y3), BIENC_EINVAL);
+    tape_free(tape);
+    free_all(in, 3);
 }
 
 /* ---- dropout ---- */
@@ -339,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_softmax_grad),
         cmocka_unit_test(test_attention_grad_and_values),
         cmocka_unit_test(test_attention_shared_qkv),
+        cmocka_unit_test(test_attention_dropout),
         cmocka_unit_test(test_dropout_grad),
         cmocka_unit_test(test_embedding_grad),
     };

@@ -4,7 +4,8 @@
  *   torch_ops_driver in.bpio out.bpio
  *
  * Input entries: "op" (uint8 name), the op's tensors (float32, all requiring gradients),
- * settings (alpha, eps, p: float32 scalars; kind, n_heads, offsets, ids: int32; key: int64)
+ * settings (alpha, eps, p: float32 scalars; kind, n_heads, offsets, ids: int32; key: int64;
+ * attention takes optional p and key for attention dropout)
  * and "G", the upstream gradient dL/d(out). Output entries: "out" and "grad_<input>" for
  * every float32 input. */
 #include <stdio.h>
@@ -149,7 +150,10 @@ static int run(const char *in_path, const char *out_path)
     else if (!strcmp(name, "attention")) {
         entry *off = find("offsets", 1);
         bienc_seqs seqs = {off ? (int)off->size - 1 : 0, off ? off->data : NULL};
-        rc = off && off->size > 0 ? op_attention(tape, tensor("q"), tensor("k"), tensor("v"), &seqs, scalar_i("n_heads", 1), &out)
+        entry *key = find("key", 2);
+        uint64_t k = key && key->size == 1 ? (uint64_t)((int64_t *)key->data)[0] : 0;
+        rc = off && off->size > 0 ? op_attention_dropout(tape, tensor("q"), tensor("k"), tensor("v"), &seqs,
+                                                         scalar_i("n_heads", 1), scalar_f("p", 0.0f), k, 1, &out)
                                   : bienc_error(BIENC_EFORMAT, "attention needs offsets");
     } else if (!strcmp(name, "dropout")) {
         entry *key = find("key", 2);

@@ -57,6 +57,8 @@ def ref_attention(t, s):
     scores = scores.masked_fill(key_pad[:, None, None, :], float("-inf"))
     p = torch.softmax(scores, dim=-1)
     p = torch.nan_to_num(p)  # fully padded rows (empty sequences) have no real query anyway
+    if "p" in s:
+        p = p * attention_mask(s, lens, H, Lmax)
     o = (p @ v).transpose(1, 2).reshape(B, Lmax, C)
     return torch.cat([o[b, : lens[b]] for b in range(B)], dim=0)
 
@@ -71,6 +73,20 @@ def hash_uniform(key, n):
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     return (z >> np.uint64(40)).astype(np.float64) / 16777216.0
+
+
+def attention_mask(s, lens, H, Lmax):
+    """bienc's attention-dropout mask / (1 - p) as a padded [B, H, Lmax, Lmax] tensor:
+    element (i, j) of sequence b, head h has index start[b] + h L^2 + i L + j."""
+    prob = np.float64(np.float32(s["p"][0]))
+    key = int(s["key"][0]) & 0xFFFFFFFFFFFFFFFF
+    m = np.zeros((len(lens), H, Lmax, Lmax))
+    start = 0
+    for b, L in enumerate(lens):
+        u = hash_uniform(key, start + H * L * L)[start:].reshape(H, L, L)
+        m[b, :, :L, :L] = (u >= prob) / (1.0 - prob)
+        start += H * L * L
+    return torch.tensor(m)
 
 
 def ref_dropout(t, s):
@@ -131,6 +147,10 @@ def cases():
         T, C = int(off[-1]), H * D
         yield case(f"attention len {lens} H{H} D{D}", "attention", q=randn(T, C), k=randn(T, C), v=randn(T, C),
                    offsets=off, n_heads=np.array([H], np.int32))
+    off = np.array([0, 9, 10, 23], np.int32)
+    yield case("attention+dropout len [9, 1, 13] H2 D6", "attention", q=randn(23, 12), k=randn(23, 12),
+               v=randn(23, 12), offsets=off, n_heads=np.array([2], np.int32), p=np.array([0.2], np.float32),
+               key=np.array([987654321], np.int64))
     yield case("dropout 13x37 p0.1", "dropout", x=randn(13, 37), p=np.array([0.1], np.float32),
                key=np.array([0x1234567887654321], np.int64))
     yield case("dropout 7x5 p0.5", "dropout", x=randn(7, 5), p=np.array([0.5], np.float32),
