@@ -69,6 +69,15 @@ grep -q "line 1" "$T/err" && echo "ok: pair error names the line" || fail "messa
 $BIN vocab train --corpus "$T/nope.txt" --size 100 --output "$T/o.txt" 2> /dev/null; check_eq "vocab train missing corpus exits 1" "$?" "1"
 $BIN vocab train --size 100 2> /dev/null; check_eq "vocab train usage exits 2" "$?" "2"
 
+# ---- the committed Unicode tables are what the generator makes from Debian's unicode-data ----
+if [ -f /usr/share/unicode/UnicodeData.txt ] && [ -f /usr/share/unicode/SpecialCasing.txt ]; then
+    $PY "$SRC/scripts/gen_unicode_tables.py" > "$T/tables.c"
+    cmp -s "$T/tables.c" "$SRC/src/text/unicode_tables.c" && echo "ok: unicode_tables.c is up to date" \
+        || fail "src/text/unicode_tables.c differs from scripts/gen_unicode_tables.py output (unicode-data updated?)"
+else
+    echo "SKIP: unicode-data not installed: generated-table check skipped"
+fi
+
 # ---- the Hugging Face reference values and the oracle with BERT's vocabulary (shared data) ----
 D=${BIENC_SHARED_DATA:-}
 if [ -n "$D" ] && [ -f "$D/bert-base-uncased/vocab.txt" ]; then
