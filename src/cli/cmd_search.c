@@ -5,19 +5,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "bienc/biencoder.h"
 #include "bienc/cpu.h"
+#include "bienc/data.h"
 #include "bienc/embeddings.h"
 #include "bienc/error.h"
 #include "bienc/hnsw.h"
+#include "bienc/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 
 static void search_usage(FILE *f)
 {
     fprintf(f,
-            "usage: bienc search --index INDEX --query-embeddings Q.h5 --output RUN.trec [options]\n\n"
+            "usage: bienc search --index INDEX --query-embeddings Q.h5 --output RUN.trec [options]\n"
+            "       bienc search --index INDEX --model CKPT --queries QUERIES --output RUN.trec [options]\n\n"
             "Searches every query row of Q.h5 (same layout as the embeddings of `bienc index build`;\n"
-            "its /ids are the query ids) and writes a TREC run, one line per hit:\n"
+            "its /ids are the query ids), or every query of QUERIES (queries.tsv `qid<TAB>text`, or\n"
+            "BEIR queries.jsonl) encoded with the bi-encoder CKPT (a model or training checkpoint), and\n"
+            "writes a TREC run, one line per hit:\n"
             "    qid Q0 docid rank score run_name\n"
             "Scores: cosine similarity, dot product, or -squared L2 distance (higher is better).\n"
             "Document ids are the ids stored in the index (element numbers if it has none).\n\n"
@@ -30,10 +36,9 @@ static void search_usage(FILE *f)
             "  --exact                  brute-force search over the index's vectors (BLAS) instead of HNSW\n"
             "  --threads N              search threads (default: all cores); results do not depend on it\n"
             "  --run-name NAME          last column of the run, default bienc\n"
-            "  --model CKPT --queries queries.tsv\n"
-            "                           encode the queries with a trained model: not available yet in\n"
-            "                           this build (encode them with `bienc encode`, then use\n"
-            "                           --query-embeddings)\n");
+            "  --model CKPT             encode --queries with this bi-encoder (query side)\n"
+            "  --queries FILE           queries.tsv or queries.jsonl (with --model)\n"
+            "  --batch-size N           queries per forward pass when encoding, default 64\n");
 }
 
 static double seconds(void)
@@ -62,10 +67,50 @@ static int write_run(const char *path, const bienc_hnsw *h, const bienc_embeddin
     return 0;
 }
 
+/* Encodes the queries of `qfile` with the bi-encoder `model` into q (ids and rows). */
+static int encode_queries(const char *model, const char *qfile, int batch_size, bienc_embeddings *q)
+{
+    memset(q, 0, sizeof *q);
+    q->normalized = -1;
+    bienc_biencoder *bi = NULL;
+    bienc_texts *t = NULL;
+    const char **texts = NULL;
+    size_t *lens = NULL;
+    bienc_read_opts opts = {0, 0};
+    size_t ql = strlen(qfile);
+    int rc = model_io_load(model, &bi);
+    if (rc == 0)
+        rc = (ql > 6 && strcmp(qfile + ql - 6, ".jsonl") == 0) ? texts_load_jsonl(&t, qfile, &opts, NULL)
+                                                               : texts_load_tsv(&t, qfile, &opts, NULL);
+    if (rc == 0) {
+        q->n = texts_count(t);
+        q->dim = biencoder_dim(bi);
+        texts = malloc((size_t)(q->n ? q->n : 1) * sizeof *texts);
+        lens = malloc((size_t)(q->n ? q->n : 1) * sizeof *lens);
+        q->ids = calloc((size_t)(q->n ? q->n : 1), sizeof(char *));
+        q->data = malloc((size_t)(q->n ? q->n : 1) * (size_t)q->dim * sizeof(float));
+        if (!texts || !lens || !q->ids || !q->data) rc = bienc_error(BIENC_ENOMEM, "search: out of memory");
+    }
+    for (int64_t i = 0; rc == 0 && i < q->n; i++) {
+        const char *id;
+        size_t id_len;
+        rc = texts_get(t, i, &id, &id_len, &texts[i], &lens[i]);
+        if (rc == 0 && !(q->ids[i] = strndup(id, id_len))) rc = bienc_error(BIENC_ENOMEM, "search: out of memory");
+    }
+    if (rc == 0 && q->n > 0)
+        rc = biencoder_encode_texts(bi, NULL, texts, lens, q->n, BIENC_SIDE_QUERY, batch_size, q->data);
+    free(texts);
+    free(lens);
+    texts_free(t);
+    biencoder_free(bi);
+    if (rc < 0) emb_free(q);
+    return rc;
+}
+
 int cmd_search(int argc, char **argv)
 {
     const char *index_path = NULL, *qpath = NULL, *out = NULL, *run_name = "bienc", *model = NULL, *queries = NULL;
-    int64_t k = 100, ef = 128, threads = 0;
+    int64_t k = 100, ef = 128, threads = 0, batch_size = 64;
     int exact = 0;
     for (int i = 1; i < argc; i++) {
         int rc;
@@ -77,7 +122,9 @@ int cmd_search(int argc, char **argv)
             (rc = arg_string(argc, argv, &i, "--queries", &queries)) ||
             (rc = arg_int(argc, argv, &i, "--k", 1, 100000, &k)) ||
             (rc = arg_int(argc, argv, &i, "--ef", 1, 1000000, &ef)) ||
-            (rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &threads)) || (rc = arg_flag(argv, i, "--exact", &exact))) {
+            (rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &threads)) ||
+            (rc = arg_int(argc, argv, &i, "--batch-size", 1, 65536, &batch_size)) ||
+            (rc = arg_flag(argv, i, "--exact", &exact))) {
             if (rc < 0) return 2;
             continue;
         }
@@ -87,14 +134,9 @@ int cmd_search(int argc, char **argv)
         }
         return arg_unknown("search", argv[i]);
     }
-    if (model || queries) {
-        fprintf(stderr, "bienc search: --model/--queries (encoding queries with a checkpoint) is not available yet in "
-                        "this build; write query embeddings first (bienc encode, or h5py) and pass "
-                        "--query-embeddings\n");
-        return 2;
-    }
-    if (!index_path || !qpath || !out) {
-        fprintf(stderr, "bienc search: --index, --query-embeddings and --output are required (see --help)\n");
+    if (!index_path || !out || (qpath ? (model || queries) : !(model && queries))) {
+        fprintf(stderr, "bienc search: --index, --output and either --query-embeddings or --model with --queries "
+                        "are required (see --help)\n");
         return 2;
     }
     if (strchr(run_name, ' ') || strchr(run_name, '\t') || !*run_name) {
@@ -105,10 +147,11 @@ int cmd_search(int argc, char **argv)
     bienc_hnsw *h = NULL;
     if (hnsw_load(&h, index_path) < 0) return cli_fail("search");
     bienc_embeddings q;
-    if (emb_read(qpath, &q) < 0) {
+    if ((qpath ? emb_read(qpath, &q) : encode_queries(model, queries, (int)batch_size, &q)) < 0) {
         hnsw_free(h);
         return cli_fail("search");
     }
+    if (!qpath) qpath = model; /* names the query source in messages below */
     int rc = 0;
     if (q.dim != hnsw_dim(h))
         rc = bienc_error(BIENC_ESHAPE, "%s: queries have dimension %d, the index %s has %d", qpath, q.dim, index_path,

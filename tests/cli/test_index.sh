@@ -100,4 +100,43 @@ out="$("$BIN" index build --embeddings "$T/missing.h5" --output "$T/y.idx" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "missing.h5" || fail "missing embeddings: $out"
 [ ! -e "$T/y.idx" ] || fail "a failed build left an index file"
 set -e
+
+# --model CKPT --queries queries.tsv: a 1-step tiny bi-encoder (hidden 32) on the built-in
+# Debian data encodes the queries; the index holds 32-d vectors (a 48-d index must fail).
+if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
+  echo "SKIP (--model part): cannot build the Debian data set here"
+else
+  "$BIN" data debian --output "$T/deb" >/dev/null 2>&1 || fail "bienc data debian"
+  cat > "$T/run.yaml" <<YAML
+model: {size: tiny, hidden: 32, layers: 1, heads: 2, intermediate: 64, max_positions: 64}
+tokenizer: {train: {size: 2000}, max_query_length: 16, max_passage_length: 48}
+data: {format: debian, dir: $T/deb}
+train: {batch_size: 16, steps: 1, seed: 7}
+eval: {every_steps: 0, max_queries: 10}
+checkpoint: {dir: $T/ckpt, every_steps: 1, keep_last: 1}
+output: {dir: $T/runs}
+YAML
+  "$BIN" train "$T/run.yaml" --threads 2 --eval-passages 50 --no-progress --no-eval-at-start \
+      --set output.name=m >/dev/null 2>&1 || fail "tiny train"
+  $PY -c "
+import numpy as np, h5py
+with h5py.File('$T/d32.h5', 'w') as f:
+    f['embeddings'] = np.random.default_rng(1).standard_normal((300, 32)).astype('float32')
+    f['ids'] = np.array(['d%d' % i for i in range(300)], dtype=h5py.string_dtype())
+"
+  "$BIN" index build --embeddings "$T/d32.h5" --output "$T/d32.idx" >/dev/null
+  head -25 "$T/deb/queries.dev.tsv" > "$T/q.tsv"
+  "$BIN" search --index "$T/d32.idx" --model "$T/ckpt/m/step-1.h5" --queries "$T/q.tsv" --k 7 \
+      --output "$T/m.trec" 2>/dev/null || fail "search --model"
+  [ "$(wc -l < "$T/m.trec")" -eq 175 ] || fail "search --model: expected 25 x 7 lines"
+  [ "$(cut -d' ' -f1 "$T/m.trec" | uniq | tr '\n' ' ')" = "$(cut -f1 "$T/q.tsv" | tr '\n' ' ')" ] ||
+      fail "search --model: query ids/order"
+  set +e
+  out="$("$BIN" search --index "$T/docs.idx" --model "$T/ckpt/m/step-1.h5" --queries "$T/q.tsv" \
+      --output "$T/x.trec" 2>&1)"
+  [ $? -eq 1 ] && echo "$out" | grep -q "dimension 32" || fail "model/index dimension mismatch: $out"
+  "$BIN" search --index "$T/d32.idx" --model "$T/ckpt/m/step-1.h5" --output "$T/x.trec" 2>/dev/null
+  [ $? -eq 2 ] || fail "--model without --queries should be a usage error"
+  set -e
+fi
 echo "ok"
