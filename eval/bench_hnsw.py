@@ -96,10 +96,11 @@ def worker(a):
         idx.hnsw.efConstruction = a.efc
         idx.add(x)
     build = time.time() - t0
+    grown = rss_mb() - r0  # before x is released, so this is the index alone
     lib = "hnswlib-python" if a.worker == "hnswlib" else "faiss-hnsw"
     del x
     print(json.dumps({"lib": lib, "build_s": round(build, 3), "build_threads": a.build_threads,
-                      "rss_mb": round(rss_mb() - r0, 1)}), flush=True)
+                      "rss_mb": round(grown, 1)}), flush=True)
     for t in threads:
         for ef in efs:
             times, cpu = [], []
