@@ -150,6 +150,21 @@ void heap_pop_max(hnsw_heap *hp)
     if (n) hp->a[i] = x;
 }
 
+void heap_replace_max(hnsw_heap *hp, float d, int32_t id)
+{
+    hnsw_pair x = {d, id};
+    int n = hp->n, i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && pair_less(hp->a[c], hp->a[c + 1])) c++;
+        if (!pair_less(x, hp->a[c])) break;
+        hp->a[i] = hp->a[c];
+        i = c;
+    }
+    hp->a[i] = x;
+}
+
 void heap_push_min(hnsw_heap *hp, float d, int32_t id)
 {
     hnsw_pair x = {d, id};
@@ -290,8 +305,9 @@ void hnsw_search_layer(const bienc_hnsw *h, hnsw_scratch *s, const float *q, int
             if (top->n < ef || d < lower) {
                 heap_push_min(cand, d, id);
                 if (!skip_deleted || !h->deleted[id]) {
-                    heap_push_max(top, d, id);
-                    if (top->n > ef) heap_pop_max(top);
+                    /* a full list swaps its worst entry out: one sift instead of push + pop */
+                    if (top->n < ef) heap_push_max(top, d, id);
+                    else heap_replace_max(top, d, id);
                     lower = top->a[0].d;
                 }
             }

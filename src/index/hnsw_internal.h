@@ -109,6 +109,8 @@ int32_t hnsw_greedy(const bienc_hnsw *h, const float *q, int32_t ep, float *ep_d
 /* heap helpers */
 void heap_push_max(hnsw_heap *hp, float d, int32_t id);
 void heap_pop_max(hnsw_heap *hp);
+/* Replaces the root (the worst entry) of a non-empty max-heap with (d, id). */
+void heap_replace_max(hnsw_heap *hp, float d, int32_t id);
 void heap_push_min(hnsw_heap *hp, float d, int32_t id);
 void heap_pop_min(hnsw_heap *hp);
 int heap_reserve(hnsw_heap *hp, int cap);
