@@ -11,7 +11,8 @@
  * without '/' is a root attribute ("format" and "version" are reserved for the marker).
  *
  * Every function returns 0 or a negative BIENC_E* status with a message naming the file and
- * the tensor or attribute. HDF5's own error printing is switched off inside these calls. */
+ * the tensor or attribute. HDF5's own error printing is switched off inside these calls.
+ * Not thread-safe (Debian's serial HDF5 is not): use checkpoints from one thread at a time. */
 #ifndef BIENC_CHECKPOINT_H
 #define BIENC_CHECKPOINT_H
 

@@ -1,5 +1,6 @@
 /* Ranked runs: TREC run files in and out, and the ranking rule (score desc, docid desc). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,7 @@ int run_add_line(bienc_run *r, const char *qid, const char *docid, double score,
 int run_add(bienc_run *r, const char *qid, const char *docid, double score)
 {
     if (!r || !qid || !docid || !*qid || !*docid) return bienc_error(BIENC_EINVAL, "run_add: NULL or empty id");
-    if (!(score == score) || score > 1e308 || score < -1e308)
+    if (!isfinite(score))
         return bienc_error(BIENC_EINVAL, "run_add: query %s document %s: score is not finite", qid, docid);
     return run_add_line(r, qid, docid, score, 0);
 }
