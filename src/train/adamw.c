@@ -9,6 +9,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,21 +142,66 @@ double adamw_lr(const bienc_adamw *opt)
     return opt ? opt->cfg.lr * schedule_factor(&opt->sched, opt->step) : 0.0;
 }
 
-/* The elementwise update of one parameter (n floats). */
-static void adamw_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, int64_t n,
-                         int decay, float keep, float b1, float omb1, float b2, float omb2, float bc2_sqrt, float eps,
-                         float neg_step)
+/* The elementwise update of p[lo, hi) (keep = 1 - lr * wd, or 1 without decay: x * 1.0f
+ * is exact, so no branch is needed). The vector paths exist because sqrtf() may set
+ * errno, which stops the compiler from vectorising the plain loop (4x slower on
+ * MiniLM-L6's 22.6M parameters); each element always takes the same path (fixed chunk
+ * boundaries), so results do not depend on the thread count. */
+static void adamw_update_range(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                               int64_t lo, int64_t hi, float keep, float b1, float omb1, float b2, float omb2,
+                               float bc2_sqrt, float eps, float neg_step)
 {
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; i++) {
-        float pi = decay ? p[i] * keep : p[i];
+    int64_t i = lo;
+#if defined(__AVX512F__)
+    const __m512 vkeep = _mm512_set1_ps(keep), vb1 = _mm512_set1_ps(b1), vomb1 = _mm512_set1_ps(omb1);
+    const __m512 vb2 = _mm512_set1_ps(b2), vomb2 = _mm512_set1_ps(omb2), vbc2 = _mm512_set1_ps(bc2_sqrt);
+    const __m512 veps = _mm512_set1_ps(eps), vstep = _mm512_set1_ps(neg_step);
+    for (; i + 16 <= hi; i += 16) {
+        __m512 gi = _mm512_loadu_ps(g + i);
+        __m512 mi = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(m + i), vb1), _mm512_mul_ps(vomb1, gi));
+        __m512 vi = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(v + i), vb2), _mm512_mul_ps(_mm512_mul_ps(vomb2, gi), gi));
+        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), vbc2), veps);
+        _mm512_storeu_ps(m + i, mi);
+        _mm512_storeu_ps(v + i, vi);
+        __m512 pi = _mm512_mul_ps(_mm512_loadu_ps(p + i), vkeep);
+        _mm512_storeu_ps(p + i, _mm512_add_ps(pi, _mm512_mul_ps(vstep, _mm512_div_ps(mi, denom))));
+    }
+#elif defined(__AVX__)
+    const __m256 vkeep = _mm256_set1_ps(keep), vb1 = _mm256_set1_ps(b1), vomb1 = _mm256_set1_ps(omb1);
+    const __m256 vb2 = _mm256_set1_ps(b2), vomb2 = _mm256_set1_ps(omb2), vbc2 = _mm256_set1_ps(bc2_sqrt);
+    const __m256 veps = _mm256_set1_ps(eps), vstep = _mm256_set1_ps(neg_step);
+    for (; i + 8 <= hi; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m + i), vb1), _mm256_mul_ps(vomb1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + i), vb2), _mm256_mul_ps(_mm256_mul_ps(vomb2, gi), gi));
+        __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), vbc2), veps);
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 pi = _mm256_mul_ps(_mm256_loadu_ps(p + i), vkeep);
+        _mm256_storeu_ps(p + i, _mm256_add_ps(pi, _mm256_mul_ps(vstep, _mm256_div_ps(mi, denom))));
+    }
+#endif
+    for (; i < hi; i++) {
         float gi = g[i];
         float mi = m[i] * b1 + omb1 * gi;
         float vi = v[i] * b2 + omb2 * gi * gi;
         float denom = sqrtf(vi) / bc2_sqrt + eps;
         m[i] = mi;
         v[i] = vi;
-        p[i] = pi + neg_step * (mi / denom);
+        p[i] = p[i] * keep + neg_step * (mi / denom);
+    }
+}
+
+#define ADAMW_CHUNK 16384
+
+static void adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float keep, float b1, float omb1,
+                         float b2, float omb2, float bc2_sqrt, float eps, float neg_step)
+{
+    int64_t chunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 2)
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t lo = c * ADAMW_CHUNK, hi = lo + ADAMW_CHUNK < n ? lo + ADAMW_CHUNK : n;
+        adamw_update_range(p, g, m, v, lo, hi, keep, b1, omb1, b2, omb2, bc2_sqrt, eps, neg_step);
     }
 }
 
@@ -185,8 +233,8 @@ int adamw_step(bienc_adamw *opt)
     float neg_step = (float)(-(lr / bc1));
     for (int i = 0; i < opt->n_params; i++) {
         bienc_tensor *p = opt->params[i];
-        adamw_update(p->data, p->grad, opt->m[i]->data, opt->v[i]->data, p->size, opt->decay[i] && c->weight_decay != 0.0,
-                     keep, (float)c->beta1, (float)(1.0 - c->beta1), (float)c->beta2, (float)(1.0 - c->beta2),
+        adamw_update(p->data, p->grad, opt->m[i]->data, opt->v[i]->data, p->size, opt->decay[i] ? keep : 1.0f,
+                     (float)c->beta1, (float)(1.0 - c->beta1), (float)c->beta2, (float)(1.0 - c->beta2),
                      (float)sqrt(bc2), (float)c->eps, neg_step);
     }
     opt->step = t;
