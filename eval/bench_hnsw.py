@@ -152,7 +152,9 @@ def svg_plot(rows, path, title):
     pts = [r for r in rows if "ef" in r]
     if not pts:
         return
-    rmin = max(0.5, math.floor(min(r["recall"] for r in pts) * 20) / 20)
+    r0 = max(0.9, math.floor(min(r["recall"] for r in pts) * 20) / 20)
+    pts = [r for r in pts if r["recall"] >= r0]
+    rmin = max(0.9, math.floor(min(r["recall"] for r in pts) * 20) / 20)  # the interesting range
     qmin = min(r["qps"] for r in pts)
     qmax = max(r["qps"] for r in pts)
     lo, hi = math.log10(qmin) - 0.05, math.log10(qmax) + 0.05
@@ -177,7 +179,7 @@ def svg_plot(rows, path, title):
         while r <= 1.0001:
             out.append(f'<line x1="{X(r):.1f}" y1="{30 + H - P}" x2="{X(r):.1f}" y2="{30 + H - P + 5}" stroke="#888"/>')
             out.append(f'<text x="{X(r):.1f}" y="{30 + H - P + 18}" text-anchor="middle">{r:.2f}</text>')
-            r += 0.05
+            r += 0.01 if rmin >= 0.9 else 0.05
         e = math.floor(lo)
         while e <= hi:
             for m in (1, 2, 5):
@@ -255,10 +257,20 @@ def main():
     ap.add_argument("--out", default="eval/results")
     ap.add_argument("--target", type=float, default=0.95)
     ap.add_argument("--worker", choices=["hnswlib", "faiss"])
+    ap.add_argument("--replot", metavar="JSONL", nargs="+",
+                    help="only rebuild the table and plot from earlier results (later files override rows of "
+                         "the same library)")
     ap.add_argument("--base"), ap.add_argument("--query"), ap.add_argument("--gt")
     a = ap.parse_args()
     if a.worker:
         return worker(a)
+    if a.replot:
+        rows = []
+        for path in a.replot:
+            new = [json.loads(l) for l in open(path) if l.strip()]
+            libs = {r["lib"] for r in new}
+            rows = [r for r in rows if r["lib"] not in libs] + new
+        return finish(rows, a)
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
     base, qry, gt = make_data(a.work, a.n, a.nq, a.dim, a.centres, a.sigma, a.seed, a.k)
@@ -276,6 +288,11 @@ def main():
                                 str(a.k), "--M", str(a.M), "--efc", str(a.efc), "--build-threads",
                                 str(a.build_threads), "--efs", a.efs, "--threads", a.threads, "--repeats",
                                 str(a.repeats)])
+    finish(rows, a)
+
+
+def finish(rows, a):
+    os.makedirs(a.out, exist_ok=True)
     stem = os.path.join(a.out, f"bench_hnsw_n{a.n}")
     with open(stem + ".jsonl", "w") as f:
         for r in rows:
