@@ -19,5 +19,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
 
 #endif

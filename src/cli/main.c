@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"eval", cmd_eval, "score a TREC run against qrels (MRR@10, nDCG@10, MAP@100, recall, accuracy)"},
     {"config", cmd_config, "run configs: `bienc config check FILE [--set K=V]`, `bienc config --keys`"},
     {"train", cmd_train, "train a bi-encoder from a run config: `bienc train configs/quickstart.yaml [--resume]`"},
+    {"encode", cmd_encode, "embed a collection or queries with a bi-encoder: `bienc encode --model M --input F --output E.h5`"},
 };
 
 static void usage(FILE *f)
