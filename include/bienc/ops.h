@@ -27,24 +27,28 @@ typedef struct bienc_seqs {
 /* 0 when seqs is well formed and offsets[n] == T. */
 int seqs_check(const bienc_seqs *seqs, int64_t T, const char *what);
 
-/* y[T, out] = x[T, in] W[out, in]^T + b[out]  (nn.Linear layout; b may be NULL). */
+/* y[T, out] = x[T, in] W[out, in]^T + b[out]  (nn.Linear layout; b may be NULL).
+ * x may have leading dimensions (they are flattened into T). On OpenBLAS sgemm; the
+ * bias gradient is a blocked column sum whose order depends only on the shape. */
 int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *b, bienc_tensor **out);
 
 /* y = a + b, same shapes (residual connections). */
 int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
 
-/* y[R, C] = x[R, C] + b[C] broadcast over rows. */
+/* y[R, C] = x[R, C] + b[C] broadcast over rows (x may have leading dimensions). */
 int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out);
 
 /* y = alpha * x. */
 int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out);
 
-/* LayerNorm over the last dimension of x[R, C] with gamma[C], beta[C]. */
+/* LayerNorm over the last dimension of x[R, C] with gamma[C], beta[C] (biased variance,
+ * as torch). */
 int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_tensor *beta, float eps,
                  bienc_tensor **out);
 
 typedef enum { BIENC_GELU_ERF = 0, BIENC_GELU_TANH = 1 } bienc_gelu_kind;
-/* GELU: erf form (BERT's "gelu") or tanh approximation ("gelu_new"). */
+/* GELU: erf form (BERT's "gelu", erf to 1.5e-7 absolute) or tanh approximation
+ * ("gelu_new", torch approximate='tanh'). */
 int op_gelu(bienc_tape *tape, bienc_tensor *x, bienc_gelu_kind kind, bienc_tensor **out);
 
 /* Softmax over the last dimension of x[R, C]. */
@@ -65,7 +69,7 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
                          const bienc_seqs *seqs, int n_heads, float p, uint64_t key, int training,
                          bienc_tensor **out);
 
-/* Inverted dropout with probability p: element i is kept when
+/* Inverted dropout with probability p in [0, 1): element i is kept when
  * rng_hash_uniform(key, i) >= p and then scaled by 1/(1-p). Identity (no copy is
  * guaranteed) when !training or p == 0. `key` should change every call (e.g. hash of
  * seed, step, layer, site) so that masks are reproducible from the seed. */
