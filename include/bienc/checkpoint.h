@@ -41,11 +41,14 @@ int ckpt_write_param(bienc_ckpt_writer *w, const bienc_tensor *t);
 
 int ckpt_write_int64(bienc_ckpt_writer *w, const char *name, int64_t value);
 int ckpt_write_double(bienc_ckpt_writer *w, const char *name, double value);
-int ckpt_write_string(bienc_ckpt_writer *w, const char *name, const char *value); /* UTF-8 */
+/* UTF-8, stored fixed-length (h5py reads it as bytes: .decode()). Strings never go to HDF5's
+ * variable-length heap, which has no checksum: a corrupted one crashes libhdf5 on read. */
+int ckpt_write_string(bienc_ckpt_writer *w, const char *name, const char *value);
 /* 1-D attributes (RNG state words, data positions, ...). */
 int ckpt_write_int64s(bienc_ckpt_writer *w, const char *name, const int64_t *values, size_t n);
 int ckpt_write_uint64s(bienc_ckpt_writer *w, const char *name, const uint64_t *values, size_t n);
-/* A 1-D dataset of UTF-8 strings, one element per string (e.g. "vocab", one token each). */
+/* A 1-D dataset of UTF-8 strings, one element per string (e.g. "vocab", one token each),
+ * fixed-length NUL-padded to the longest, with a Fletcher-32 checksum (h5py: .asstr()[...]). */
 int ckpt_write_strings(bienc_ckpt_writer *w, const char *name, const char *const *strings, size_t n);
 
 /* Closes the temporary file, fsyncs it, renames it over `path` and fsyncs the directory: a
@@ -90,7 +93,7 @@ int ckpt_read_double(const bienc_ckpt *c, const char *name, double *value); /* i
 int ckpt_read_string(const bienc_ckpt *c, const char *name, char **value);  /* free() it */
 int ckpt_read_int64s(const bienc_ckpt *c, const char *name, int64_t *values, size_t n);
 int ckpt_read_uint64s(const bienc_ckpt *c, const char *name, uint64_t *values, size_t n);
-/* A 1-D string dataset; free with ckpt_free_strings(). */
+/* A 1-D string dataset, fixed- or variable-length; free with ckpt_free_strings(). */
 int ckpt_read_strings(const bienc_ckpt *c, const char *name, char ***strings, size_t *n);
 void ckpt_free_strings(char **strings, size_t n);
 

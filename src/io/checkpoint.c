@@ -119,6 +119,18 @@ hid_t ckpt_vlen_string_type(void)
     return t;
 }
 
+hid_t ckpt_fixed_string_type(size_t size)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return t;
+    if (H5Tset_size(t, size ? size : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+        H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        H5Tclose(t);
+        return H5I_INVALID_HID;
+    }
+    return t;
+}
+
 /* ---- the writer ------------------------------------------------------------------------- */
 
 struct bienc_ckpt_writer {
@@ -180,10 +192,10 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
 
     /* The format marker first: a reader recognises our files by it. */
     int64_t version = BIENC_CKPT_VERSION;
-    hid_t scalar = H5Screate(H5S_SCALAR), str = ckpt_vlen_string_type();
     const char *format = BIENC_CKPT_FORMAT;
+    hid_t scalar = H5Screate(H5S_SCALAR), str = ckpt_fixed_string_type(strlen(format));
     int rc = scalar < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: HDF5 type creation failed", w->tmp) : 0;
-    if (rc == 0) rc = writer_attr_raw(w, "format", str, str, scalar, &format);
+    if (rc == 0) rc = writer_attr_raw(w, "format", str, str, scalar, format);
     if (rc == 0) rc = writer_attr_raw(w, "version", H5T_STD_I64LE, H5T_NATIVE_INT64, scalar, &version);
     if (scalar >= 0) H5Sclose(scalar);
     if (str >= 0) H5Tclose(str);
@@ -280,9 +292,13 @@ int ckpt_write_uint64s(bienc_ckpt_writer *w, const char *name, const uint64_t *v
 int ckpt_write_string(bienc_ckpt_writer *w, const char *name, const char *value)
 {
     if (!value) return bienc_error(BIENC_EINVAL, "ckpt_write_string: NULL value for %s", name);
-    hid_t str = ckpt_vlen_string_type();
+    /* Fixed-length: the bytes live in the (checksummed) object header. Variable-length strings
+     * would go to HDF5's global heap, which has no checksum and whose corruption crashes
+     * libhdf5 on read. An empty string is one NUL byte. */
+    size_t len = strlen(value);
+    hid_t str = ckpt_fixed_string_type(len);
     if (str < 0) return bienc_error(BIENC_EIO, "HDF5 string type creation failed");
-    int rc = writer_attr(w, name, str, str, &value, 0, 1);
+    int rc = writer_attr(w, name, str, str, len ? value : "", 0, 1);
     H5Tclose(str);
     return rc;
 }
@@ -353,14 +369,32 @@ int ckpt_write_param(bienc_ckpt_writer *w, const bienc_tensor *t)
 int ckpt_write_strings(bienc_ckpt_writer *w, const char *name, const char *const *strings, size_t n)
 {
     BIENC_TRY(writer_check(w, "string list", name));
-    for (size_t i = 0; i < n; i++)
+    size_t width = 1;
+    for (size_t i = 0; i < n; i++) {
         if (!strings || !strings[i]) return bienc_error(BIENC_EINVAL, "%s: %s: string %zu is NULL", w->tmp, name, i);
+        size_t len = strlen(strings[i]);
+        if (len > width) width = len;
+    }
+    /* Fixed-length, NUL-padded to the longest string, in one checksummed chunk (see
+     * ckpt_write_string for why not variable-length). Tokens are short, so the padding is cheap. */
+    if (n && width > (((size_t)1 << 32) - 2) / n)
+        return bienc_error(BIENC_EINVAL, "%s: %s: %zu strings of up to %zu bytes exceed one 4 GiB chunk", w->tmp, name,
+                           n, width);
+    char *packed = calloc(n ? n : 1, width);
+    if (!packed) return bienc_error(BIENC_ENOMEM, "%s: %s: out of memory packing %zu strings", w->tmp, name, n);
+    for (size_t i = 0; i < n; i++) memcpy(packed + i * width, strings[i], strlen(strings[i]));
     hsize_t dim = n;
-    hid_t space = H5Screate_simple(1, &dim, NULL), str = ckpt_vlen_string_type();
-    int rc = space < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: %s: HDF5 type creation failed", w->tmp, name) : 0;
-    if (rc == 0) rc = writer_dataset(w, name, str, str, space, H5P_DEFAULT, strings, n > 0);
+    hid_t space = H5Screate_simple(1, &dim, NULL), str = ckpt_fixed_string_type(width);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int rc = space < 0 || str < 0 || dcpl < 0 ? bienc_error(BIENC_EIO, "%s: %s: HDF5 type creation failed", w->tmp, name)
+                                              : 0;
+    if (rc == 0 && n && (H5Pset_chunk(dcpl, 1, &dim) < 0 || H5Pset_fletcher32(dcpl) < 0))
+        rc = bienc_error(BIENC_EIO, "%s: %s: cannot set up its checksum", w->tmp, name);
+    if (rc == 0) rc = writer_dataset(w, name, str, str, space, dcpl, packed, n > 0);
     if (space >= 0) H5Sclose(space);
     if (str >= 0) H5Tclose(str);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    free(packed);
     return rc;
 }
 

@@ -35,7 +35,9 @@ int ckpt_path_exists(hid_t file, const char *path);
  * file format, whose metadata carries checksums. NULL-safe close with H5Pclose. */
 hid_t ckpt_fapl(int for_create);
 
-/* A variable-length UTF-8 string type (caller closes). */
+/* String types (caller closes): variable-length UTF-8 (read side, h5py's default) and
+ * fixed-length NUL-padded UTF-8 of `size` bytes (what we write). */
 hid_t ckpt_vlen_string_type(void);
+hid_t ckpt_fixed_string_type(size_t size);
 
 #endif

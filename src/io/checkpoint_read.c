@@ -377,6 +377,59 @@ void ckpt_free_strings(char **strings, size_t n)
     free(strings);
 }
 
+/* Variable-length strings (h5py's default): HDF5 allocates each one; copied, then reclaimed. */
+static int read_vlen_strings(const bienc_ckpt *c, const char *name, hid_t d, size_t count, char **out)
+{
+    char **raw = calloc(count ? count : 1, sizeof *raw);
+    hid_t mem = ckpt_vlen_string_type(), space = H5I_INVALID_HID;
+    int rc = 0;
+    if (!raw || mem < 0) rc = bienc_error(BIENC_ENOMEM, "%s: %s: cannot hold %zu strings", c->path, name, count);
+    else if (count && H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
+        rc = bienc_error(BIENC_EFORMAT, "%s: cannot read %s", c->path, name);
+    else {
+        for (size_t i = 0; rc == 0 && i < count; i++)
+            if (!(out[i] = strdup(raw[i] ? raw[i] : ""))) rc = bienc_error(BIENC_ENOMEM, "out of memory reading %s", name);
+        if (count && (space = H5Dget_space(d)) >= 0) {
+#if H5_VERSION_GE(1, 12, 0)
+            H5Treclaim(mem, space, H5P_DEFAULT, raw);
+#else
+            H5Dvlen_reclaim(mem, space, H5P_DEFAULT, raw);
+#endif
+        }
+    }
+    if (space >= 0) H5Sclose(space);
+    if (mem >= 0) H5Tclose(mem);
+    free(raw);
+    return rc;
+}
+
+/* Fixed-length strings (what bienc writes): one block of count * width bytes, NUL-padded. */
+static int read_fixed_strings(const bienc_ckpt *c, const char *name, hid_t d, hid_t type, size_t count, char **out)
+{
+    size_t width = H5Tget_size(type);
+    if (width == 0 || (count && width > ((size_t)1 << 34) / count))
+        return bienc_error(BIENC_EFORMAT, "%s: %s: %zu strings of %zu bytes is not a plausible list", c->path, name,
+                           count, width);
+    char *block = malloc(count * width + 1);
+    hid_t mem = H5Tcopy(type);
+    int rc = 0;
+    if (!block || mem < 0) rc = bienc_error(BIENC_ENOMEM, "%s: %s: cannot hold %zu strings", c->path, name, count);
+    else if (count && H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, block) < 0)
+        rc = bienc_error(BIENC_EFORMAT, "%s: cannot read %s (corrupt data or checksum mismatch)", c->path, name);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const char *s = block + i * width;
+        size_t len = strnlen(s, width);
+        if (!(out[i] = malloc(len + 1))) rc = bienc_error(BIENC_ENOMEM, "out of memory reading %s", name);
+        else {
+            memcpy(out[i], s, len);
+            out[i][len] = '\0';
+        }
+    }
+    if (mem >= 0) H5Tclose(mem);
+    free(block);
+    return rc;
+}
+
 int ckpt_read_strings(const bienc_ckpt *c, const char *name, char ***strings, size_t *n)
 {
     if (!c || !strings || !n) return bienc_error(BIENC_EINVAL, "ckpt_read_strings: NULL argument");
@@ -384,38 +437,25 @@ int ckpt_read_strings(const bienc_ckpt *c, const char *name, char ***strings, si
     *n = 0;
     h5_quiet q;
     h5_quiet_begin(&q);
-    hid_t d, type = H5I_INVALID_HID, mem = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t d, type = H5I_INVALID_HID;
     int nd = 0;
     int64_t shape[BIENC_CKPT_MAX_DIMS];
-    int rc = reader_dataset(c, name, "string list", &d, &nd, shape);
-    char **raw = NULL, **out = NULL;
+    char **out = NULL;
     size_t count = 0;
+    int rc = reader_dataset(c, name, "string list", &d, &nd, shape);
     if (rc == 0) {
         type = H5Dget_type(d);
         count = nd == 1 ? (size_t)shape[0] : 0;
         if (nd != 1) rc = bienc_error(BIENC_EFORMAT, "%s: %s is not a 1-D list (rank %d)", c->path, name, nd);
-        else if (type < 0 || H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0)
-            rc = bienc_error(BIENC_EFORMAT, "%s: %s is not a list of variable-length strings", c->path, name);
-        else if (count > ((size_t)1 << 40) / sizeof(char *) || !(raw = calloc(count ? count : 1, sizeof *raw)) ||
-                 !(out = calloc(count ? count : 1, sizeof *out)))
+        else if (type < 0 || H5Tget_class(type) != H5T_STRING)
+            rc = bienc_error(BIENC_EFORMAT, "%s: %s is not a list of strings", c->path, name);
+        else if (count > ((size_t)1 << 32) || !(out = calloc(count ? count : 1, sizeof *out)))
             rc = bienc_error(BIENC_ENOMEM, "%s: %s: cannot hold %zu strings", c->path, name, count);
-        else if (count && ((mem = ckpt_vlen_string_type()) < 0 ||
-                           H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0))
-            rc = bienc_error(BIENC_EFORMAT, "%s: cannot read %s", c->path, name);
+        else if (H5Tis_variable_str(type) > 0)
+            rc = read_vlen_strings(c, name, d, count, out);
+        else
+            rc = read_fixed_strings(c, name, d, type, count, out);
     }
-    for (size_t i = 0; rc == 0 && i < count; i++)
-        if (!(out[i] = strdup(raw[i] ? raw[i] : ""))) rc = bienc_error(BIENC_ENOMEM, "out of memory reading %s", name);
-    if (raw && mem >= 0 && count) {
-        space = H5Dget_space(d);
-#if H5_VERSION_GE(1, 12, 0)
-        if (space >= 0) H5Treclaim(mem, space, H5P_DEFAULT, raw);
-#else
-        if (space >= 0) H5Dvlen_reclaim(mem, space, H5P_DEFAULT, raw);
-#endif
-    }
-    free(raw);
-    if (space >= 0) H5Sclose(space);
-    if (mem >= 0) H5Tclose(mem);
     if (type >= 0) H5Tclose(type);
     if (d >= 0) H5Dclose(d);
     h5_quiet_end(&q);
