@@ -179,9 +179,12 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     h5_quiet_begin(&q);
     char detail[256] = "";
     hid_t fapl = ckpt_fapl(1);
-    w->file = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* the root group too: reproducible bytes */
+    w->file = fapl < 0 || fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (w->file < 0) h5_error_detail(detail, sizeof detail); /* before another call clears it */
     if (fapl >= 0) H5Pclose(fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
     if (w->file < 0) {
         int rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, detail);
         h5_quiet_end(&q);
@@ -207,16 +210,42 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     return 0;
 }
 
+/* Creates the missing groups along `path` ("a/b/c": a, a/b, and a/b/c itself when
+ * with_last). Groups are made one by one, without modification times, so that the same
+ * content gives the same file bytes. -1 on failure. */
+static int writer_groups(bienc_ckpt_writer *w, const char *path, int with_last)
+{
+    char buf[CKPT_NAME_MAX];
+    size_t len = strlen(path);
+    if (strcmp(path, "/") == 0) return 0;
+    if (len >= sizeof buf) return -1;
+    memcpy(buf, path, len + 1);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl < 0 || H5Pset_obj_track_times(gcpl, 0) < 0) {
+        if (gcpl >= 0) H5Pclose(gcpl);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 1; i <= len && rc == 0; i++) {
+        if (buf[i] != '/' && !(buf[i] == '\0' && with_last)) continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (!ckpt_path_exists(w->file, buf)) {
+            hid_t g = H5Gcreate2(w->file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+            if (g < 0) rc = -1;
+            else H5Gclose(g);
+        }
+        buf[i] = saved;
+    }
+    H5Pclose(gcpl);
+    return rc;
+}
+
 /* Opens the object `path` (creating missing groups) for attaching an attribute. */
 static hid_t writer_object(bienc_ckpt_writer *w, const char *path)
 {
-    if (ckpt_path_exists(w->file, path)) return H5Oopen(w->file, path, H5P_DEFAULT);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    if (lcpl < 0) return lcpl;
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t g = H5Gcreate2(w->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    return g;
+    if (!ckpt_path_exists(w->file, path) && writer_groups(w, path, 1) < 0) return H5I_INVALID_HID;
+    return H5Oopen(w->file, path, H5P_DEFAULT);
 }
 
 static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
@@ -311,15 +340,16 @@ static int writer_dataset(bienc_ckpt_writer *w, const char *name, hid_t file_typ
     h5_quiet q;
     h5_quiet_begin(&q);
     int rc = 0;
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), d = H5I_INVALID_HID;
+    /* No modification times: identical content gives identical bytes. */
+    hid_t dc = H5Pcopy(dcpl), d = H5I_INVALID_HID;
     if (ckpt_path_exists(w->file, name))
         rc = bienc_error(BIENC_EINVAL, "%s: %s written twice", w->tmp, name);
-    else if (lcpl < 0 || H5Pset_create_intermediate_group(lcpl, 1) < 0 ||
-             (d = H5Dcreate2(w->file, name, file_type, space, lcpl, dcpl, H5P_DEFAULT)) < 0 ||
+    else if (dc < 0 || H5Pset_obj_track_times(dc, 0) < 0 || writer_groups(w, name, 0) < 0 ||
+             (d = H5Dcreate2(w->file, name, file_type, space, H5P_DEFAULT, dc, H5P_DEFAULT)) < 0 ||
              (write && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
         rc = bienc_error(BIENC_EIO, "%s: cannot write %s: %s", w->tmp, name, h5_error_detail(detail, sizeof detail));
     if (d >= 0) H5Dclose(d);
-    if (lcpl >= 0) H5Pclose(lcpl);
+    if (dc >= 0) H5Pclose(dc);
     h5_quiet_end(&q);
     return rc;
 }
