@@ -43,7 +43,7 @@ typedef struct bienc_encoder_config {
     int max_position_embeddings;   /* P (512): longest sequence accepted */
     int type_vocab_size;           /* Y (2) */
     float hidden_dropout;          /* hidden_dropout_prob (0.1) */
-    float attention_dropout;       /* attention_probs_dropout_prob (0.1); see encoder_forward */
+    float attention_dropout;       /* attention_probs_dropout_prob (0.1) */
     float layer_norm_eps;          /* 1e-12 */
     float initializer_range;       /* std of the normal init (0.02) */
     bienc_gelu_kind activation;    /* BIENC_GELU_ERF ("gelu") or BIENC_GELU_TANH ("gelu_new") */
@@ -108,13 +108,12 @@ typedef struct bienc_batch_ids {
 int encoder_check_batch(const bienc_encoder *enc, const bienc_batch_ids *batch);
 
 /* Token states hidden[T, C] (BertModel's last_hidden_state on the real tokens). Position
- * ids restart at 0 for every sequence. When `training`, dropout with hidden_dropout is
- * applied where BERT applies it to hidden states (after the embeddings, after the attention
- * output projection and after the FFN output), its masks drawn from
- * rng_hash of (dropout_key, site); pass a different key every step.
- * Attention-probability dropout (attention_dropout) is NOT applied yet: op_attention is
- * fused and has no dropout; sentence-transformers fine-tuning of small models works
- * without it, and with training=0 or attention_dropout=0 the result equals BertModel. */
+ * ids restart at 0 for every sequence. When `training`, dropout is applied where BERT
+ * applies it: hidden_dropout after the embeddings, after the attention output
+ * projection and after the FFN output, attention_dropout on the attention
+ * probabilities; every site's mask is drawn from rng_hash of (dropout_key, site), so
+ * pass a different key every step. With training=0 (or both probabilities 0) the
+ * result equals BertModel in eval mode. */
 int encoder_forward(bienc_encoder *enc, bienc_tape *tape, const bienc_batch_ids *batch, int training,
                     uint64_t dropout_key, bienc_tensor **hidden);
 

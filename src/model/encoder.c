@@ -170,8 +170,7 @@ int encoder_check_batch(const bienc_encoder *enc, const bienc_batch_ids *batch)
 /* ---- forward ---- */
 
 /* Dropout sites, each with its own key: site 0 after the embeddings, then per layer
- * the attention output (1) and the FFN output (2); 3 is reserved for attention
- * probabilities once op_attention supports dropout. */
+ * the attention output (1), the FFN output (2) and the attention probabilities (3). */
 static uint64_t site_key(uint64_t key, int layer, int site) { return rng_hash_u64(key, (uint64_t)(1 + layer) * 4 + site); }
 
 static int embeddings_forward(bienc_encoder *enc, bienc_tape *tape, const bienc_batch_ids *b, int training,
@@ -208,7 +207,8 @@ static int layer_forward(bienc_encoder *enc, int l, bienc_tape *tape, const bien
     BIENC_TRY(op_linear(tape, x, L->query_w, L->query_b, &q));
     BIENC_TRY(op_linear(tape, x, L->key_w, L->key_b, &k));
     BIENC_TRY(op_linear(tape, x, L->value_w, L->value_b, &v));
-    BIENC_TRY(op_attention(tape, q, k, v, seqs, c->num_heads, &ctx));
+    BIENC_TRY(op_attention_dropout(tape, q, k, v, seqs, c->num_heads, c->attention_dropout, site_key(key, l, 3),
+                                   training, &ctx));
     BIENC_TRY(op_linear(tape, ctx, L->attn_out_w, L->attn_out_b, &a));
     BIENC_TRY(op_dropout(tape, a, p, site_key(key, l, 1), training, &ad));
     BIENC_TRY(op_add(tape, x, ad, &r1));

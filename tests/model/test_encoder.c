@@ -275,6 +275,35 @@ static void test_determinism(void **state)
     encoder_free(d);
 }
 
+/* Attention-probability dropout alone (hidden_dropout 0): changes training outputs,
+ * reproducibly from the key, and never touches evaluation. */
+static void test_attention_dropout(void **state)
+{
+    (void)state;
+    bienc_encoder_config c = tiny_config();
+    c.attention_dropout = 0.3f;
+    bienc_encoder_config c0 = tiny_config();
+    bienc_encoder *a = NULL, *b = NULL;
+    assert_int_equal(encoder_new(&a, &c, 11), 0);
+    assert_int_equal(encoder_new(&b, &c0, 11), 0);
+    bienc_tape *tape = NULL;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_batch_ids batch = tiny_batch();
+    float *e1, *g1, *e2, *g2, *e3, *g3, *e4, *g4;
+    step(a, tape, &batch, 1, 5, &e1, &g1);
+    step(a, tape, &batch, 1, 5, &e2, &g2);
+    step(a, tape, &batch, 0, 5, &e3, &g3);
+    step(b, tape, &batch, 1, 5, &e4, &g4);  /* same weights, no dropout at all */
+    assert_memory_equal(e1, e2, sizeof(float) * 48);
+    assert_memory_equal(g1, g2, sizeof(float) * (size_t)encoder_num_scalars(a));
+    assert_memory_equal(e3, e4, sizeof(float) * 48);
+    assert_true(memcmp(e1, e3, sizeof(float) * 48) != 0);
+    free(e1), free(g1), free(e2), free(g2), free(e3), free(g3), free(e4), free(g4);
+    tape_free(tape);
+    encoder_free(a);
+    encoder_free(b);
+}
+
 /* A sequence's embedding must not depend on the other sequences of its batch (no
  * padding leaks in through attention or pooling). */
 static void test_padding_invariance(void **state)
@@ -385,7 +414,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_names_shapes),  cmocka_unit_test(test_init_statistics),
         cmocka_unit_test(test_config_errors),       cmocka_unit_test(test_batch_errors),
-        cmocka_unit_test(test_determinism),         cmocka_unit_test(test_padding_invariance),
+        cmocka_unit_test(test_determinism),         cmocka_unit_test(test_attention_dropout),
+        cmocka_unit_test(test_padding_invariance),
         cmocka_unit_test(test_constant_memory),     cmocka_unit_test(test_twin_towers_accumulate),
         cmocka_unit_test(test_flops),
     };
