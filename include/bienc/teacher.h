@@ -1,0 +1,48 @@
+/* Training the cross-encoder teacher of `bienc run` (config section `teacher:`).
+ *
+ * Data: the (query, positive) pairs of data.qrels (grade >= 1) over data.queries and
+ * data.collection; each query of a batch is paired with its positive (label 1) and with
+ * teacher.loss.hard_negatives passages drawn uniformly from the collection (label 0, never
+ * the positive), from a generator seeded by teacher.train.seed, so a run is a pure function
+ * of the config and the thread count does not change it. Loss: BCE with logits, mean over
+ * the batch's pairs (sentence-transformers CrossEncoder.fit with num_labels = 1). AdamW,
+ * schedule and clipping come from teacher.optim / teacher.schedule; teacher.train.steps
+ * (or epochs over the pairs) sets the length.
+ *
+ * The result is a model-only cross-encoder checkpoint (cross_encoder.h layout). */
+#ifndef BIENC_TEACHER_H
+#define BIENC_TEACHER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bienc/config.h"
+#include "bienc/cross_encoder.h"
+
+typedef struct bienc_teacher_opts {
+    const char *vocab;       /* vocab.txt the teacher tokenizes with (required) */
+    const char *output;      /* checkpoint written at the end (NULL: none) */
+    int threads;             /* > 0 overrides teacher.train.threads */
+    FILE *log;               /* progress lines (NULL: silent) */
+} bienc_teacher_opts;
+
+typedef struct bienc_teacher_result {
+    int64_t steps;
+    double final_loss;       /* mean of the last log window's losses */
+    double seconds, pairs_per_s;
+    float *losses;           /* loss of every step (n_losses) */
+    int64_t n_losses;
+} bienc_teacher_result;
+
+/* Trains a new cross-encoder from cfg->teacher (cfg finalized). *out (may be NULL) gets the
+ * trained model; r (may be NULL) the losses. */
+int teacher_train(const bienc_run_config *cfg, const bienc_teacher_opts *o, bienc_cross_encoder **out,
+                  bienc_teacher_result *r);
+void teacher_result_free(bienc_teacher_result *r);
+
+/* One optimisation-free piece, for tests: the mean BCE loss of a cross-encoder on n pairs
+ * with 0/1 labels (no dropout, no gradient). */
+int teacher_eval_loss(bienc_cross_encoder *ce, const char *const *q, const char *const *p, const float *labels, int64_t n,
+                      double *loss);
+
+#endif

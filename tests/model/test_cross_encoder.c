@@ -1,0 +1,193 @@
+/* Unit tests of the cross-encoder: tanh op gradients, pair layout and truncation, head
+ * gradients by finite differences, batched scoring (order restored, batch-size independent),
+ * construction errors. Parity with PyTorch: tests/torch/test_cross_encoder.py. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bienc/cross_encoder.h"
+#include "bienc/error.h"
+#include "ops/grad_check.h"
+
+static const char *k_vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog", "sat",
+                                "on", "mat", "run", "##s", "fast", "slow", "big", "red", "blue", "x"};
+#define NV ((int)(sizeof k_vocab / sizeof *k_vocab))
+
+static bienc_tokenizer *tiny_tok(void)
+{
+    bienc_tokenizer *t = NULL;
+    assert_int_equal(tokenizer_from_vocab_lines(&t, k_vocab, NV, 1, "test"), 0);
+    return t;
+}
+
+static bienc_encoder_config tiny_cfg(void)
+{
+    bienc_encoder_config c;
+    encoder_config_default(&c);
+    c.vocab_size = NV;
+    c.hidden_size = 16;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.intermediate_size = 32;
+    c.max_position_embeddings = 24;
+    c.hidden_dropout = 0;
+    c.attention_dropout = 0;
+    return c;
+}
+
+static bienc_cross_encoder *tiny_ce(int max_len, int max_q)
+{
+    bienc_encoder_config c = tiny_cfg();
+    bienc_cross_encoder *ce = NULL;
+    assert_int_equal(cross_encoder_new(&ce, &c, 11, tiny_tok(), max_len, max_q), 0);
+    return ce;
+}
+
+static int build_tanh(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    (void)arg;
+    return op_tanh(tape, in[0], out);
+}
+
+static void test_tanh(void **state)
+{
+    (void)state;
+    bienc_rng rng;
+    rng_seed(&rng, 3);
+    bienc_tensor *x = gc_param(2, (int64_t[]){5, 7}, &rng, -3, 3);
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_tanh(tape, x, &y), 0);
+    for (int64_t i = 0; i < x->size; i++) assert_true(fabsf(y->data[i] - tanhf(x->data[i])) < 1e-7f);
+    tape_free(tape);
+    assert_true(gc_check("tanh", build_tanh, &x, 1, NULL, 1e-3, 8, 5) < 1e-2);
+    tensor_free(x);
+}
+
+static void test_pair_layout(void **state)
+{
+    (void)state;
+    bienc_cross_encoder *ce = tiny_ce(10, 4);
+    int32_t ids[10], types[10];
+    int n = 0;
+    /* query "the cat sat" is cut to 2 pieces (max_query_len 4 with [CLS] [SEP]) */
+    assert_int_equal(cross_encoder_tokenize_pair(ce, "the cat sat", 11, "a dog runs fast on the mat", 26, ids, types, &n), 0);
+    assert_int_equal(n, 10);
+    int32_t want[] = {2, 5, 7, 3, 6, 8, 12, 13, 14, 3};    /* [CLS] the cat [SEP] a dog run ##s fast [SEP] */
+    int32_t wtyp[] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(ids[i], want[i]);
+        assert_int_equal(types[i], wtyp[i]);
+    }
+    /* short texts: no truncation, empty passage keeps both [SEP] */
+    assert_int_equal(cross_encoder_tokenize_pair(ce, "dog", 3, "", 0, ids, types, &n), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], 8);
+    assert_int_equal(ids[2], 3);
+    assert_int_equal(ids[3], 3);
+    assert_int_equal(types[3], 1);
+    cross_encoder_free(ce);
+}
+
+typedef struct ce_arg {
+    bienc_cross_encoder *ce;
+    bienc_batch_ids *batch;
+} ce_arg;
+
+static int build_ce(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    (void)in;
+    ce_arg *a = arg;
+    return cross_encoder_forward(a->ce, tape, a->batch, 0, 0, out);
+}
+
+static void test_head_gradients(void **state)
+{
+    (void)state;
+    bienc_cross_encoder *ce = tiny_ce(16, 6);
+    /* larger weights than the 0.02 init so the tanh is not in its linear range */
+    bienc_rng rng;
+    rng_seed(&rng, 9);
+    for (int i = 0; i < ce->n_params; i++)
+        if (ce->params[i]->ndim == 2)
+            for (int64_t j = 0; j < ce->params[i]->size; j++) ce->params[i]->data[j] = 0.5f * rng_normal(&rng);
+    int32_t ids[48], types[48];
+    int offs[4] = {0};
+    const char *q[3] = {"the cat", "dog", "big red x"}, *p[3] = {"sat on the mat", "a dog runs", "blue"};
+    for (int i = 0; i < 3; i++) {
+        int n;
+        assert_int_equal(cross_encoder_tokenize_pair(ce, q[i], strlen(q[i]), p[i], strlen(p[i]), ids + offs[i],
+                                                     types + offs[i], &n), 0);
+        offs[i + 1] = offs[i] + n;
+    }
+    bienc_batch_ids batch = {.ids = ids, .type_ids = types, .seqs = {.n = 3, .offsets = offs}};
+    ce_arg a = {ce, &batch};
+    bienc_tensor *in[] = {ce->cls_w, ce->cls_b, ce->pooler_w, ce->pooler_b,
+                          cross_encoder_find_param(ce, "embeddings.token_type_embeddings.weight"),
+                          cross_encoder_find_param(ce, "encoder.layer.1.output.dense.weight")};
+    for (int i = 0; i < 6; i++) assert_non_null(in[i]);
+    assert_true(gc_check("cross_encoder", build_ce, in, 6, &a, 1e-2, 6, 21) < 2e-2);
+    cross_encoder_free(ce);
+}
+
+static void test_score(void **state)
+{
+    (void)state;
+    bienc_cross_encoder *ce = tiny_ce(16, 6);
+    const char *q[5] = {"the cat", "dog", "big red x", "a", "slow blue dog runs fast"};
+    const char *p[5] = {"sat on the mat", "a dog runs", "blue", "the big big big red red cat sat on a mat", "x"};
+    float s1[5], s3[5], one;
+    assert_int_equal(cross_encoder_score(ce, NULL, q, NULL, p, NULL, 5, 1, s1), 0);
+    assert_int_equal(cross_encoder_score(ce, NULL, q, NULL, p, NULL, 5, 3, s3), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_true(isfinite(s1[i]));
+        assert_true(fabsf(s1[i] - s3[i]) <= 1e-6f * (1 + fabsf(s1[i])));
+        assert_int_equal(cross_encoder_score(ce, NULL, q + i, NULL, p + i, NULL, 1, 8, &one), 0);
+        assert_true(fabsf(one - s1[i]) <= 1e-6f * (1 + fabsf(one)));
+    }
+    /* the pair order matters: (q, p) and (p, q) give different token types */
+    float sw;
+    assert_int_equal(cross_encoder_score(ce, NULL, p, NULL, q, NULL, 1, 8, &sw), 0);
+    assert_true(sw != s1[0]);
+    cross_encoder_free(ce);
+}
+
+static void test_new_errors(void **state)
+{
+    (void)state;
+    bienc_encoder_config c = tiny_cfg();
+    bienc_cross_encoder *ce = NULL;
+    assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 3, 2), BIENC_EINVAL);
+    assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 25, 4), BIENC_EINVAL);
+    assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 10, 9), BIENC_EINVAL);
+    c.type_vocab_size = 1;
+    assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 10, 4), BIENC_EINVAL);
+    assert_null(ce);
+    assert_int_equal(cross_encoder_new(&ce, NULL, 1, NULL, 10, 4), BIENC_EINVAL);
+    cross_encoder_free(NULL);
+    c = tiny_cfg();
+    assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 10, 4), 0);
+    assert_int_equal(ce->n_params, ce->enc->n_params + 4);
+    assert_string_equal(ce->params[ce->n_params - 1]->name, "classifier.bias");
+    assert_int_equal(ce->cls_w->shape[0], 1);
+    assert_int_equal(ce->cls_w->shape[1], 16);
+    assert_null(cross_encoder_find_param(ce, "nope"));
+    cross_encoder_free(ce);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tanh),          cmocka_unit_test(test_pair_layout), cmocka_unit_test(test_head_gradients),
+        cmocka_unit_test(test_score),         cmocka_unit_test(test_new_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
