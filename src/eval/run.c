@@ -1,6 +1,7 @@
 /* Ranked runs: TREC run files in and out, and the ranking rule (score desc, docid desc). */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,32 +104,49 @@ static int run_entry_cmp(const void *a, const void *b)
     return strcmp(y->docid, x->docid);
 }
 
-static int run_entry_ptr_docid_cmp(const void *a, const void *b)
+static uint64_t run_docid_hash(const char *s)
 {
-    const run_entry *x = *(const run_entry *const *)a, *y = *(const run_entry *const *)b;
-    int c = strcmp(x->docid, y->docid);
-    /* Ties by line so that the error names the first occurrence first. */
-    return c ? c : (x->line > y->line) - (x->line < y->line);
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ^ (h >> 29);
 }
 
+/* A repeated document in one query, found with a hash set of entry indices (linear time:
+ * this runs on every query of multi-million-line runs). Entries are still in file order, so
+ * the first occurrence found is the earlier line. */
 static int run_check_duplicates(const bienc_run *r, const run_query *q)
 {
     if (q->n < 2) return 0;
-    const run_entry **p = malloc(q->n * sizeof *p);
-    if (!p) return bienc_error(BIENC_ENOMEM, "out of memory checking run query %s", q->qid);
-    for (size_t i = 0; i < q->n; i++) p[i] = &q->e[i];
-    qsort(p, q->n, sizeof *p, run_entry_ptr_docid_cmp);
+    size_t cap = 16;
+    while (cap < 2 * q->n) cap *= 2;
+    size_t *slot = malloc(cap * sizeof *slot);
+    if (!slot) return bienc_error(BIENC_ENOMEM, "out of memory checking run query %s", q->qid);
+    memset(slot, 0xff, cap * sizeof *slot); /* SIZE_MAX = empty */
     int rc = 0;
-    for (size_t i = 1; i < q->n && rc == 0; i++) {
-        if (strcmp(p[i - 1]->docid, p[i]->docid) != 0) continue;
-        if (r->path && p[i]->line)
+    for (size_t i = 0; i < q->n && rc == 0; i++) {
+        size_t j = run_docid_hash(q->e[i].docid) & (cap - 1);
+        while (slot[j] != SIZE_MAX && strcmp(q->e[slot[j]].docid, q->e[i].docid) != 0) j = (j + 1) & (cap - 1);
+        if (slot[j] == SIZE_MAX) {
+            slot[j] = i;
+            continue;
+        }
+        const run_entry *first = &q->e[slot[j]], *again = &q->e[i];
+        if (r->path && again->line)
             rc = bienc_error(BIENC_EFORMAT, "%s line %ld: query %s lists document %s again (first at line %ld)",
-                             r->path, p[i]->line, q->qid, p[i]->docid, p[i - 1]->line);
+                             r->path, again->line, q->qid, again->docid, first->line);
         else
-            rc = bienc_error(BIENC_EINVAL, "run %s: query %s lists document %s twice", r->name, q->qid, p[i]->docid);
+            rc = bienc_error(BIENC_EINVAL, "run %s: query %s lists document %s twice", r->name, q->qid, again->docid);
     }
-    free(p);
+    free(slot);
     return rc;
+}
+
+/* Runs are usually written in rank order already: check before sorting. */
+static int run_is_ordered(const run_query *q)
+{
+    for (size_t i = 1; i < q->n; i++)
+        if (run_entry_cmp(&q->e[i - 1], &q->e[i]) > 0) return 0;
+    return 1;
 }
 
 int run_sort(bienc_run *r)
@@ -138,7 +156,7 @@ int run_sort(bienc_run *r)
         run_query *q = &r->queries[i];
         if (q->sorted) continue;
         BIENC_TRY(run_check_duplicates(r, q));
-        qsort(q->e, q->n, sizeof *q->e, run_entry_cmp);
+        if (!run_is_ordered(q)) qsort(q->e, q->n, sizeof *q->e, run_entry_cmp);
         q->sorted = 1;
     }
     return 0;
