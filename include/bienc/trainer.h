@@ -47,13 +47,15 @@
 typedef struct bienc_train_opts {
     const char *resume;          /* NULL: start fresh; "auto": latest step-N.h5 of the run (fresh when none);
                                     else a checkpoint path */
+    int overwrite;               /* fresh start: delete step-N.h5 files of an earlier run in the checkpoint
+                                    directory (without it such files are an error) */
     int threads;                 /* > 0 overrides train.threads */
     int progress;                /* -1: a bar when the log stream is a TTY, else plain lines; 0 lines; 1 bar */
     int quiet;                   /* no log output at all */
     FILE *log;                   /* NULL = stderr */
     int64_t stop_at_step;        /* > 0: stop (with a checkpoint) after this optimiser step, as on Ctrl-C */
     int64_t eval_max_passages;   /* eval corpus: the dev queries' relevant passages + the first N
-                                    collection rows (0 = the whole collection); default 20000 */
+                                    collection rows (0 = the whole collection); default 10000 */
     int eval_at_start;           /* evaluate the untrained model first (default 1; not on resume) */
     volatile sig_atomic_t *stop; /* may be NULL */
 } bienc_train_opts;

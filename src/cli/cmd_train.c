@@ -25,17 +25,18 @@ static void on_sigint(int sig)
 static void train_usage(FILE *f)
 {
     fprintf(f,
-            "usage: bienc train CONFIG [--set KEY=VALUE]... [--resume [CKPT|auto]] [--threads N]\n\n"
+            "usage: bienc train CONFIG [--set KEY=VALUE]... [--resume [CKPT|auto]] [--overwrite] [--threads N]\n\n"
             "Trains a bi-encoder as the run config describes (see `bienc config --keys`), writing\n"
             "RUN_DIR/metrics.jsonl, RUN_DIR/config.yaml and checkpoints CKPT_DIR/step-N.h5\n"
             "(RUN_DIR = output.dir/<name>, CKPT_DIR = checkpoint.dir/<name>).\n\n"
             "  --set KEY=VALUE       override any config key, e.g. --set optim.lr=3e-5 --set train.steps=100\n"
             "  --resume [CKPT|auto]  continue from a checkpoint (auto, the default: the run's latest);\n"
             "                        the run continues the same trajectory bit for bit\n"
+            "  --overwrite           start over: delete the checkpoints of an earlier run of this name\n"
             "  --threads N           worker threads (overrides train.threads)\n"
             "  --stop-at STEP        stop after this step with a checkpoint (as Ctrl-C would)\n"
             "  --eval-passages N     eval corpus: the dev queries' relevant passages + the first N\n"
-            "                        collection rows (default 20000; 0 = the whole collection)\n"
+            "                        collection rows (default 10000; 0 = the whole collection)\n"
             "  --no-eval-at-start    skip evaluating the untrained model\n"
             "  --progress / --no-progress   force the progress bar on or off (default: on a TTY)\n"
             "  --quiet               no progress output, summary only\n\n"
@@ -76,7 +77,9 @@ int cmd_train(int argc, char **argv)
             train_usage(stdout);
             return 0;
         }
-        if (arg_flag(argv, i, "--quiet", &quiet) || arg_flag(argv, i, "--no-eval-at-start", &no_eval_start)) continue;
+        if (arg_flag(argv, i, "--quiet", &quiet) || arg_flag(argv, i, "--no-eval-at-start", &no_eval_start) ||
+            arg_flag(argv, i, "--overwrite", &o.overwrite))
+            continue;
         if (arg_flag(argv, i, "--progress", &flag)) {
             progress = 1;
             continue;

@@ -21,7 +21,7 @@ void train_opts_default(bienc_train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->progress = -1;
-    o->eval_max_passages = 20000;
+    o->eval_max_passages = 10000;
     o->eval_at_start = 1;
 }
 
@@ -84,12 +84,34 @@ static int setup_dirs(trainer *t)
     return mkdir_p(r->ckpt_dir);
 }
 
+/* A fresh run must not mix its checkpoints with an earlier run's: a later --resume would
+ * pick the wrong latest step and pruning would keep a stale "best". */
+static int check_fresh_dir(trainer *t)
+{
+    int64_t *steps = NULL;
+    size_t n = 0;
+    BIENC_TRY(ckpt_list_steps(t->r->ckpt_dir, &steps, &n));
+    int rc = 0;
+    if (n && !t->o->overwrite)
+        rc = bienc_error(BIENC_ESTATE,
+                         "%s already holds checkpoints of an earlier run (latest: step-%lld.h5): resume it with "
+                         "--resume, start over with --overwrite (deletes them), or pick another output.name",
+                         t->r->ckpt_dir, (long long)steps[n - 1]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char path[1100];
+        rc = ckpt_step_path(t->r->ckpt_dir, steps[i], path, sizeof path);
+        if (rc == 0 && remove(path) != 0) rc = bienc_error(BIENC_EIO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    free(steps);
+    return rc;
+}
+
 /* The checkpoint to resume from ("" for a fresh start). */
 static int resolve_resume(trainer *t, char *path, size_t size)
 {
     path[0] = 0;
     const char *res = t->o->resume;
-    if (!res) return 0;
+    if (!res) return check_fresh_dir(t);
     if (strcmp(res, "auto") != 0) {
         snprintf(path, size, "%s", res);
         return 0;
@@ -98,7 +120,7 @@ static int resolve_resume(trainer *t, char *path, size_t size)
     int rc = ckpt_latest_step(t->r->ckpt_dir, &step);
     if (rc == BIENC_ENOTFOUND) {
         trainer_log_msg(&t->log, "resume: no checkpoint in %s, starting from scratch\n", t->r->ckpt_dir);
-        return 0;
+        return check_fresh_dir(t);
     }
     BIENC_TRY(rc);
     return ckpt_step_path(t->r->ckpt_dir, step, path, size);

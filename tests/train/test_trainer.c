@@ -377,6 +377,19 @@ static void test_keep_last(void **state)
     assert_int_equal(steps[1], 6);
     free(steps);
     train_result_free(&r);
+    /* a fresh run of the same name refuses to mix with those checkpoints... */
+    assert_int_equal(trainer_run(&cfg, &o, &r), BIENC_ESTATE);
+    assert_non_null(strstr(bienc_last_error(), "--resume"));
+    train_result_free(&r);
+    /* ...unless told to start over */
+    o.overwrite = 1;
+    cfg.train.steps = 1;
+    assert_int_equal(trainer_run(&cfg, &o, &r), 0);
+    assert_int_equal(ckpt_list_steps(dir, &steps, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(steps[0], 1);
+    free(steps);
+    train_result_free(&r);
     config_free(&cfg);
 }
 
