@@ -3,8 +3,12 @@
  * Prints one JSON line.
  *
  * usage: torch_bench_encoder_driver [--threads N] [--steps N] [--warmup N] [--batch B]
- *            [--seq L] [--layers N] [--hidden C] [--heads H] [--inter I]
- *        torch_bench_encoder_driver --sgemm N [--threads N] [--steps N] */
+ *            [--seq L] [--layers N] [--hidden C] [--heads H] [--inter I] [--mnrl Q]
+ *        torch_bench_encoder_driver --sgemm N [--threads N] [--steps N]
+ * Default step: zero grads, forward of B x L tokens, mean pooling, backward of
+ * sum(pooled), dropout 0. --mnrl Q: a real training step instead, B queries of Q
+ * tokens and B passages of L tokens through the shared encoder (dropout 0.1 as BERT),
+ * MultipleNegativesRankingLoss (scale 20), backward and an AdamW update. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,8 @@
 #include "bienc/cpu.h"
 #include "bienc/encoder.h"
 #include "bienc/error.h"
+#include "bienc/loss.h"
+#include "bienc/optim.h"
 #include "bienc/rng.h"
 
 static double now_s(void)
@@ -75,7 +81,7 @@ static int bench_sgemm(int n, int steps, int threads)
 
 int main(int argc, char **argv)
 {
-    int threads = 0, steps = 5, warmup = 2, B = 32, L = 128, sgemm = 0;
+    int threads = 0, steps = 5, warmup = 2, B = 32, L = 128, sgemm = 0, mnrl_q = 0;
     bienc_encoder_config cfg;
     encoder_config_minilm_l6(&cfg);
     cfg.hidden_dropout = cfg.attention_dropout = 0.0f;
@@ -84,7 +90,8 @@ int main(int argc, char **argv)
                  : !strcmp(argv[i], "--warmup") ? &warmup : !strcmp(argv[i], "--batch") ? &B
                  : !strcmp(argv[i], "--seq") ? &L : !strcmp(argv[i], "--layers") ? &cfg.num_layers
                  : !strcmp(argv[i], "--hidden") ? &cfg.hidden_size : !strcmp(argv[i], "--heads") ? &cfg.num_heads
-                 : !strcmp(argv[i], "--inter") ? &cfg.intermediate_size : !strcmp(argv[i], "--sgemm") ? &sgemm : NULL;
+                 : !strcmp(argv[i], "--inter") ? &cfg.intermediate_size : !strcmp(argv[i], "--sgemm") ? &sgemm
+                 : !strcmp(argv[i], "--mnrl") ? &mnrl_q : NULL;
         if (!dst || i + 1 >= argc) {
             fprintf(stderr, "bench_encoder_driver: bad argument %s\n", argv[i]);
             return 2;
@@ -96,32 +103,43 @@ int main(int argc, char **argv)
     if (steps < 1) steps = 1;
     if (sgemm > 0) return bench_sgemm(sgemm, steps, threads);
 
-    int T = B * L;
+    int Q = mnrl_q, T = B * L + B * Q;  /* passages first, then queries (MNRL mode) */
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)T);
-    int *offsets = malloc(sizeof(int) * (size_t)(B + 1));
+    int *offsets = malloc(sizeof(int) * (size_t)(B + 1)), *q_offsets = malloc(sizeof(int) * (size_t)(B + 1));
     float *up = malloc(sizeof(float) * (size_t)B * cfg.hidden_size);
     double *times = malloc(sizeof(double) * (size_t)steps);
-    if (!ids || !offsets || !up || !times) return 1;
+    if (!ids || !offsets || !q_offsets || !up || !times) return 1;
     bienc_rng rng;
     rng_seed(&rng, 7);
     for (int t = 0; t < T; t++) ids[t] = (int32_t)rng_below(&rng, (uint64_t)cfg.vocab_size);
-    for (int s = 0; s <= B; s++) offsets[s] = s * L;
+    for (int s = 0; s <= B; s++) offsets[s] = s * L, q_offsets[s] = s * Q;
     for (int i = 0; i < B * cfg.hidden_size; i++) up[i] = 1.0f;  /* loss = sum of the pooled output */
-    bienc_batch_ids batch = {ids, NULL, {B, offsets}};
+    bienc_batch_ids batch = {ids, NULL, {B, offsets}}, qbatch = {ids + B * L, NULL, {B, q_offsets}};
+    if (Q == 0) cfg.hidden_dropout = cfg.attention_dropout = 0.0f;
 
     bienc_encoder *enc = NULL;
     bienc_tape *tape = NULL;
+    bienc_adamw *opt = NULL;
     int rc = encoder_new(&enc, &cfg, 1);
     if (rc == 0) rc = tape_new(&tape);
+    if (rc == 0 && Q) rc = adamw_new(&opt, encoder_params(enc), encoder_param_count(enc), NULL, NULL);
     double fwd_s = 0, cpu0 = 0;
     for (int s = 0; rc == 0 && s < warmup + steps; s++) {
         if (s == warmup) cpu0 = cpu_s();
-        double t0 = now_s();
-        bienc_tensor *emb;
+        double t0 = now_s(), t1;
+        bienc_tensor *emb, *qemb, *loss;
         encoder_zero_grad(enc);
-        rc = encoder_embed(enc, tape, &batch, BIENC_POOL_MEAN, 0, 1, (uint64_t)s, &emb);
-        double t1 = now_s();
-        if (rc == 0) rc = tape_backward_from(tape, emb, up);
+        rc = encoder_embed(enc, tape, &batch, BIENC_POOL_MEAN, 0, 1, 2 * (uint64_t)s, &emb);
+        if (Q == 0) {
+            t1 = now_s();
+            if (rc == 0) rc = tape_backward_from(tape, emb, up);
+        } else {
+            if (rc == 0) rc = encoder_embed(enc, tape, &qbatch, BIENC_POOL_MEAN, 0, 1, 2 * (uint64_t)s + 1, &qemb);
+            if (rc == 0) rc = loss_mnrl(tape, qemb, emb, BIENC_MNRL_DEFAULT_SCALE, 0, &loss);
+            t1 = now_s();
+            if (rc == 0) rc = tape_backward(tape, loss);
+            if (rc == 0) rc = adamw_step(opt);
+        }
         tape_reset(tape);
         if (s >= warmup) {
             times[s - warmup] = now_s() - t0;
@@ -133,15 +151,16 @@ int main(int argc, char **argv)
         return 1;
     }
     double cpu_per_step = (cpu_s() - cpu0) / steps;
-    double flops = 3.0 * encoder_forward_flops(&cfg, &batch.seqs);
+    double flops = 3.0 * (encoder_forward_flops(&cfg, &batch.seqs) + (Q ? encoder_forward_flops(&cfg, &qbatch.seqs) : 0));
     double med = median(times, steps);
-    printf("{\"impl\": \"bienc\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"seq\": %d, \"steps\": %d, "
+    printf("{\"impl\": \"bienc\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"seq\": %d, \"mnrl_q\": %d, \"steps\": %d, "
            "\"step_s_median\": %.4f, \"fwd_s_mean\": %.4f, \"steps_per_s\": %.4f, \"model_gflop_per_step\": %.2f, "
            "\"gflops\": %.1f, \"cpu_s_per_step\": %.3f, \"peak_rss_mb\": %.1f, \"arena_mb\": %.1f}\n",
-           threads, cpu_blas_corename(), B, L, steps, med, fwd_s / steps, 1.0 / med, flops / 1e9, flops / med / 1e9,
+           threads, cpu_blas_corename(), B, L, Q, steps, med, fwd_s / steps, 1.0 / med, flops / 1e9, flops / med / 1e9,
            cpu_per_step, peak_rss_mb(), tape_bytes_reserved(tape) / 1048576.0);
+    adamw_free(opt);
     tape_free(tape);
     encoder_free(enc);
-    free(ids), free(offsets), free(up), free(times);
+    free(ids), free(offsets), free(q_offsets), free(up), free(times);
     return 0;
 }

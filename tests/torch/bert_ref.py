@@ -26,6 +26,8 @@ class Cfg:
         self.type_vocab_size = 2
         self.layer_norm_eps = 1e-12
         self.activation = "gelu"
+        self.hidden_dropout = 0.0
+        self.attention_dropout = 0.0
         self.__dict__.update(kw)
 
 
@@ -36,11 +38,12 @@ class Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
         self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout)
 
     def forward(self, ids, type_ids):
         pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0).expand_as(ids)
         x = self.word_embeddings(ids) + self.position_embeddings(pos) + self.token_type_embeddings(type_ids)
-        return self.LayerNorm(x)
+        return self.dropout(self.LayerNorm(x))
 
 
 class SelfAttention(nn.Module):
@@ -51,6 +54,7 @@ class SelfAttention(nn.Module):
         self.query = nn.Linear(c.hidden_size, c.hidden_size)
         self.key = nn.Linear(c.hidden_size, c.hidden_size)
         self.value = nn.Linear(c.hidden_size, c.hidden_size)
+        self.dropout = nn.Dropout(c.attention_dropout)
 
     def forward(self, x, add_mask):
         B, L, C = x.shape
@@ -60,7 +64,7 @@ class SelfAttention(nn.Module):
 
         q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
         s = q @ k.transpose(-1, -2) / math.sqrt(self.d) + add_mask
-        p = torch.softmax(s, dim=-1)
+        p = self.dropout(torch.softmax(s, dim=-1))
         return (p @ v).transpose(1, 2).reshape(B, L, C)
 
 
@@ -71,9 +75,10 @@ class DenseLN(nn.Module):
         super().__init__()
         self.dense = nn.Linear(d_in, c.hidden_size)
         self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+        self.dropout = nn.Dropout(c.hidden_dropout)
 
     def forward(self, h, residual):
-        return self.LayerNorm(self.dense(h) + residual)
+        return self.LayerNorm(self.dropout(self.dense(h)) + residual)
 
 
 class Attention(nn.Module):
