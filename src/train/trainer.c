@@ -211,12 +211,11 @@ static int setup(trainer *t)
     char resume_path[1100];
     t->log.out = t->o->quiet ? NULL : (t->o->log ? t->o->log : stderr);
     BIENC_TRY(resolve_resume(t, resume_path, sizeof resume_path));
-    BIENC_TRY(trainer_data_load(&t->data, cfg, t->log.out));
-    BIENC_TRY(check_loss(t));
-
-    bienc_ckpt *ck = NULL;
+    bienc_ckpt *ck = NULL; /* opened first: a bad checkpoint fails before the data is read */
     if (resume_path[0]) BIENC_TRY(ckpt_open(&ck, resume_path));
-    int rc = build_model(t, ck);
+    int rc = trainer_data_load(&t->data, cfg, t->log.out);
+    if (rc == 0) rc = check_loss(t);
+    if (rc == 0) rc = build_model(t, ck);
     t->bo.max_query_len = t->bi ? t->bi->max_query_len : 0;
     t->bo.max_passage_len = t->bi ? t->bi->max_passage_len : 0;
     if (rc == 0)
