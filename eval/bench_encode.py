@@ -1,0 +1,172 @@
+"""Encoding throughput, bienc vs PyTorch, at MiniLM-L6 size (random weights, vocab 30522).
+
+Subcommands (eval/bench_encode.sh runs them in order, each timed run under the heavy lock):
+  prep    make the model (a sentence-transformers folder written here, `bienc import`ed),
+          pick the texts from MS MARCO passages tokenised by bienc:
+            var   : N passages of 16..128 tokens (with [CLS]/[SEP]), in collection order
+            fixed : N texts of >= 128 tokens (consecutive passages joined), truncated to 128
+  torch   one PyTorch run: the plain BERT of tests/torch/bert_ref.py (same module tree as
+          HF BertModel, eager attention as transformers uses with this torch), texts sorted
+          by length (as SentenceTransformer.encode), batches of 64 padded to their longest
+          text, attention mask, mean pooling + normalisation. The timed part starts AFTER the
+          model is loaded and the texts tokenised (ids are given): generous to PyTorch.
+          Prints one JSON line: texts/s, peak RSS of the process.
+  report  medians over the repeats, the ratio, peak memory; checks that bienc's and
+          PyTorch's embeddings agree (so the two sides compute the same thing).
+bienc's figure is end-to-end `bienc encode` (process start to exit: model load,
+tokenisation, encoding, writing the HDF5 output), also a disadvantage to bienc.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SRC, "tests", "torch"))
+import hf_folder  # noqa: E402
+
+MINILM = dict(hidden=384, layers=6, heads=12, inter=1536, max_pos=512, vocab_size=30522)
+
+
+def prep(a):
+    os.makedirs(a.out, exist_ok=True)
+    shared = a.shared
+    vocab_path, vocab = hf_folder.tokenizer_source(shared)
+    if vocab_path is None or len(vocab) != 30522:
+        sys.exit("bench_encode: needs %s/bert-base-uncased/vocab.txt" % shared)
+    cfg = hf_folder.config_json(**MINILM)
+    folder = os.path.join(a.out, "minilm_st")
+    hf_folder.make_folder(folder, cfg, hf_folder.random_params(cfg, seed=1), vocab, normalize=True,
+                          max_seq_length=128)
+    subprocess.run([a.bin, "import", "--from", folder, "--output", os.path.join(a.out, "model.h5")], check=True,
+                   stdout=subprocess.DEVNULL)
+    coll = os.path.join(shared, "msmarco-dl19", "collection.tsv")
+    pids, texts = [], []
+    with open(coll, encoding="utf-8") as f:
+        for line in f:
+            p, _, t = line.rstrip("\n").partition("\t")
+            t = t.replace("\r", " ")
+            if t.strip():
+                pids.append(p)
+                texts.append(t)
+    tok = subprocess.run([a.bin, "tokenize", "--vocab", vocab_path], input="\n".join(texts) + "\n",
+                         capture_output=True, text=True, check=True)
+    ids = [[int(x) for x in l.split()] for l in tok.stdout.split("\n")[:len(texts)]]
+    assert len(ids) == len(texts)
+    var = [i for i in range(len(texts)) if 16 <= len(ids[i]) <= 128][:a.n]
+    if len(var) < a.n:
+        sys.exit("bench_encode: only %d passages of 16..128 tokens" % len(var))
+    # fixed 128: join consecutive passages until a text has >= 128 tokens, truncate to 128
+    fixed_texts, fixed_ids, j = [], [], 0
+    while len(fixed_texts) < a.n:
+        parts, n_tok = [], 2
+        while n_tok < 128:
+            parts.append(texts[j % len(texts)])
+            n_tok += len(ids[j % len(texts)]) - 2
+            j += 1
+        fixed_texts.append(" ".join(parts))
+    tok = subprocess.run([a.bin, "tokenize", "--vocab", vocab_path, "--max-length", "128"],
+                         input="\n".join(fixed_texts) + "\n", capture_output=True, text=True, check=True)
+    fixed_ids = [[int(x) for x in l.split()] for l in tok.stdout.split("\n")[:len(fixed_texts)]]
+    assert all(len(x) == 128 for x in fixed_ids), "fixed texts are not all 128 tokens"
+    sets = {"var": ([pids[i] for i in var], [texts[i] for i in var], [ids[i] for i in var]),
+            "fixed": (["f%d" % i for i in range(a.n)], fixed_texts, fixed_ids)}
+    for name, (p, t, x) in sets.items():
+        with open(os.path.join(a.out, name + ".tsv"), "w", encoding="utf-8") as f:
+            for pi, ti in zip(p, t):
+                f.write("%s\t%s\n" % (pi, ti))
+        with open(os.path.join(a.out, name + ".ids.json"), "w") as f:
+            json.dump(x, f)
+        lens = [len(v) for v in x]
+        print("%s: %d texts, tokens per text min %d mean %.1f max %d" % (name, len(x), min(lens), np.mean(lens), max(lens)))
+
+
+def run_torch(a):
+    import torch
+    import bert_ref
+    torch.set_num_threads(a.threads)
+    folder = os.path.join(a.out, "minilm_st")
+    cfg = json.load(open(os.path.join(folder, "config.json")))
+    c = bert_ref.Cfg(vocab_size=cfg["vocab_size"], hidden_size=cfg["hidden_size"], num_layers=cfg["num_hidden_layers"],
+                     num_heads=cfg["num_attention_heads"], intermediate_size=cfg["intermediate_size"],
+                     max_position_embeddings=cfg["max_position_embeddings"], type_vocab_size=cfg["type_vocab_size"],
+                     layer_norm_eps=cfg["layer_norm_eps"], activation=cfg["hidden_act"])
+    model = bert_ref.Bert(c).eval()
+    sd, _ = hf_folder.read_safetensors(os.path.join(folder, "model.safetensors"))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+    del sd
+    ids = json.load(open(os.path.join(a.out, a.set + ".ids.json")))
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # SentenceTransformer.encode: longest first
+    out = np.zeros((len(ids), c.hidden_size), np.float32)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for s in range(0, len(order), a.batch_size):
+            idx = order[s:s + a.batch_size]
+            L = max(len(ids[i]) for i in idx)
+            x = torch.zeros(len(idx), L, dtype=torch.long)
+            m = torch.zeros(len(idx), L, dtype=torch.long)
+            for r, i in enumerate(idx):
+                x[r, :len(ids[i])] = torch.tensor(ids[i])
+                m[r, :len(ids[i])] = 1
+            h = model(x, torch.zeros_like(x), m)
+            e = torch.nn.functional.normalize(bert_ref.pool(h, m, "mean"), dim=-1)
+            out[idx] = e.numpy()
+    dt = time.perf_counter() - t0
+    np.save(os.path.join(a.out, "torch_%s.npy" % a.set), out[:200])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"system": "pytorch", "set": a.set, "texts": len(ids), "seconds": dt, "texts_per_s": len(ids) / dt,
+                      "peak_rss_mb": rss, "threads": a.threads, "torch": torch.__version__}))
+
+
+def report(a):
+    rows = [json.loads(l) for l in open(a.results) if l.strip()]
+    import h5py
+    lines = ["| set | system | texts | texts/s (median of %d) | peak RSS MB (max) |" % a.repeats, "|---|---|---|---|---|"]
+    summary = {}
+    for s in ("var", "fixed"):
+        for sysname in ("bienc", "pytorch"):
+            r = [x for x in rows if x["set"] == s and x["system"] == sysname]
+            if not r:
+                continue
+            tps = statistics.median(x["texts_per_s"] for x in r)
+            rss = max(x["peak_rss_mb"] for x in r)
+            extra = ""
+            if sysname == "bienc" and all("encode_texts_per_s" in x for x in r):
+                extra = " (encode phase only: %.1f)" % statistics.median(x["encode_texts_per_s"] for x in r)
+            summary[(s, sysname)] = (tps, rss)
+            lines.append("| %s | %s | %d | %.1f%s | %.0f |" % (s, sysname, r[0]["texts"], tps, extra, rss))
+        if (s, "bienc") in summary and (s, "pytorch") in summary:
+            b, p = summary[(s, "bienc")], summary[(s, "pytorch")]
+            lines.append("| %s | **ratio bienc/pytorch** | | **%.2fx** | %.2fx memory |" % (s, b[0] / p[0], b[1] / p[1]))
+        eb, et = os.path.join(a.out, "bienc_%s.h5" % s), os.path.join(a.out, "torch_%s.npy" % s)
+        if os.path.exists(eb) and os.path.exists(et):
+            x = h5py.File(eb, "r")["embeddings"][:200]
+            y = np.load(et)
+            lines.append("| %s | max abs diff of the embeddings (first 200) | | %.1e | |" % (s, float(np.abs(x - y).max())))
+    print("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["prep", "torch", "report"])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--bin", default=os.path.join(SRC, "build", "bienc"))
+    ap.add_argument("--shared", default=os.path.join(SRC, "..", "shared", "data"))
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--set", choices=["var", "fixed"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--results")
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    {"prep": prep, "torch": run_torch, "report": report}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
