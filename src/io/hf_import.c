@@ -15,7 +15,7 @@
 
 /* A JSON file read and parsed; absent files give BIENC_ENOTFOUND (no message needed). */
 typedef struct json_file {
-    char path[4096];
+    char path[8192];
     char *text;
     json_doc *doc;
     const json_node *root;
@@ -142,7 +142,7 @@ static int read_encoder_config(const char *dir, bienc_encoder_config *cfg)
 
 static int file_exists(const char *dir, const char *name)
 {
-    char p[4096];
+    char p[8192];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return access(p, R_OK) == 0;
 }
@@ -167,7 +167,7 @@ static int read_tokenizer(const char *dir, bienc_tokenizer **tok)
         rc = 0;
     }
     if (rc < 0) return rc;
-    char p[4096];
+    char p[8192];
     if (file_exists(dir, "vocab.txt")) {
         snprintf(p, sizeof p, "%s/vocab.txt", dir);
         if (lower < 0) lower = 1;  /* BertTokenizer's default */
@@ -235,8 +235,8 @@ static int read_modules(const char *dir, int hidden, bienc_biencoder_opts *o)
         } else if (strstr(path, "..")) {
             rc = bienc_error(BIENC_EFORMAT, "%s: module %d: path '%s' leaves the folder", f.path, i, path);
         } else if (i == 0 && strcmp(cls, "Transformer") == 0) {
-            if (path[0]) rc = bienc_error(BIENC_EFORMAT, "%s: Transformer module in '%s' (only the folder root is supported)",
-                                          f.path, path);
+            /* the folder root (current layout) or a sub-folder such as 0_Transformer (older
+             * sentence-transformers): hf_import reads the model from there */
         } else if (i == 1 && strcmp(cls, "Pooling") == 0) {
             rc = read_pooling(dir, path, hidden, &o->pool);
             have_pool = 1;
@@ -270,7 +270,26 @@ static int read_max_length(const char *dir, int max_pos, bienc_biencoder_opts *o
     return rc;
 }
 
-/* The encoder parameter a file tensor maps to; NULL when it is to be skipped. */
+/* Where the Transformer module's files are: the folder itself, or modules.json's path
+ * for it (older sentence-transformers folders keep the model in 0_Transformer/). */
+static int transformer_dir(const char *dir, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", dir);
+    json_file f;
+    int rc = json_file_read(&f, dir, "modules.json", 0);
+    if (rc == BIENC_ENOTFOUND) return 0;
+    if (rc < 0) return rc;
+    const json_node *m = f.root->type == JSON_ARRAY ? json_first(f.doc, f.root) : NULL;
+    const char *type = m ? json_get_string(f.doc, m, "type", NULL) : NULL;
+    const char *path = m ? json_get_string(f.doc, m, "path", NULL) : NULL;
+    size_t tl = type ? strlen(type) : 0;
+    if (type && path && path[0] && !strstr(path, "..") && tl >= 11 && strcmp(type + tl - 11, "Transformer") == 0)
+        snprintf(out, cap, "%s/%s", dir, path);
+    json_file_free(&f);
+    return 0;  /* anything malformed is reported by read_modules */
+}
+
+/* Tensors of a BertModel file that are not encoder parameters: skipped. */
 static int skip_name(const char *name)
 {
     return strncmp(name, "pooler.", 7) == 0 || strncmp(name, "cls.", 4) == 0 || strcmp(name, "embeddings.position_ids") == 0;
@@ -311,19 +330,20 @@ int hf_import(const char *dir, bienc_biencoder **out)
     bienc_encoder_config cfg;
     bienc_biencoder_opts o;
     biencoder_opts_default(&o);
-    BIENC_TRY(read_encoder_config(dir, &cfg));
+    char tdir[4096], p[8192];
+    BIENC_TRY(transformer_dir(dir, tdir, sizeof tdir));
+    BIENC_TRY(read_encoder_config(tdir, &cfg));
     BIENC_TRY(read_modules(dir, cfg.hidden_size, &o));
-    BIENC_TRY(read_max_length(dir, cfg.max_position_embeddings, &o));
-    char p[4096];
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    BIENC_TRY(read_max_length(tdir, cfg.max_position_embeddings, &o));
+    snprintf(p, sizeof p, "%s/model.safetensors", tdir);
     if (access(p, R_OK) != 0) {
-        if (file_exists(dir, "pytorch_model.bin"))
+        if (file_exists(tdir, "pytorch_model.bin"))
             return bienc_error(BIENC_ENOTFOUND, "%s: only model.safetensors is read (pytorch_model.bin is a pickle; "
-                                                "convert it with safetensors.torch.save_file)", dir);
+                                                "convert it with safetensors.torch.save_file)", tdir);
         return bienc_error(BIENC_ENOTFOUND, "%s: cannot open: %s", p, strerror(errno));
     }
     bienc_tokenizer *tok = NULL;
-    BIENC_TRY(read_tokenizer(dir, &tok));
+    BIENC_TRY(read_tokenizer(tdir, &tok));
     bienc_biencoder *bi = NULL;
     /* seed 0: every parameter is overwritten below */
     int rc = biencoder_new(&bi, &cfg, 0, tok, &o);

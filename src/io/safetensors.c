@@ -413,6 +413,10 @@ int safetensors_write(const char *path, const safetensors_entry *e, int n)
             break;
         }
         for (int k = 0; k < order[i]->ndim; k++) {
+            if (order[i]->shape[k] < 0) {
+                rc = bienc_error(BIENC_EINVAL, "%s: tensor '%s': negative dimension", path, order[i]->name);
+                break;
+            }
             numel *= (uint64_t)order[i]->shape[k];
             if (sb_add(&b, k ? ",%lld" : "%lld", (long long)order[i]->shape[k]) < 0) rc = BIENC_ENOMEM;
         }

@@ -164,6 +164,24 @@ def main():
     check_params(got, want, "plain HF folder")
     assert (attrs["pooling"].decode() if isinstance(attrs["pooling"], bytes) else attrs["pooling"]) == "mean"
 
+    # older sentence-transformers layout: the model in 0_Transformer/, Pooling (cls) at the root
+    old = os.path.join(t, "old")
+    want = hf_folder.make_folder(os.path.join(old, "0_Transformer"), cfg, params, vocab, sentence_transformers=False)
+    with open(os.path.join(old, "0_Transformer", "sentence_bert_config.json"), "w") as f:
+        json.dump({"max_seq_length": 20, "do_lower_case": False}, f)
+    os.makedirs(os.path.join(old, "1_Pooling"))
+    with open(os.path.join(old, "1_Pooling", "config.json"), "w") as f:
+        json.dump({"word_embedding_dimension": 32, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False,
+                   "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}, f)
+    with open(os.path.join(old, "modules.json"), "w") as f:
+        json.dump([{"idx": 0, "name": "0", "path": "0_Transformer", "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}], f)
+    run("import", "--from", old, "--output", os.path.join(t, "old.h5"))
+    got, attrs = h5_params(os.path.join(t, "old.h5"))
+    check_params(got, want, "0_Transformer folder")
+    assert int(attrs["max_passage_length"]) == 20 and int(attrs["normalize"]) == 0
+    assert (attrs["pooling"].decode() if isinstance(attrs["pooling"], bytes) else attrs["pooling"]) == "cls"
+
     # refused: a wrong shape, an unknown tensor, a missing tensor; the message names it
     bad = dict(params)
     bad["encoder.layer.1.output.dense.weight"] = np.zeros((32, 63), np.float32)
