@@ -18,6 +18,8 @@
 
 #include "bienc/config.h"
 #include "bienc/cross_encoder.h"
+#include "bienc/data.h"
+#include "bienc/metrics.h"
 
 typedef struct bienc_teacher_opts {
     const char *vocab;       /* vocab.txt the teacher tokenizes with (required) */
@@ -44,5 +46,12 @@ void teacher_result_free(bienc_teacher_result *r);
  * with 0/1 labels (no dropout, no gradient). */
 int teacher_eval_loss(bienc_cross_encoder *ce, const char *const *q, const char *const *p, const float *labels, int64_t n,
                       double *loss);
+
+/* Reranking (src/train/teacher_rerank.c): every query's top `top` documents of `run` (sorted
+ * in place) re-scored by the cross-encoder; *out is a new run called `name` whose scores are
+ * the logits (documents below the top are dropped). Texts are looked up by id; an id missing
+ * from queries / collection is BIENC_ENOTFOUND naming it. */
+int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *queries, const bienc_texts *collection,
+                   int top, int batch_size, const char *name, bienc_run **out);
 
 #endif

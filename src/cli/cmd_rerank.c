@@ -1,0 +1,83 @@
+/* bienc rerank --model TEACHER --run RUN --queries Q --collection C --top N --output OUT:
+ * re-scores each query's top-N candidates of a TREC run with a cross-encoder checkpoint
+ * (library: bienc/teacher.h teacher_rerank) and writes the reranked run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bienc/cpu.h"
+#include "bienc/cross_encoder.h"
+#include "bienc/data.h"
+#include "bienc/error.h"
+#include "bienc/teacher.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static void rerank_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bienc rerank --model TEACHER.h5 --run RUN.trec --queries Q --collection C --output OUT.trec\n"
+            "                    [--top N] [--batch-size B] [--threads T] [--name NAME]\n\n"
+            "Re-scores every query's top-N documents of a TREC run with a cross-encoder checkpoint\n"
+            "(the teacher that `bienc run` trains) and writes them ranked by its scores.\n"
+            "Q and C are `id<TAB>text` TSV files (MS MARCO queries.tsv, collection.tsv) or BEIR .jsonl.\n\n"
+            "  --top N         candidates per query to re-score (default 100); the rest are dropped\n"
+            "  --batch-size B  pairs per forward pass (default 64)\n"
+            "  --threads T     worker threads (default: all cores); scores do not depend on it\n"
+            "  --name NAME     run name in the output (default: rerank)\n");
+}
+
+static int load_texts(const char *path, bienc_texts **out)
+{
+    bienc_read_opts ro = {0};
+    size_t n = strlen(path);
+    if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) return texts_load_jsonl(out, path, &ro, NULL);
+    return texts_load_tsv(out, path, &ro, NULL);
+}
+
+int cmd_rerank(int argc, char **argv)
+{
+    const char *model = NULL, *runp = NULL, *qp = NULL, *cp = NULL, *outp = NULL, *name = "rerank";
+    int64_t top = 100, bs = 64, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        int rc;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            rerank_usage(stdout);
+            return 0;
+        }
+        if ((rc = arg_string(argc, argv, &i, "--model", &model)) || (rc = arg_string(argc, argv, &i, "--run", &runp)) ||
+            (rc = arg_string(argc, argv, &i, "--queries", &qp)) || (rc = arg_string(argc, argv, &i, "--collection", &cp)) ||
+            (rc = arg_string(argc, argv, &i, "--output", &outp)) || (rc = arg_string(argc, argv, &i, "--name", &name)) ||
+            (rc = arg_int(argc, argv, &i, "--top", 1, 1000000, &top)) ||
+            (rc = arg_int(argc, argv, &i, "--batch-size", 1, 1000000, &bs)) ||
+            (rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &threads))) {
+            if (rc < 0) return 2;
+            continue;
+        }
+        return arg_unknown("rerank", argv[i]);
+    }
+    if (!model || !runp || !qp || !cp || !outp) {
+        fprintf(stderr, "bienc rerank: --model, --run, --queries, --collection and --output are required\n");
+        rerank_usage(stderr);
+        return 2;
+    }
+    if (threads > 0) cpu_set_threads((int)threads);
+    bienc_cross_encoder *ce = NULL;
+    bienc_run *run = NULL, *out = NULL;
+    bienc_texts *q = NULL, *c = NULL;
+    int rc = cross_io_load(model, &ce);
+    if (rc == 0) rc = run_read(runp, &run);
+    if (rc == 0) rc = load_texts(qp, &q);
+    if (rc == 0) rc = load_texts(cp, &c);
+    if (rc == 0) rc = teacher_rerank(ce, run, q, c, (int)top, (int)bs, name, &out);
+    if (rc == 0) rc = run_write(out, outp);
+    if (rc == 0)
+        fprintf(stderr, "bienc rerank: %zu queries, %zu pairs re-scored -> %s\n", run_num_queries(out), run_num_entries(out),
+                outp);
+    int code = rc < 0 ? cli_fail("rerank") : 0;
+    run_free(out);
+    run_free(run);
+    texts_free(q);
+    texts_free(c);
+    cross_encoder_free(ce);
+    return code;
+}

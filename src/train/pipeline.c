@@ -1,0 +1,465 @@
+/* `bienc run`: every stage from data to report (see include/bienc/pipeline.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bienc/biencoder.h"
+#include "bienc/cpu.h"
+#include "bienc/data.h"
+#include "bienc/error.h"
+#include "bienc/exact.h"
+#include "bienc/hnsw.h"
+#include "bienc/model_io.h"
+#include "bienc/pipeline.h"
+#include "bienc/teacher.h"
+#include "bienc/trainer.h"
+#include "train/pipeline_internal.h"
+#include "train/trainer_internal.h"
+
+void pipeline_opts_default(bienc_pipeline_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->python = "/usr/bin/python3";
+}
+
+const char *pipeline_run_label(int run)
+{
+    static const char *labels[PIPE_RUN_COUNT] = {"untrained bi-encoder (exact)", "bi-encoder + HNSW", "bi-encoder exact",
+                                                 "teacher rerank (exact top-N)", "BM25 (xapian)"};
+    return run >= 0 && run < PIPE_RUN_COUNT ? labels[run] : "?";
+}
+
+void pipeline_result_free(bienc_pipeline_result *r)
+{
+    if (!r) return;
+    free(r->bi_losses);
+    free(r->teacher_losses);
+    r->bi_losses = r->teacher_losses = NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void pipe_log(pipe_ctx *p, const char *fmt, ...)
+{
+    if (p->o->quiet) return;
+    FILE *f = p->o->log ? p->o->log : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fflush(f);
+}
+
+static void stage_begin(pipe_ctx *p, const char *name)
+{
+    p->t_stage = now_s();
+    pipe_log(p, "== %s\n", name);
+    if (p->r->n_stages < PIPELINE_MAX_STAGES) p->r->stage_name[p->r->n_stages] = name;
+}
+
+static void stage_end(pipe_ctx *p)
+{
+    if (p->r->n_stages >= PIPELINE_MAX_STAGES) return;
+    double s = now_s() - p->t_stage;
+    p->r->stage_seconds[p->r->n_stages++] = s;
+    pipe_log(p, "   %s: %.1f s\n", p->r->stage_name[p->r->n_stages - 1], s);
+}
+
+static int file_exists(const char *path) { return path && access(path, R_OK) == 0; }
+
+static int mkdir_p(const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return bienc_error(BIENC_ERANGE, "path too long: %s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create directory %s", buf);
+        *s = '/';
+    }
+    if (mkdir(buf, 0777) < 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create directory %s", buf);
+    return 0;
+}
+
+/* ---- stages ---- */
+
+static int stage_data(pipe_ctx *p)
+{
+    const bienc_cfg_data *d = &p->cfg->data;
+    if (d->format != BIENC_CFG_DATA_DEBIAN || file_exists(d->collection)) {
+        pipe_log(p, "   data present: %s\n", d->collection ? d->collection : "(triples only)");
+        return 0;
+    }
+    bienc_debian_opts o;
+    debian_default_opts(&o);
+    o.output_dir = d->dir;
+    bienc_debian_stats st;
+    BIENC_TRY(debian_build(&o, &st));
+    pipe_log(p, "   built the Debian data set in %s: %lld passages, %lld train / %lld dev queries\n", d->dir,
+             (long long)st.n_passages, (long long)st.n_queries[0], (long long)st.n_queries[1]);
+    return 0;
+}
+
+static int stage_vocab(pipe_ctx *p)
+{
+    const bienc_run_config *cfg = p->cfg;
+    if (cfg->tokenizer.vocab) {
+        snprintf(p->vocab, sizeof p->vocab, "%s", cfg->tokenizer.vocab);
+        pipe_log(p, "   vocabulary: %s (from the config)\n", p->vocab);
+        return 0;
+    }
+    snprintf(p->vocab, sizeof p->vocab, "%s/vocab.txt", p->r->run_dir);
+    if (file_exists(p->vocab)) {
+        pipe_log(p, "   vocabulary: reusing %s\n", p->vocab);
+        return 0;
+    }
+    trainer_data d;
+    memset(&d, 0, sizeof d);
+    BIENC_TRY(trainer_data_load(&d, cfg, p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr)));
+    bienc_tokenizer *tok = NULL;
+    int rc = trainer_train_vocab(&d, cfg, &tok);
+    trainer_data_free(&d);
+    if (rc == 0) rc = tokenizer_save_vocab(tok, p->vocab);
+    if (rc == 0) pipe_log(p, "   trained a %d-token WordPiece vocabulary -> %s\n", tokenizer_vocab_size(tok), p->vocab);
+    tokenizer_free(tok);
+    return rc;
+}
+
+static int copy_losses(float **dst, int64_t *n, const float *src, int64_t count)
+{
+    *n = 0;
+    if (count <= 0 || !src) return 0;
+    *dst = malloc((size_t)count * sizeof **dst);
+    if (!*dst) return bienc_error(BIENC_ENOMEM, "out of memory");
+    memcpy(*dst, src, (size_t)count * sizeof **dst);
+    *n = count;
+    return 0;
+}
+
+static int stage_teacher(pipe_ctx *p)
+{
+    snprintf(p->r->teacher_path, sizeof p->r->teacher_path, "%s/teacher.h5", p->r->run_dir);
+    if (p->o->reuse && file_exists(p->r->teacher_path)) {
+        pipe_log(p, "   reusing %s\n", p->r->teacher_path);
+        return cross_io_load(p->r->teacher_path, &p->teacher);
+    }
+    bienc_teacher_opts to = {.vocab = p->vocab, .output = p->r->teacher_path, .threads = p->o->threads,
+                             .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr)};
+    bienc_teacher_result tr;
+    int rc = teacher_train(&p->work, &to, &p->teacher, &tr);
+    if (rc == 0) rc = copy_losses(&p->r->teacher_losses, &p->r->n_teacher_losses, tr.losses, tr.n_losses);
+    p->r->teacher_steps = tr.steps;
+    p->r->teacher_pairs_per_s = tr.pairs_per_s;
+    teacher_result_free(&tr);
+    return rc;
+}
+
+static int stage_train(pipe_ctx *p)
+{
+    bienc_train_opts to;
+    train_opts_default(&to);
+    to.threads = p->o->threads;
+    to.quiet = p->o->quiet;
+    to.log = p->o->log;
+    to.progress = 0;
+    to.stop = p->o->stop;
+    to.eval_at_start = 0; /* the untrained baseline is measured below on the whole collection */
+    to.overwrite = 1;     /* `bienc run` redoes the job: an earlier run's checkpoints of this name go */
+    bienc_train_result tr;
+    int rc = trainer_run(&p->work, &to, &tr);
+    if (rc == 0 && tr.stopped == 1) rc = bienc_error(BIENC_EINTERRUPT, "bienc run: stopped during training (step %lld)", (long long)tr.steps);
+    if (rc == 0 && !tr.last_ckpt[0]) rc = bienc_error(BIENC_ESTATE, "bienc run: the trainer wrote no checkpoint");
+    if (rc == 0) snprintf(p->r->model_path, sizeof p->r->model_path, "%s", tr.last_ckpt);
+    if (rc == 0) rc = copy_losses(&p->r->bi_losses, &p->r->n_bi_losses, tr.losses, tr.n_losses);
+    p->r->bi_steps = tr.steps;
+    p->r->bi_pairs_per_s = tr.pairs_per_s;
+    train_result_free(&tr);
+    if (rc == 0) rc = model_io_load(p->r->model_path, &p->bi);
+    return rc;
+}
+
+/* The dev set: queries with a relevant passage, in file order, at most eval.max_queries. */
+static int load_dev(pipe_ctx *p)
+{
+    const bienc_run_config *cfg = p->cfg;
+    if (!cfg->data.dev_queries || !cfg->data.dev_qrels)
+        return bienc_error(BIENC_EINVAL, "bienc run needs data.dev_queries and data.dev_qrels to evaluate");
+    bienc_read_opts ro = {.skip_malformed = cfg->data.skip_malformed, .numeric_ids = 0};
+    BIENC_TRY(trainer_load_texts(&p->collection, cfg->data.collection, &ro));
+    BIENC_TRY(trainer_load_texts(&p->dev_queries, cfg->data.dev_queries, &ro));
+    BIENC_TRY(qrels_read(cfg->data.dev_qrels, &p->qrels));
+    int64_t nqs = texts_count(p->dev_queries), np = texts_count(p->collection);
+    int64_t maxq = cfg->eval.max_queries > 0 ? cfg->eval.max_queries : nqs;
+    p->qtext = malloc((size_t)(nqs + 1) * sizeof *p->qtext);
+    p->qlen = malloc((size_t)(nqs + 1) * sizeof *p->qlen);
+    p->qid = calloc((size_t)(nqs + 1), sizeof *p->qid);
+    p->ptext = malloc((size_t)(np + 1) * sizeof *p->ptext);
+    p->plen = malloc((size_t)(np + 1) * sizeof *p->plen);
+    p->pid = calloc((size_t)(np + 1), sizeof *p->pid);
+    if (!p->qtext || !p->qlen || !p->qid || !p->ptext || !p->plen || !p->pid)
+        return bienc_error(BIENC_ENOMEM, "bienc run: out of memory for the dev set");
+    for (int64_t i = 0; i < nqs && p->nq < maxq; i++) {
+        const char *id;
+        size_t idl;
+        BIENC_TRY(texts_get(p->dev_queries, i, &id, &idl, &p->qtext[p->nq], &p->qlen[p->nq]));
+        char *s = strndup(id, idl);
+        if (!s) return bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
+        if (qrels_count_relevant(p->qrels, s, 1) == 0) {
+            free(s);
+            continue;
+        }
+        p->qid[p->nq++] = s;
+    }
+    for (int64_t i = 0; i < np; i++) {
+        const char *id;
+        size_t idl;
+        BIENC_TRY(texts_get(p->collection, i, &id, &idl, &p->ptext[i], &p->plen[i]));
+        if (!(p->pid[i] = strndup(id, idl))) return bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
+    }
+    p->np = np;
+    if (p->nq == 0) return bienc_error(BIENC_EINVAL, "%s: no dev query has a relevant passage in %s", cfg->data.dev_queries,
+                                       cfg->data.dev_qrels);
+    p->r->n_queries = p->nq;
+    p->r->n_passages = p->np;
+    pipe_log(p, "   dev set: %lld queries (of %lld) against %lld passages\n", (long long)p->nq, (long long)nqs, (long long)np);
+    return 0;
+}
+
+/* A run from a [nq, k] result block (id -1 = no result). */
+static int run_from_ids(pipe_ctx *p, const char *name, const int64_t *ids, const float *scores, int k, bienc_run **out)
+{
+    BIENC_TRY(run_new(out, name));
+    for (int64_t q = 0; q < p->nq; q++)
+        for (int j = 0; j < k; j++) {
+            int64_t id = ids[q * k + j];
+            if (id < 0 || id >= p->np) continue;
+            BIENC_TRY(run_add(*out, p->qid[q], p->pid[id], scores[q * k + j]));
+        }
+    return run_sort(*out);
+}
+
+static int save_run(pipe_ctx *p, bienc_run *run, const char *file)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", p->r->run_dir, file);
+    return run_write(run, path);
+}
+
+/* Embeds the dev queries and the collection with `bi` (caller frees *qe, *pe). */
+static int encode_all(pipe_ctx *p, bienc_biencoder *bi, float **qe, float **pe)
+{
+    int dim = biencoder_dim(bi), bs = (int)p->cfg->eval.batch_size;
+    *qe = malloc((size_t)(p->nq ? p->nq : 1) * dim * sizeof **qe);
+    *pe = malloc((size_t)(p->np ? p->np : 1) * dim * sizeof **pe);
+    if (!*qe || !*pe) return bienc_error(BIENC_ENOMEM, "bienc run: out of memory for %lld embeddings", (long long)p->np);
+    BIENC_TRY(biencoder_encode_texts(bi, NULL, (const char *const *)p->qtext, p->qlen, p->nq, BIENC_SIDE_QUERY, bs, *qe));
+    return biencoder_encode_texts(bi, NULL, (const char *const *)p->ptext, p->plen, p->np, BIENC_SIDE_PASSAGE, bs, *pe);
+}
+
+static int exact_run(pipe_ctx *p, const float *pe, const float *qe, int dim, const char *name, bienc_run **out)
+{
+    int k = (int)(p->cfg->index.k < p->np ? p->cfg->index.k : p->np);
+    int64_t *ids = malloc((size_t)p->nq * k * sizeof *ids);
+    float *sc = malloc((size_t)p->nq * k * sizeof *sc);
+    int rc = ids && sc ? 0 : bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
+    if (rc == 0) rc = exact_search(pe, p->np, dim, dim, p->cfg->index.metric, 0, NULL, qe, p->nq, k, p->threads, ids, sc);
+    if (rc == 0) rc = run_from_ids(p, name, ids, sc, k, out);
+    free(ids);
+    free(sc);
+    return rc;
+}
+
+static int stage_baseline(pipe_ctx *p)
+{
+    const bienc_run_config *cfg = p->cfg;
+    bienc_tokenizer *tok;
+    BIENC_TRY(tokenizer_load(&tok, p->vocab, cfg->tokenizer.lower_case));
+    bienc_encoder_config ec;
+    int rc = config_encoder_config(&cfg->model, tokenizer_vocab_size(tok), &ec);
+    if (rc < 0) {
+        tokenizer_free(tok);
+        return rc;
+    }
+    /* exactly the trainer's initial model: same config, same seed */
+    bienc_biencoder_opts bo = {.pool = (bienc_pool_mode)cfg->model.pooling, .normalize = cfg->model.normalize,
+                               .max_query_len = (int)cfg->tokenizer.max_query_length,
+                               .max_passage_len = (int)cfg->tokenizer.max_passage_length};
+    bienc_biencoder *bi = NULL;
+    if (cfg->model.init_from) {
+        tokenizer_free(tok);
+        BIENC_TRY(model_io_load(cfg->model.init_from, &bi));
+    } else {
+        BIENC_TRY(biencoder_new(&bi, &ec, (uint64_t)cfg->train.seed, tok, &bo));
+    }
+    float *qe = NULL, *pe = NULL;
+    rc = encode_all(p, bi, &qe, &pe);
+    if (rc == 0) rc = exact_run(p, pe, qe, biencoder_dim(bi), "untrained", &p->runs[PIPE_RUN_UNTRAINED]);
+    if (rc == 0) rc = save_run(p, p->runs[PIPE_RUN_UNTRAINED], "run.untrained.trec");
+    free(qe);
+    free(pe);
+    biencoder_free(bi);
+    return rc;
+}
+
+static int stage_encode(pipe_ctx *p)
+{
+    BIENC_TRY(encode_all(p, p->bi, &p->qe, &p->pe));
+    p->r->dim = biencoder_dim(p->bi);
+    pipe_log(p, "   %lld passages and %lld queries -> %lld-dim vectors\n", (long long)p->np, (long long)p->nq,
+             (long long)p->r->dim);
+    return 0;
+}
+
+static int stage_index(pipe_ctx *p)
+{
+    bienc_hnsw_params hp;
+    hnsw_params_default(&hp);
+    hp.dim = (int)p->r->dim;
+    hp.metric = p->cfg->index.metric;
+    hp.M = (int)p->cfg->index.M;
+    hp.ef_construction = (int)p->cfg->index.ef_construction;
+    BIENC_TRY(hnsw_create(&p->index, &hp));
+    BIENC_TRY(hnsw_add(p->index, p->pe, p->np, (const char *const *)p->pid, p->threads));
+    char path[1200];
+    snprintf(path, sizeof path, "%s/index.hnsw", p->r->run_dir);
+    BIENC_TRY(hnsw_save(p->index, path));
+    pipe_log(p, "   HNSW M=%d ef_construction=%d over %lld vectors (%.1f MB) -> %s\n", hp.M, hp.ef_construction,
+             (long long)p->np, hnsw_memory_bytes(p->index) / 1e6, path);
+    return 0;
+}
+
+static int stage_search(pipe_ctx *p)
+{
+    int k = (int)(p->cfg->index.k < p->np ? p->cfg->index.k : p->np);
+    int64_t *ids = malloc((size_t)p->nq * k * sizeof *ids);
+    float *sc = malloc((size_t)p->nq * k * sizeof *sc);
+    int rc = ids && sc ? 0 : bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
+    double t0 = now_s();
+    if (rc == 0) rc = hnsw_search(p->index, p->qe, p->nq, k, (int)p->cfg->index.ef, p->threads, ids, sc);
+    double t_hnsw = now_s() - t0;
+    if (rc == 0) rc = run_from_ids(p, "bienc-hnsw", ids, sc, k, &p->runs[PIPE_RUN_HNSW]);
+    t0 = now_s();
+    if (rc == 0) rc = hnsw_search_exact(p->index, p->qe, p->nq, k, p->threads, ids, sc);
+    double t_exact = now_s() - t0;
+    if (rc == 0) rc = run_from_ids(p, "bienc-exact", ids, sc, k, &p->runs[PIPE_RUN_EXACT]);
+    if (rc == 0) rc = save_run(p, p->runs[PIPE_RUN_HNSW], "run.hnsw.trec");
+    if (rc == 0) rc = save_run(p, p->runs[PIPE_RUN_EXACT], "run.exact.trec");
+    if (rc == 0)
+        pipe_log(p, "   top-%d of %lld queries: HNSW (ef %lld) %.3f s, exact %.3f s\n", k, (long long)p->nq,
+                 (long long)p->cfg->index.ef, t_hnsw, t_exact);
+    free(ids);
+    free(sc);
+    return rc;
+}
+
+static int stage_rerank(pipe_ctx *p)
+{
+    int depth = (int)p->cfg->teacher.rerank_depth;
+    BIENC_TRY(teacher_rerank(p->teacher, p->runs[PIPE_RUN_EXACT], p->dev_queries, p->collection, depth,
+                             (int)p->cfg->eval.batch_size, "teacher", &p->runs[PIPE_RUN_TEACHER]));
+    pipe_log(p, "   %lld queries x top-%d pairs re-scored\n", (long long)p->nq, depth);
+    return save_run(p, p->runs[PIPE_RUN_TEACHER], "run.teacher.trec");
+}
+
+static int stage_evaluate(pipe_ctx *p)
+{
+    bienc_eval_options eo = metrics_default_options();
+    for (int i = 0; i < PIPE_RUN_COUNT; i++) {
+        if (!p->runs[i]) continue;
+        bienc_eval_result er;
+        BIENC_TRY(metrics_evaluate(p->runs[i], p->qrels, &eo, &er));
+        memcpy(p->r->metrics[i], er.mean, sizeof er.mean);
+        p->r->has_run[i] = 1;
+        metrics_result_free(&er);
+    }
+    if (p->runs[PIPE_RUN_HNSW] && p->runs[PIPE_RUN_EXACT])
+        BIENC_TRY(metrics_agreement(p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_EXACT], 0, &p->r->ann_vs_exact));
+    if (p->runs[PIPE_RUN_TEACHER]) {
+        BIENC_TRY(metrics_agreement(p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_TEACHER], 0, &p->r->agree_hnsw));
+        BIENC_TRY(metrics_agreement(p->runs[PIPE_RUN_EXACT], p->runs[PIPE_RUN_TEACHER], 0, &p->r->agree_exact));
+        p->r->has_agreement = 1;
+    }
+    return 0;
+}
+
+static void ctx_free(pipe_ctx *p)
+{
+    for (int i = 0; i < PIPE_RUN_COUNT; i++) run_free(p->runs[i]);
+    hnsw_free(p->index);
+    biencoder_free(p->bi);
+    cross_encoder_free(p->teacher);
+    texts_free(p->collection);
+    texts_free(p->dev_queries);
+    qrels_free(p->qrels);
+    for (int64_t i = 0; p->qid && i < p->nq; i++) free(p->qid[i]);
+    for (int64_t i = 0; p->pid && i < p->np; i++) free(p->pid[i]);
+    free(p->qid);
+    free(p->pid);
+    free(p->qtext);
+    free(p->qlen);
+    free(p->ptext);
+    free(p->plen);
+    free(p->qe);
+    free(p->pe);
+}
+
+typedef int (*stage_fn)(pipe_ctx *p);
+
+static int run_stage(pipe_ctx *p, const char *name, stage_fn fn)
+{
+    if (p->o->stop && *p->o->stop) return bienc_error(BIENC_EINTERRUPT, "bienc run: stopped before stage %s", name);
+    stage_begin(p, name);
+    int rc = fn(p);
+    stage_end(p);
+    if (rc < 0) return bienc_error_context(rc, "stage %s: ", name);
+    return 0;
+}
+
+int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bienc_pipeline_result *r)
+{
+    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "pipeline_run: NULL argument");
+    memset(r, 0, sizeof *r);
+    bienc_pipeline_opts def;
+    if (!o) {
+        pipeline_opts_default(&def);
+        o = &def;
+    }
+    pipe_ctx p;
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    p.o = o;
+    p.r = r;
+    p.threads = o->threads > 0 ? o->threads : (int)cfg->train.threads;
+    if (p.threads > 0) cpu_set_threads(p.threads);
+    double t0 = now_s();
+    BIENC_TRY(config_run_dir(cfg, r->run_dir, sizeof r->run_dir));
+    BIENC_TRY(mkdir_p(r->run_dir));
+    /* the working config: the same keys with the vocabulary fixed (a shallow copy: the
+     * strings stay cfg's; only tokenizer.vocab points into p.vocab) */
+    p.work = *cfg;
+    int rc = run_stage(&p, "data", stage_data);
+    if (rc == 0) rc = run_stage(&p, "vocab", stage_vocab);
+    p.work.tokenizer.vocab = p.vocab;
+    if (rc == 0 && cfg->teacher.enabled) rc = run_stage(&p, "teacher", stage_teacher);
+    if (rc == 0) rc = run_stage(&p, "train", stage_train);
+    if (rc == 0) rc = run_stage(&p, "load dev set", load_dev);
+    if (rc == 0) rc = run_stage(&p, "baseline", stage_baseline);
+    if (rc == 0) rc = run_stage(&p, "encode", stage_encode);
+    if (rc == 0) rc = run_stage(&p, "index", stage_index);
+    if (rc == 0) rc = run_stage(&p, "search", stage_search);
+    if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
+    if (rc == 0) rc = run_stage(&p, "bm25", pipe_stage_bm25);
+    if (rc == 0) rc = run_stage(&p, "evaluate", stage_evaluate);
+    r->total_seconds = now_s() - t0;
+    ctx_free(&p);
+    return rc;
+}

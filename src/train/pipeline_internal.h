@@ -1,0 +1,39 @@
+/* Shared state of `bienc run`'s files: pipeline.c (stages), pipeline_bm25.c (the BM25
+ * baseline through Python), pipeline_report.c (report.md / report.json / report.svg). */
+#ifndef BIENC_PIPELINE_INTERNAL_H
+#define BIENC_PIPELINE_INTERNAL_H
+
+#include "bienc/biencoder.h"
+#include "bienc/cross_encoder.h"
+#include "bienc/data.h"
+#include "bienc/hnsw.h"
+#include "bienc/metrics.h"
+#include "bienc/pipeline.h"
+
+typedef struct pipe_ctx {
+    const bienc_run_config *cfg;
+    bienc_run_config work;          /* shallow copy of cfg with tokenizer.vocab set */
+    const bienc_pipeline_opts *o;
+    bienc_pipeline_result *r;
+    int threads;
+    double t_stage;
+    char vocab[1100];
+    bienc_cross_encoder *teacher;
+    bienc_biencoder *bi;
+    bienc_texts *collection, *dev_queries;
+    bienc_qrels *qrels;
+    int64_t nq, np;                 /* selected dev queries, passages */
+    const char **qtext, **ptext;    /* views into the stores */
+    size_t *qlen, *plen;
+    char **qid, **pid;              /* NUL-terminated copies */
+    float *qe, *pe;                 /* trained embeddings [nq, dim], [np, dim] */
+    bienc_hnsw *index;
+    bienc_run *runs[PIPE_RUN_COUNT];
+} pipe_ctx;
+
+void pipe_log(pipe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* BM25 baseline: runs eval/bm25_xapian.py when python3 can import xapian; otherwise
+ * leaves runs[PIPE_RUN_BM25] NULL and explains why in r->bm25_note (not an error). */
+int pipe_stage_bm25(pipe_ctx *p);
+
+#endif
