@@ -94,6 +94,11 @@ bienc_tensor *encoder_find_param(bienc_encoder *enc, const char *name);
 int64_t encoder_num_scalars(const bienc_encoder *enc);
 /* Zeroes every parameter gradient. */
 void encoder_zero_grad(bienc_encoder *enc);
+/* trainable = 0 (inference only: encoding a corpus) frees every gradient buffer and
+ * clears requires_grad, so ops record nothing and the gradients' memory (as large as
+ * the parameters) is returned; trainable = 1 allocates zeroed gradients again. An
+ * optimiser must not be built on (or kept over) a non-trainable encoder. */
+int encoder_set_trainable(bienc_encoder *enc, int trainable);
 
 /* The token ids of a packed batch (what a tokenizer + batcher produce). */
 typedef struct bienc_batch_ids {

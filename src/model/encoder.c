@@ -134,6 +134,27 @@ void encoder_zero_grad(bienc_encoder *enc)
     for (int i = 0; enc && i < enc->n_params; i++) tensor_zero_grad(enc->params[i]);
 }
 
+int encoder_set_trainable(bienc_encoder *enc, int trainable)
+{
+    if (!enc) return bienc_error(BIENC_EINVAL, "encoder_set_trainable: encoder is NULL");
+    for (int i = 0; i < enc->n_params; i++) {
+        bienc_tensor *t = enc->params[i];
+        if (!trainable) {
+            free(t->grad);
+            t->grad = NULL;
+            t->requires_grad = 0;
+        } else if (!t->grad) {
+            /* same layout as tensor_new's buffers: 64-byte aligned, size rounded up */
+            size_t bytes = ((size_t)(t->size ? t->size : 1) * sizeof(float) + 63) & ~(size_t)63;
+            t->grad = aligned_alloc(64, bytes);
+            if (!t->grad) return bienc_error(BIENC_ENOMEM, "encoder_set_trainable: out of memory for %s", t->name);
+            memset(t->grad, 0, bytes);
+            t->requires_grad = 1;
+        }
+    }
+    return BIENC_OK;
+}
+
 /* ---- input checks ---- */
 
 int encoder_check_batch(const bienc_encoder *enc, const bienc_batch_ids *batch)

@@ -397,6 +397,41 @@ static void test_twin_towers_accumulate(void **state)
     encoder_free(enc);
 }
 
+/* Inference mode: no gradient memory, nothing recorded, same outputs; back to training. */
+static void test_set_trainable(void **state)
+{
+    (void)state;
+    bienc_encoder_config c = tiny_config();
+    bienc_encoder *enc = NULL;
+    bienc_tape *tape = NULL;
+    assert_int_equal(encoder_new(&enc, &c, 8), 0);
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_batch_ids batch = tiny_batch();
+    bienc_tensor *e1, *e2;
+    assert_int_equal(encoder_embed(enc, tape, &batch, BIENC_POOL_MEAN, 1, 0, 0, &e1), 0);
+    assert_true(tape_node_count(tape) > 0);
+    float ref[48];
+    memcpy(ref, e1->data, sizeof ref);
+    tape_reset(tape);
+    assert_int_equal(encoder_set_trainable(enc, 0), 0);
+    for (int i = 0; i < enc->n_params; i++) assert_true(!enc->params[i]->grad && !enc->params[i]->requires_grad);
+    assert_int_equal(encoder_embed(enc, tape, &batch, BIENC_POOL_MEAN, 1, 0, 0, &e2), 0);
+    assert_int_equal(tape_node_count(tape), 0);
+    assert_false(e2->requires_grad);
+    assert_memory_equal(ref, e2->data, sizeof ref);
+    tape_reset(tape);
+    assert_int_equal(encoder_set_trainable(enc, 1), 0);
+    float *e3, *g3;
+    step(enc, tape, &batch, 0, 0, &e3, &g3);
+    int nonzero = 0;
+    for (int64_t i = 0; i < encoder_num_scalars(enc); i++) nonzero += g3[i] != 0.0f;
+    assert_true(nonzero > 100);
+    free(e3), free(g3);
+    assert_int_equal(encoder_set_trainable(NULL, 0), BIENC_EINVAL);
+    tape_free(tape);
+    encoder_free(enc);
+}
+
 static void test_flops(void **state)
 {
     (void)state;
@@ -417,7 +452,7 @@ int main(void)
         cmocka_unit_test(test_determinism),         cmocka_unit_test(test_attention_dropout),
         cmocka_unit_test(test_padding_invariance),
         cmocka_unit_test(test_constant_memory),     cmocka_unit_test(test_twin_towers_accumulate),
-        cmocka_unit_test(test_flops),
+        cmocka_unit_test(test_set_trainable),       cmocka_unit_test(test_flops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
