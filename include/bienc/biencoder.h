@@ -9,7 +9,9 @@
  * (texts sorted by token count, so packed batches waste nothing and attention cost is even),
  * with a no-grad tape reset after each batch (memory = one batch's activations), and
  * returns the embeddings in input order. Tokenisation runs OpenMP-parallel. Results do not
- * depend on the thread count (nor on the batch size: every op is per sequence or per row). */
+ * depend on the thread count (nor on the batch size: every op is per sequence or per row).
+ * Inference-only users (bienc encode / search) should call encoder_set_trainable(bi->enc, 0)
+ * after loading, which returns the gradient buffers' memory (as large as the parameters). */
 #ifndef BIENC_BIENCODER_H
 #define BIENC_BIENCODER_H
 
