@@ -6,7 +6,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake pkg-config git
   libopenblas-openmp-dev libhdf5-dev libyaml-dev libcmocka-dev
-  python3 python3-torch python3-numpy python3-h5py
+  python3 python3-torch python3-numpy python3-h5py python3-xapian
   unicode-data
 )
 # Skip the network when everything is already there.
