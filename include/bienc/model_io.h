@@ -29,7 +29,9 @@ int model_io_save(const char *path, const bienc_biencoder *bi);
 
 /* The configuration stored in a checkpoint (no parameters read). Any of the outputs may be NULL. */
 int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg, bienc_biencoder_opts *o, int *lower_case);
-/* A new bi-encoder from an open checkpoint (parameters, vocabulary, config). */
+/* A new bi-encoder from an open checkpoint (parameters, vocabulary, config). The encoder
+ * comes back inference-only (no gradient buffers): call encoder_set_trainable(bi->enc, 1)
+ * before training it (the trainer does). */
 int model_io_read(const bienc_ckpt *c, bienc_biencoder **out);
 /* Same from a file: opens, validates, reads, closes (errors are prefixed with the path). */
 int model_io_load(const char *path, bienc_biencoder **out);

@@ -194,7 +194,11 @@ int model_io_read(const bienc_ckpt *c, bienc_biencoder **out)
 
     bienc_encoder *enc = NULL;
     rc = encoder_new(&enc, &cfg, 0);
+    /* loaded models are inference-only until a trainer asks for gradients: no gradient
+     * buffers (as large as the parameters) for encode / search */
+    if (rc == 0) rc = encoder_set_trainable(enc, 0);
     if (rc < 0) {
+        encoder_free(enc);
         tokenizer_free(tok);
         return rc;
     }

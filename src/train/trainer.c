@@ -216,6 +216,7 @@ static int setup(trainer *t)
     int rc = trainer_data_load(&t->data, cfg, t->log.out);
     if (rc == 0) rc = check_loss(t);
     if (rc == 0) rc = build_model(t, ck);
+    if (rc == 0) rc = encoder_set_trainable(t->bi->enc, 1); /* loaded models come without gradients */
     t->bo.max_query_len = t->bi ? t->bi->max_query_len : 0;
     t->bo.max_passage_len = t->bi ? t->bi->max_passage_len : 0;
     if (rc == 0)

@@ -75,6 +75,7 @@ static void test_round_trip(void **state)
     assert_int_equal(tokenizer_vocab_size(b->tok), NV);
     for (int i = 0; i < NV; i++) assert_string_equal(tokenizer_id_to_token(b->tok, i), k_vocab[i]);
     for (int i = 0; i < a->enc->n_params; i++) {
+        assert_null(b->enc->params[i]->grad); /* loaded for inference: no gradient buffers */
         assert_string_equal(a->enc->params[i]->name, b->enc->params[i]->name);
         assert_memory_equal(a->enc->params[i]->data, b->enc->params[i]->data, a->enc->params[i]->size * sizeof(float));
     }
