@@ -1,0 +1,139 @@
+#!/bin/bash
+# bienc run end to end on a small slice of the built-in Debian data (tiny models, a few steps):
+# the report files exist and hold every metric key, the printed table, the runs agree with
+# `bienc eval`, a second run (--reuse: same teacher) gives the same bi-encoder runs byte for
+# byte, `bienc rerank` with the pipeline's teacher reproduces run.teacher.trec, usage errors.
+set -u
+BIN=${BIENC_BIN:-./bienc}
+SRC=${BIENC_SOURCE_DIR:-.}
+PY=/usr/bin/python3
+fail() { echo "FAIL: $*"; exit 1; }
+
+if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
+  echo "SKIP: no apt translations and no /var/lib/dpkg/status: cannot build the Debian data set"
+  exit 0
+fi
+T=$(mktemp -d /tmp/bienc_test_run.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+"$BIN" data debian --output "$T/full" >/dev/null 2>&1 || fail "bienc data debian failed"
+
+# a slice: the first 600 passages and the queries whose positive is among them
+D="$T/deb"
+mkdir -p "$D"
+head -600 "$T/full/collection.tsv" > "$D/collection.tsv"
+cut -f1 "$D/collection.tsv" > "$T/pids"
+for s in train dev; do
+  awk 'NR==FNR{p[$1]=1;next} ($3 in p)' "$T/pids" "$T/full/qrels.$s.tsv" > "$D/qrels.$s.tsv"
+  awk 'NR==FNR{q[$1]=1;next} ($1 in q)' "$D/qrels.$s.tsv" "$T/full/queries.$s.tsv" > "$D/queries.$s.tsv"
+done
+awk -F'\t' 'NR==FNR{q[$2]=1;next} ($1 in q)' "$D/queries.train.tsv" "$T/full/triples.train.tsv" > "$D/triples.train.tsv"
+[ -s "$D/queries.dev.tsv" ] || fail "empty dev slice"
+
+SETS=(--set data.dir="$D" --set output.dir="$T/runs" --set checkpoint.dir="$T/ckpt"
+      --set model.hidden=32 --set model.layers=1 --set model.heads=2 --set model.intermediate=64
+      --set teacher.model.hidden=32 --set teacher.model.layers=1 --set teacher.model.heads=2
+      --set teacher.model.intermediate=64 --set tokenizer.train.size=1500
+      --set tokenizer.max_query_length=16 --set tokenizer.max_passage_length=48
+      --set train.steps=4 --set train.batch_size=16 --set teacher.train.steps=4 --set teacher.train.batch_size=8
+      --set eval.every_steps=0 --set eval.max_queries=25 --set teacher.rerank_depth=20 --set index.k=30
+      --set checkpoint.every_steps=0)
+out=$("$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --threads 2 2>"$T/err") ||
+  fail "bienc run exited with $?: $(tail -5 "$T/err")"
+echo "$out"
+R="$T/runs/quickstart"
+for f in report.md report.json report.svg run.untrained.trec run.hnsw.trec run.exact.trec run.teacher.trec \
+         index.hnsw teacher.h5 vocab.txt; do
+  [ -s "$R/$f" ] || fail "missing $R/$f"
+done
+grep -q '| bi-encoder + HNSW |' <<<"$out" || fail "no table printed"
+grep -q 'teacher rerank' <<<"$out" || fail "no teacher row in the table"
+grep -q 'HNSW vs exact (ANN recall)' <<<"$out" || fail "no ANN recall row"
+for s in data vocab teacher train baseline encode index search rerank bm25 evaluate; do
+  grep -q "== $s" "$T/err" || fail "stage $s not logged"
+done
+grep -q '^## Timings' "$R/report.md" && grep -q 'BLAS kernel' "$R/report.md" && grep -q '^```yaml' "$R/report.md" ||
+  fail "report.md lacks timings, machine or config"
+head -c 200 "$R/report.svg" | grep -q '<svg' || fail "report.svg is not SVG"
+grep -q '<polyline' "$R/report.svg" || fail "report.svg has no loss curve"
+
+# report.json: valid JSON with every key; the exact run's numbers equal `bienc eval`'s
+"$BIN" eval --run "$R/run.exact.trec" --qrels "$D/qrels.dev.tsv" --json "$T/exact.json" >/dev/null 2>&1 ||
+  fail "bienc eval of run.exact.trec failed"
+$PY - "$R/report.json" "$T/exact.json" <<'PY' || fail "report.json check"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["metrics"]
+for run in ("untrained", "bi_encoder_hnsw", "bi_encoder_exact", "teacher_rerank"):
+    for k in ("mrr@10", "ndcg@10", "map@100", "recall@1", "recall@10", "recall@100", "accuracy@10"):
+        assert k in m[run], (run, k)
+        assert 0.0 <= m[run][k] <= 1.0, (run, k, m[run][k])
+a = r["agreement"]
+for k in ("ann_vs_exact", "hnsw_vs_teacher", "exact_vs_teacher"):
+    for kk in ("recall@1", "recall@10", "recall@100"):
+        assert 0.0 <= a[k][kk] <= 1.0, (k, kk)
+assert a["exact_vs_teacher"]["recall@100"] == 1.0  # the teacher re-scored the exact run's top-N
+for s in ("data", "vocab", "teacher", "train", "baseline", "encode", "index", "search", "rerank", "bm25", "evaluate", "total"):
+    assert s in r["timings_s"], s
+for k in ("cpu", "cores", "threads", "blas_kernel"):
+    assert k in r["machine"], k
+assert len(r["bi_encoder_losses"]) == 4 and len(r["teacher_losses"]) == 4
+assert "teacher:" in r["config_yaml"]
+assert r["num_queries"] == 25, r["num_queries"]
+ev = json.load(open(sys.argv[2]))
+flat = json.dumps(ev)
+mrr = m["bi_encoder_exact"]["mrr@10"]
+# bienc eval's JSON holds the same mean somewhere under "mrr@10"
+def find(o):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if k == "mrr@10" and isinstance(v, (int, float)):
+                yield v
+            yield from find(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from find(v)
+vals = list(find(ev))
+assert any(abs(v - mrr) < 1e-9 for v in vals), (mrr, vals[:5])
+print("report.json ok; bm25:", "present" if "bm25" in m else r["bm25_note"])
+PY
+
+# BM25: present exactly when python3 can import xapian
+if $PY -c 'import xapian' 2>/dev/null; then
+  [ -s "$R/run.bm25.trec" ] || fail "xapian importable but no run.bm25.trec: $(grep -i bm25 "$T/err")"
+  grep -q '| BM25 (xapian) |' <<<"$out" || fail "no BM25 row"
+else
+  grep -q 'BM25: skipped' <<<"$out" || fail "no note about the missing BM25 baseline"
+fi
+
+# a second run reusing the teacher: the bi-encoder is deterministic, so its runs are identical
+cp "$R/run.exact.trec" "$T/exact1" && cp "$R/run.teacher.trec" "$T/teacher1"
+"$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --threads 2 --reuse --no-bm25 --quiet >"$T/out2" 2>"$T/err2" ||
+  fail "second run: $(tail -3 "$T/err2")"
+grep -q 'BM25: skipped (--no-bm25)' "$T/out2" || fail "--no-bm25 not reported"
+cmp -s "$T/exact1" "$R/run.exact.trec" || fail "run.exact.trec differs between two identical runs"
+cmp -s "$T/teacher1" "$R/run.teacher.trec" || fail "run.teacher.trec differs with the reused teacher"
+[ ! -s "$T/err2" ] || fail "--quiet printed: $(head -3 "$T/err2")"
+
+# bienc rerank with the pipeline's teacher reproduces the pipeline's reranked run
+"$BIN" rerank --model "$R/teacher.h5" --run "$R/run.exact.trec" --queries "$D/queries.dev.tsv" \
+  --collection "$D/collection.tsv" --top 20 --name teacher --output "$T/rr.trec" 2>"$T/err3" ||
+  fail "bienc rerank: $(cat "$T/err3")"
+cmp -s "$T/rr.trec" "$R/run.teacher.trec" || fail "bienc rerank differs from the pipeline's rerank"
+
+# usage and errors
+"$BIN" run >/dev/null 2>&1; [ $? -eq 2 ] || fail "no config: expected exit 2"
+"$BIN" run --help | grep -q 'usage: bienc run' || fail "--help"
+"$BIN" run "$T/nope.yaml" >/dev/null 2>"$T/e"; [ $? -eq 1 ] || fail "missing config: expected exit 1"
+grep -q 'nope.yaml' "$T/e" || fail "missing config: message should name the file: $(cat "$T/e")"
+"$BIN" run "$SRC/configs/quickstart.yaml" --set train.nokey=1 >/dev/null 2>"$T/e"; [ $? -eq 1 ] || fail "bad key: expected 1"
+"$BIN" run "$SRC/configs/quickstart.yaml" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown flag: expected 2"
+"$BIN" rerank --model "$R/teacher.h5" >/dev/null 2>&1; [ $? -eq 2 ] || fail "rerank without --run: expected 2"
+"$BIN" rerank --model "$R/index.hnsw" --run "$R/run.exact.trec" --queries "$D/queries.dev.tsv" \
+  --collection "$D/collection.tsv" --output "$T/x.trec" >/dev/null 2>"$T/e"; [ $? -eq 1 ] || fail "rerank with a non-model: expected 1"
+"$BIN" rerank --model "$R/run.exact.trec" --run "$R/run.exact.trec" --queries "$D/queries.dev.tsv" \
+  --collection "$D/collection.tsv" --output "$T/x.trec" >/dev/null 2>&1; [ $? -eq 1 ] || fail "rerank with a text file as model: expected 1"
+CK=$(ls "$T/ckpt/quickstart/"step-*.h5 | head -1)
+"$BIN" rerank --model "$CK" --run "$R/run.exact.trec" --queries "$D/queries.dev.tsv" \
+  --collection "$D/collection.tsv" --output "$T/x.trec" >/dev/null 2>"$T/e"; [ $? -eq 1 ] || fail "rerank with a bi-encoder: expected 1"
+grep -q 'cross' "$T/e" || fail "rerank with a bi-encoder: message should say it is not a cross-encoder: $(cat "$T/e")"
+echo "PASS"
