@@ -20,11 +20,11 @@ model: {hidden: 32, layers: 1, heads: 2, intermediate: 64, max_positions: 64}
 tokenizer: {train: {size: 1500}, max_query_length: 16, max_passage_length: 48}
 data: {format: debian, dir: $T/deb}
 train: {batch_size: 8, steps: 2, seed: 3}
-eval: {every_steps: 0}
+eval: {every_steps: 0, max_queries: 20}
 checkpoint: {dir: $T/ckpt}
 output: {dir: $T/runs, name: enc}
 YAML
-"$BIN" train "$T/run.yaml" --no-progress --no-eval-at-start >/dev/null 2>"$T/err" || fail "train: $(cat "$T/err")"
+"$BIN" train "$T/run.yaml" --no-progress --no-eval-at-start --eval-passages 200 >/dev/null 2>"$T/err" || fail "train: $(cat "$T/err")"
 M=$(ls "$T"/ckpt/enc/step-*.h5 | head -1)
 [ -f "$M" ] || fail "no checkpoint"
 
