@@ -12,7 +12,10 @@ PKGS=(
 # Skip the network when everything is already there.
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ "${#missing[@]}" -gt 0 ]; then
+# The built-in data set (bienc data debian) reads apt's English package descriptions.
+have_translations=0
+ls /var/lib/apt/lists/*_i18n_Translation-en* >/dev/null 2>&1 && have_translations=1
+if [ "${#missing[@]}" -gt 0 ] || [ "$have_translations" = 0 ]; then
   echo "installing: ${missing[*]}"
   $SUDO apt-get update -o Acquire::Languages=en -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
