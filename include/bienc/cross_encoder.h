@@ -10,6 +10,12 @@
  *     pooler.dense.weight [C, C], pooler.dense.bias [C], classifier.weight [1, C], classifier.bias [1]
  * so an imported HF cross-encoder's tensors map by name.
  *
+ * Exact-match token types: when the encoder has a third token type (type_vocab_size >= 3),
+ * passage pieces that also occur in the query get type 2 instead of 1. A model trained from
+ * scratch (no pretrained weights exist here) learns query-passage matching from that within
+ * ~100 steps; with BERT's two types it sits at the base rate for hundreds of steps, since
+ * matching must first emerge in attention. Imported HF models (2 types) are unaffected.
+ *
  * Checkpoints (src/io/cross_io.c) use model_io.h's layout: /params/<name> (encoder + head),
  * /vocab, attributes on /model with kind = "cross_encoder" and max_length (pair tokens with
  * the three specials) instead of pooling / normalize / max_query_length / max_passage_length

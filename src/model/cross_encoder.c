@@ -182,6 +182,16 @@ int cross_encoder_tokenize_pair(const bienc_cross_encoder *ce, const char *q, si
     ids[2 + nq + np] = tokenizer_sep_id(ce->tok);
     int n = 3 + nq + np;
     for (int i = 0; i < n; i++) type_ids[i] = i < 2 + nq ? 0 : 1;
+    /* exact-match token types: with a third token type, a passage piece that also occurs in
+     * the query is marked 2, which a model trained from scratch picks up at once (matching
+     * through attention alone takes a long plateau to learn) */
+    if (ce->enc->cfg.type_vocab_size >= 3)
+        for (int i = 2 + nq; i < 2 + nq + np; i++)
+            for (int j = 1; j <= nq; j++)
+                if (ids[i] == ids[j]) {
+                    type_ids[i] = 2;
+                    break;
+                }
     *n_out = n;
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "bienc/cpu.h"
 #include "bienc/error.h"
 #include "bienc/loss.h"
+#include "bienc/model_io.h"
 #include "bienc/optim.h"
 #include "bienc/rng.h"
 #include "bienc/teacher.h"
@@ -260,6 +261,18 @@ static int train_loop(const bienc_run_config *cfg, const bienc_teacher_opts *o, 
     return rc;
 }
 
+/* Copies the encoder weights of a bi-encoder (or cross-encoder) checkpoint into ce: the
+ * teacher starts from what the student learned instead of from noise. */
+static int warm_start(bienc_cross_encoder *ce, const char *path)
+{
+    bienc_ckpt *c;
+    BIENC_TRY(ckpt_open(&c, path));
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < ce->enc->n_params; i++) rc = ckpt_read_param(c, ce->enc->params[i]);
+    ckpt_close(c);
+    return rc;
+}
+
 int teacher_train(const bienc_run_config *cfg, const bienc_teacher_opts *o, bienc_cross_encoder **out,
                   bienc_teacher_result *r)
 {
@@ -288,6 +301,15 @@ int teacher_train(const bienc_run_config *cfg, const bienc_teacher_opts *o, bien
     if (mq > max_len - 2) mq = max_len - 2;
     bienc_cross_encoder *ce;
     BIENC_TRY(cross_encoder_new(&ce, &ec, (uint64_t)t->train.seed, tok, max_len, mq));
+    const char *init = o->init_from ? o->init_from : t->model.init_from;
+    if (init) {
+        rc = warm_start(ce, init);
+        if (rc < 0) {
+            cross_encoder_free(ce);
+            return bienc_error_context(rc, "teacher init_from %s: ", init);
+        }
+        if (o->log) fprintf(o->log, "teacher: encoder initialised from %s\n", init);
+    }
     teacher_data d;
     rc = teacher_data_load(&d, cfg);
     if (rc == 0) {

@@ -95,6 +95,16 @@ static void test_pair_layout(void **state)
     assert_int_equal(ids[3], 3);
     assert_int_equal(types[3], 1);
     cross_encoder_free(ce);
+
+    /* three token types: passage pieces found in the query are type 2 */
+    bienc_encoder_config c3 = tiny_cfg();
+    c3.type_vocab_size = 3;
+    assert_int_equal(cross_encoder_new(&ce, &c3, 11, tiny_tok(), 12, 6), 0);
+    assert_int_equal(cross_encoder_tokenize_pair(ce, "the cat", 7, "a cat sat on the mat", 20, ids, types, &n), 0);
+    assert_int_equal(n, 11);  /* [CLS] the cat [SEP] a cat sat on the mat [SEP] */
+    int32_t wtyp3[] = {0, 0, 0, 0, 1, 2, 1, 1, 2, 1, 1};
+    for (int i = 0; i < n; i++) assert_int_equal(types[i], wtyp3[i]);
+    cross_encoder_free(ce);
 }
 
 typedef struct ce_arg {
