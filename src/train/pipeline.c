@@ -224,8 +224,8 @@ static int load_dev(pipe_ctx *p)
         size_t idl;
         BIENC_TRY(texts_get(p->collection, i, &id, &idl, &p->ptext[i], &p->plen[i]));
         if (!(p->pid[i] = strndup(id, idl))) return bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
+        p->np = i + 1; /* what ctx_free releases, also after an error */
     }
-    p->np = np;
     if (p->nq == 0) return bienc_error(BIENC_EINVAL, "%s: no dev query has a relevant passage in %s", cfg->data.dev_queries,
                                        cfg->data.dev_qrels);
     p->r->n_queries = p->nq;
