@@ -171,6 +171,19 @@ def verdicts(rows):
     return "\n".join(out)
 
 
+def write_md(path, rows, head):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("# Training benchmark: bienc vs PyTorch %s (eval/bench_train.sh)\n\n" % rows[0]["torch_version"])
+        f.write("Run %s UTC. %s.\n\n" % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), head))
+        f.write("/s = training pairs/s (MNRL) or triplets/s (TripletLoss); speed x = bienc / PyTorch; MFU = model "
+                "FLOPs (3 x forward of both towers) per second / OpenBLAS sgemm 2048^3 peak of the same run; "
+                "RSS = peak resident set of each process. CPU x = PyTorch's CPU seconds per step / bienc's; MFU (CPU) = "
+                "model FLOPs per CPU second / sgemm FLOPs per CPU second (both hardly moved by other load on the "
+                "machine).\n\n")
+        f.write(table(rows, None) + "\n\n" + verdicts(rows) + "\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=os.path.join(SRC, "build"))
@@ -184,6 +197,7 @@ def main():
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--loss", default="mnrl")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.md"))
+    ap.add_argument("--note", default="", help="a line added to the results file (conditions of the run)")
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_child:
@@ -198,6 +212,8 @@ def main():
     head = ("bi-encoder training step at MiniLM-L6 size (6x384, 12 heads, inter 1536, vocab 30522), queries %d + "
             "passages %d tokens, dropout %g, AdamW; %d threads, OPENBLAS_CORETYPE=%s; median of %d steps after %d warm-up"
             % (a.qlen, a.plen, a.dropout, a.threads, env["OPENBLAS_CORETYPE"], a.steps, a.warmup))
+    if a.note:
+        head += ". " + a.note
     print(head)
     rows = []
     for c in a.configs.split(","):
@@ -210,21 +226,13 @@ def main():
                  100 * r["torch_mfu"], r["sgemm_peak_gflops"], r["model_gflop_per_step"], r["bienc_rss_mb"],
                  r["torch_rss_mb"], r["rss_ratio"], r["bienc_cpu_s"], r["torch_cpu_s"]))
         sys.stdout.flush()
+        if a.out:  # after every configuration, so an interrupted run keeps what it measured
+            write_md(a.out, rows, head)
     print()
     print(table(rows, a))
     print(verdicts(rows))
     print("json: " + json.dumps(rows))
     if a.out:
-        os.makedirs(os.path.dirname(a.out), exist_ok=True)
-        with open(a.out, "w") as f:
-            f.write("# Training benchmark: bienc vs PyTorch %s (eval/bench_train.sh)\n\n" % rows[0]["torch_version"])
-            f.write("Run %s UTC. %s.\n\n" % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()), head))
-            f.write("/s = training pairs/s (MNRL) or triplets/s (TripletLoss); speed x = bienc / PyTorch; MFU = model "
-                    "FLOPs (3 x forward of both towers) per second / OpenBLAS sgemm 2048^3 peak of the same lock slot; "
-                    "RSS = peak resident set of each process. CPU x = PyTorch's CPU seconds per step / bienc's; MFU (CPU) = model "
-                    "FLOPs per CPU second / sgemm FLOPs per CPU second (both hardly moved by other load on the "
-                    "machine).\n\n")
-            f.write(table(rows, a) + "\n\n" + verdicts(rows) + "\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n")
         print("wrote " + a.out)
     return 0
 
