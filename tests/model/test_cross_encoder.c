@@ -75,7 +75,7 @@ static void test_pair_layout(void **state)
 {
     (void)state;
     bienc_cross_encoder *ce = tiny_ce(10, 4);
-    int32_t ids[10], types[10];
+    int32_t ids[16], types[16]; /* room for the larger max_len below */
     int n = 0;
     /* query "the cat sat" is cut to 2 pieces (max_query_len 4 with [CLS] [SEP]) */
     assert_int_equal(cross_encoder_tokenize_pair(ce, "the cat sat", 11, "a dog runs fast on the mat", 26, ids, types, &n), 0);
