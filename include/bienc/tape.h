@@ -77,6 +77,18 @@ int tape_backward(bienc_tape *tape, bienc_tensor *loss);
  * parity test needs to push an arbitrary dL/d(out) through one op. */
 int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream);
 
+/* A position in the arena (and the node list), to release everything allocated after
+ * it: an inference forward frees each layer's scratch once the layer's output is copied
+ * out, so it runs in one layer's memory. Only valid while nothing before the mark is
+ * released (no tape_reset in between). */
+typedef struct bienc_tape_mark {
+    int chunk;
+    size_t chunk_used, used_total, n_nodes;
+} bienc_tape_mark;
+
+bienc_tape_mark tape_mark(const bienc_tape *tape);
+void tape_rewind(bienc_tape *tape, const bienc_tape_mark *mark);
+
 /* Forgets every node and activation; the arena keeps its memory for the next step. */
 void tape_reset(bienc_tape *tape);
 

@@ -211,6 +211,27 @@ static int tape_run_backward(bienc_tape *tape)
     return BIENC_OK;
 }
 
+bienc_tape_mark tape_mark(const bienc_tape *tape)
+{
+    bienc_tape_mark m = {0, 0, 0, 0};
+    if (!tape) return m;
+    m.chunk = tape->current;
+    m.chunk_used = tape->current < tape->n_chunks ? tape->chunks[tape->current].used : 0;
+    m.used_total = tape->used_total;
+    m.n_nodes = tape->n_nodes;
+    return m;
+}
+
+void tape_rewind(bienc_tape *tape, const bienc_tape_mark *mark)
+{
+    if (!tape || !mark || mark->n_nodes > tape->n_nodes || mark->used_total > tape->used_total) return;
+    for (int i = mark->chunk + 1; i < tape->n_chunks; i++) tape->chunks[i].used = 0;
+    if (mark->chunk < tape->n_chunks) tape->chunks[mark->chunk].used = mark->chunk_used;
+    tape->current = mark->chunk;
+    tape->used_total = mark->used_total;
+    tape->n_nodes = mark->n_nodes;
+}
+
 void tape_reset(bienc_tape *tape)
 {
     if (!tape) return;

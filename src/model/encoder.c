@@ -243,6 +243,29 @@ static int layer_forward(bienc_encoder *enc, int l, bienc_tape *tape, const bien
     return op_layernorm(tape, r2, L->out_ln_w, L->out_ln_b, eps, out);
 }
 
+/* Inference (no-grad tape): no backward will read a layer's intermediate activations, so
+ * each layer's scratch is released as soon as its output is copied into one of two
+ * ping-pong buffers: the forward then needs one layer's memory instead of all of them. */
+static int layers_forward_no_grad(bienc_encoder *enc, bienc_tape *tape, const bienc_seqs *seqs, int training,
+                                  uint64_t key, bienc_tensor *x, bienc_tensor **out)
+{
+    bienc_tensor *buf[2];
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &buf[0]));
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &buf[1]));
+    for (int l = 0; l < enc->cfg.num_layers; l++) {
+        bienc_tape_mark mark = tape_mark(tape);
+        bienc_tensor *y;
+        int rc = layer_forward(enc, l, tape, seqs, training, key, x, &y);
+        if (rc < 0) return bienc_error_context(rc, "encoder layer %d: ", l);
+        bienc_tensor *dst = buf[l & 1];
+        memcpy(dst->data, y->data, sizeof(float) * (size_t)y->size);
+        tape_rewind(tape, &mark);
+        x = dst;
+    }
+    *out = x;
+    return BIENC_OK;
+}
+
 int encoder_forward(bienc_encoder *enc, bienc_tape *tape, const bienc_batch_ids *batch, int training,
                     uint64_t dropout_key, bienc_tensor **hidden)
 {
@@ -252,6 +275,7 @@ int encoder_forward(bienc_encoder *enc, bienc_tape *tape, const bienc_batch_ids 
     BIENC_TRY(encoder_check_batch(enc, batch));
     bienc_tensor *x;
     BIENC_TRY(embeddings_forward(enc, tape, batch, training, dropout_key, &x));
+    if (!tape_grad_enabled(tape)) return layers_forward_no_grad(enc, tape, &batch->seqs, training, dropout_key, x, hidden);
     for (int l = 0; l < enc->cfg.num_layers; l++) {
         int rc = layer_forward(enc, l, tape, &batch->seqs, training, dropout_key, x, &x);
         if (rc < 0) return bienc_error_context(rc, "encoder layer %d: ", l);

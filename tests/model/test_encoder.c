@@ -432,6 +432,34 @@ static void test_set_trainable(void **state)
     encoder_free(enc);
 }
 
+/* Without gradients the forward releases each layer's scratch (tape_mark/tape_rewind):
+ * the same hidden states, bit for bit, in a fraction of the arena. */
+static void test_no_grad_forward_is_lean(void **state)
+{
+    (void)state;
+    bienc_encoder_config c = tiny_config();
+    c.num_layers = 4;
+    bienc_encoder *enc;
+    assert_int_equal(encoder_new(&enc, &c, 5), 0);
+    bienc_batch_ids b = tiny_batch();
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *h;
+    assert_int_equal(encoder_forward(enc, tape, &b, 0, 0, &h), 0);
+    float ref[15 * 16];
+    memcpy(ref, h->data, sizeof ref);
+    size_t with_grad = tape_bytes_used(tape);
+    tape_reset(tape);
+    tape_set_grad_enabled(tape, 0);
+    assert_int_equal(encoder_forward(enc, tape, &b, 0, 0, &h), 0);
+    assert_memory_equal(h->data, ref, sizeof ref);
+    size_t no_grad = tape_bytes_used(tape);
+    assert_true(no_grad * 2 < with_grad);
+    assert_int_equal(tape_node_count(tape), 0);
+    tape_free(tape);
+    encoder_free(enc);
+}
+
 static void test_flops(void **state)
 {
     (void)state;
@@ -453,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_padding_invariance),
         cmocka_unit_test(test_constant_memory),     cmocka_unit_test(test_twin_towers_accumulate),
         cmocka_unit_test(test_set_trainable),       cmocka_unit_test(test_flops),
+        cmocka_unit_test(test_no_grad_forward_is_lean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
