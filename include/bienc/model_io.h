@@ -27,6 +27,12 @@ int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi);
 /* A model-only checkpoint at `path`, written atomically. */
 int model_io_save(const char *path, const bienc_biencoder *bi);
 
+/* The encoder-config attributes under /model (vocab_size .. activation, as in the layout
+ * above), shared by every model kind: the cross-encoder's checkpoints (cross_io.c) use them too.
+ * Reading range-checks each attribute and runs encoder_config_check. */
+int model_io_write_encoder_config(bienc_ckpt_writer *w, const bienc_encoder_config *cfg);
+int model_io_read_encoder_config(const bienc_ckpt *c, bienc_encoder_config *cfg);
+
 /* The configuration stored in a checkpoint (no parameters read). Any of the outputs may be NULL. */
 int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg, bienc_biencoder_opts *o, int *lower_case);
 /* A new bi-encoder from an open checkpoint (parameters, vocabulary, config). The encoder

@@ -8,6 +8,7 @@
 #include "bienc/checkpoint.h"
 #include "bienc/cross_encoder.h"
 #include "bienc/error.h"
+#include "bienc/model_io.h"
 
 #define A(name) "model/" name
 
@@ -16,18 +17,7 @@ int cross_io_write(bienc_ckpt_writer *w, const bienc_cross_encoder *ce)
     if (!w || !ce || !ce->enc || !ce->tok) return bienc_error(BIENC_EINVAL, "cross_io_write: NULL argument");
     const bienc_encoder_config *c = &ce->enc->cfg;
     BIENC_TRY(ckpt_write_string(w, A("kind"), "cross_encoder"));
-    BIENC_TRY(ckpt_write_int64(w, A("vocab_size"), c->vocab_size));
-    BIENC_TRY(ckpt_write_int64(w, A("hidden_size"), c->hidden_size));
-    BIENC_TRY(ckpt_write_int64(w, A("num_layers"), c->num_layers));
-    BIENC_TRY(ckpt_write_int64(w, A("num_heads"), c->num_heads));
-    BIENC_TRY(ckpt_write_int64(w, A("intermediate_size"), c->intermediate_size));
-    BIENC_TRY(ckpt_write_int64(w, A("max_position_embeddings"), c->max_position_embeddings));
-    BIENC_TRY(ckpt_write_int64(w, A("type_vocab_size"), c->type_vocab_size));
-    BIENC_TRY(ckpt_write_double(w, A("hidden_dropout"), c->hidden_dropout));
-    BIENC_TRY(ckpt_write_double(w, A("attention_dropout"), c->attention_dropout));
-    BIENC_TRY(ckpt_write_double(w, A("layer_norm_eps"), c->layer_norm_eps));
-    BIENC_TRY(ckpt_write_double(w, A("initializer_range"), c->initializer_range));
-    BIENC_TRY(ckpt_write_string(w, A("activation"), encoder_activation_name(c->activation)));
+    BIENC_TRY(model_io_write_encoder_config(w, c));
     BIENC_TRY(ckpt_write_int64(w, A("max_length"), ce->max_len));
     BIENC_TRY(ckpt_write_int64(w, A("max_query_length"), ce->max_query_len));
     BIENC_TRY(ckpt_write_int64(w, A("lower_case"), tokenizer_do_lower_case(ce->tok) ? 1 : 0));
@@ -67,14 +57,6 @@ static int read_int(const bienc_ckpt *c, const char *name, int64_t lo, int64_t h
     return 0;
 }
 
-static int read_float(const bienc_ckpt *c, const char *name, float *out)
-{
-    double v;
-    BIENC_TRY(ckpt_read_double(c, name, &v));
-    *out = (float)v;
-    return 0;
-}
-
 int cross_io_is_cross(const bienc_ckpt *c)
 {
     if (!c || !ckpt_has_attr(c, A("kind"))) return 0;
@@ -90,26 +72,7 @@ static int read_config(const bienc_ckpt *c, bienc_encoder_config *cfg, int *max_
     const char *path = ckpt_path(c);
     if (!cross_io_is_cross(c))
         return bienc_error(BIENC_EFORMAT, "%s: not a cross-encoder checkpoint (model/kind is not 'cross_encoder')", path);
-    encoder_config_default(cfg);
-    BIENC_TRY(read_int(c, A("vocab_size"), 1, INT_MAX, &cfg->vocab_size));
-    BIENC_TRY(read_int(c, A("hidden_size"), 1, INT_MAX, &cfg->hidden_size));
-    BIENC_TRY(read_int(c, A("num_layers"), 1, INT_MAX, &cfg->num_layers));
-    BIENC_TRY(read_int(c, A("num_heads"), 1, INT_MAX, &cfg->num_heads));
-    BIENC_TRY(read_int(c, A("intermediate_size"), 1, INT_MAX, &cfg->intermediate_size));
-    BIENC_TRY(read_int(c, A("max_position_embeddings"), 1, INT_MAX, &cfg->max_position_embeddings));
-    BIENC_TRY(read_int(c, A("type_vocab_size"), 1, INT_MAX, &cfg->type_vocab_size));
-    BIENC_TRY(read_float(c, A("hidden_dropout"), &cfg->hidden_dropout));
-    BIENC_TRY(read_float(c, A("attention_dropout"), &cfg->attention_dropout));
-    BIENC_TRY(read_float(c, A("layer_norm_eps"), &cfg->layer_norm_eps));
-    BIENC_TRY(read_float(c, A("initializer_range"), &cfg->initializer_range));
-    char *s = NULL;
-    BIENC_TRY(ckpt_read_string(c, A("activation"), &s));
-    int act = encoder_activation_from_name(s);
-    free(s);
-    if (act < 0) return bienc_error(BIENC_EFORMAT, "%s: model/activation is not gelu or gelu_new", path);
-    cfg->activation = (bienc_gelu_kind)act;
-    int rc = encoder_config_check(cfg);
-    if (rc < 0) return bienc_error_context(rc, "%s: ", path);
+    BIENC_TRY(model_io_read_encoder_config(c, cfg));
     BIENC_TRY(read_int(c, A("max_length"), 4, cfg->max_position_embeddings, max_len));
     BIENC_TRY(read_int(c, A("max_query_length"), 2, *max_len - 2, max_q));
     return read_int(c, A("lower_case"), 0, 1, lc);
@@ -146,7 +109,7 @@ int cross_io_read(const bienc_ckpt *c, bienc_cross_encoder **out)
     if (!c || !out) return bienc_error(BIENC_EINVAL, "cross_io_read: NULL argument");
     const char *path = ckpt_path(c);
     bienc_encoder_config cfg;
-    int max_len, max_q, lc;
+    int max_len = 0, max_q = 0, lc = 0;
     BIENC_TRY(read_config(c, &cfg, &max_len, &max_q, &lc));
     BIENC_TRY(check_params(c, &cfg));
     char **vocab = NULL;

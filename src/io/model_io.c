@@ -9,12 +9,10 @@
 
 #define A(name) "model/" name
 
-int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
+/* The encoder-config attributes shared by every model kind (bi- and cross-encoder). */
+int model_io_write_encoder_config(bienc_ckpt_writer *w, const bienc_encoder_config *c)
 {
-    if (!w || !bi) return bienc_error(BIENC_EINVAL, "model_io_write: NULL argument");
-    BIENC_TRY(biencoder_check(bi));
-    const bienc_encoder_config *c = &bi->enc->cfg;
-    BIENC_TRY(ckpt_write_string(w, A("kind"), "bi_encoder"));
+    if (!w || !c) return bienc_error(BIENC_EINVAL, "model_io_write_encoder_config: NULL argument");
     BIENC_TRY(ckpt_write_int64(w, A("vocab_size"), c->vocab_size));
     BIENC_TRY(ckpt_write_int64(w, A("hidden_size"), c->hidden_size));
     BIENC_TRY(ckpt_write_int64(w, A("num_layers"), c->num_layers));
@@ -27,6 +25,16 @@ int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
     BIENC_TRY(ckpt_write_double(w, A("layer_norm_eps"), c->layer_norm_eps));
     BIENC_TRY(ckpt_write_double(w, A("initializer_range"), c->initializer_range));
     BIENC_TRY(ckpt_write_string(w, A("activation"), encoder_activation_name(c->activation)));
+    return 0;
+}
+
+int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
+{
+    if (!w || !bi) return bienc_error(BIENC_EINVAL, "model_io_write: NULL argument");
+    BIENC_TRY(biencoder_check(bi));
+    const bienc_encoder_config *c = &bi->enc->cfg;
+    BIENC_TRY(ckpt_write_string(w, A("kind"), "bi_encoder"));
+    BIENC_TRY(model_io_write_encoder_config(w, c));
     BIENC_TRY(ckpt_write_string(w, A("pooling"), pool_mode_name(bi->pool)));
     BIENC_TRY(ckpt_write_int64(w, A("normalize"), bi->normalize ? 1 : 0));
     BIENC_TRY(ckpt_write_int64(w, A("max_query_length"), bi->max_query_len));
@@ -78,6 +86,37 @@ static int read_float(const bienc_ckpt *c, const char *name, float *out)
     return 0;
 }
 
+int model_io_read_encoder_config(const bienc_ckpt *c, bienc_encoder_config *cfg)
+{
+    if (!c || !cfg) return bienc_error(BIENC_EINVAL, "model_io_read_encoder_config: NULL argument");
+    const char *path = ckpt_path(c);
+    encoder_config_default(cfg);
+    BIENC_TRY(read_int(c, A("vocab_size"), 1, INT_MAX, &cfg->vocab_size));
+    BIENC_TRY(read_int(c, A("hidden_size"), 1, INT_MAX, &cfg->hidden_size));
+    BIENC_TRY(read_int(c, A("num_layers"), 1, INT_MAX, &cfg->num_layers));
+    BIENC_TRY(read_int(c, A("num_heads"), 1, INT_MAX, &cfg->num_heads));
+    BIENC_TRY(read_int(c, A("intermediate_size"), 1, INT_MAX, &cfg->intermediate_size));
+    BIENC_TRY(read_int(c, A("max_position_embeddings"), 1, INT_MAX, &cfg->max_position_embeddings));
+    BIENC_TRY(read_int(c, A("type_vocab_size"), 1, INT_MAX, &cfg->type_vocab_size));
+    BIENC_TRY(read_float(c, A("hidden_dropout"), &cfg->hidden_dropout));
+    BIENC_TRY(read_float(c, A("attention_dropout"), &cfg->attention_dropout));
+    BIENC_TRY(read_float(c, A("layer_norm_eps"), &cfg->layer_norm_eps));
+    BIENC_TRY(read_float(c, A("initializer_range"), &cfg->initializer_range));
+    char *s = NULL;
+    BIENC_TRY(ckpt_read_string(c, A("activation"), &s));
+    int act = encoder_activation_from_name(s);
+    if (act < 0) {
+        int rc = bienc_error(BIENC_EFORMAT, "%s: model/activation '%s' is not gelu or gelu_new", path, s);
+        free(s);
+        return rc;
+    }
+    free(s);
+    cfg->activation = (bienc_gelu_kind)act;
+    int rc = encoder_config_check(cfg);
+    if (rc < 0) return bienc_error_context(rc, "%s: ", path);
+    return 0;
+}
+
 int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bienc_biencoder_opts *o_out,
                          int *lower_case)
 {
@@ -96,30 +135,9 @@ int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bie
     free(kind);
 
     bienc_encoder_config cfg;
-    encoder_config_default(&cfg);
-    BIENC_TRY(read_int(c, A("vocab_size"), 1, INT_MAX, &cfg.vocab_size));
-    BIENC_TRY(read_int(c, A("hidden_size"), 1, INT_MAX, &cfg.hidden_size));
-    BIENC_TRY(read_int(c, A("num_layers"), 1, INT_MAX, &cfg.num_layers));
-    BIENC_TRY(read_int(c, A("num_heads"), 1, INT_MAX, &cfg.num_heads));
-    BIENC_TRY(read_int(c, A("intermediate_size"), 1, INT_MAX, &cfg.intermediate_size));
-    BIENC_TRY(read_int(c, A("max_position_embeddings"), 1, INT_MAX, &cfg.max_position_embeddings));
-    BIENC_TRY(read_int(c, A("type_vocab_size"), 1, INT_MAX, &cfg.type_vocab_size));
-    BIENC_TRY(read_float(c, A("hidden_dropout"), &cfg.hidden_dropout));
-    BIENC_TRY(read_float(c, A("attention_dropout"), &cfg.attention_dropout));
-    BIENC_TRY(read_float(c, A("layer_norm_eps"), &cfg.layer_norm_eps));
-    BIENC_TRY(read_float(c, A("initializer_range"), &cfg.initializer_range));
+    BIENC_TRY(model_io_read_encoder_config(c, &cfg));
     char *s = NULL;
-    BIENC_TRY(ckpt_read_string(c, A("activation"), &s));
-    int act = encoder_activation_from_name(s);
-    if (act < 0) {
-        int rc = bienc_error(BIENC_EFORMAT, "%s: model/activation '%s' is not gelu or gelu_new", path, s);
-        free(s);
-        return rc;
-    }
-    free(s);
-    cfg.activation = (bienc_gelu_kind)act;
-    int rc = encoder_config_check(&cfg);
-    if (rc < 0) return bienc_error_context(rc, "%s: ", path);
+    int rc;
 
     bienc_biencoder_opts o;
     BIENC_TRY(ckpt_read_string(c, A("pooling"), &s));
@@ -131,7 +149,7 @@ int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bie
     }
     free(s);
     o.pool = (bienc_pool_mode)pool;
-    int lc;
+    int lc = 0;
     BIENC_TRY(read_int(c, A("normalize"), 0, 1, &o.normalize));
     BIENC_TRY(read_int(c, A("max_query_length"), 2, cfg.max_position_embeddings, &o.max_query_len));
     BIENC_TRY(read_int(c, A("max_passage_length"), 2, cfg.max_position_embeddings, &o.max_passage_len));
