@@ -15,27 +15,12 @@
 #include "bienc/error.h"
 #include "ops/grad_check.h"
 
-static const char *k_vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog", "sat",
-                                "on", "mat", "run", "##s", "fast", "slow", "big", "red", "blue", "x"};
-#define NV ((int)(sizeof k_vocab / sizeof *k_vocab))
+#include "test_util.h"
 
-static bienc_tokenizer *tiny_tok(void)
+/* Dropout off: scores and finite differences need a deterministic forward. */
+static bienc_encoder_config tiny_ce_cfg(void)
 {
-    bienc_tokenizer *t = NULL;
-    assert_int_equal(tokenizer_from_vocab_lines(&t, k_vocab, NV, 1, "test"), 0);
-    return t;
-}
-
-static bienc_encoder_config tiny_cfg(void)
-{
-    bienc_encoder_config c;
-    encoder_config_default(&c);
-    c.vocab_size = NV;
-    c.hidden_size = 16;
-    c.num_layers = 2;
-    c.num_heads = 2;
-    c.intermediate_size = 32;
-    c.max_position_embeddings = 24;
+    bienc_encoder_config c = tiny_cfg();
     c.hidden_dropout = 0;
     c.attention_dropout = 0;
     return c;
@@ -43,7 +28,7 @@ static bienc_encoder_config tiny_cfg(void)
 
 static bienc_cross_encoder *tiny_ce(int max_len, int max_q)
 {
-    bienc_encoder_config c = tiny_cfg();
+    bienc_encoder_config c = tiny_ce_cfg();
     bienc_cross_encoder *ce = NULL;
     assert_int_equal(cross_encoder_new(&ce, &c, 11, tiny_tok(), max_len, max_q), 0);
     return ce;
@@ -97,7 +82,7 @@ static void test_pair_layout(void **state)
     cross_encoder_free(ce);
 
     /* three token types: passage pieces found in the query are type 2 */
-    bienc_encoder_config c3 = tiny_cfg();
+    bienc_encoder_config c3 = tiny_ce_cfg();
     c3.type_vocab_size = 3;
     assert_int_equal(cross_encoder_new(&ce, &c3, 11, tiny_tok(), 12, 6), 0);
     assert_int_equal(cross_encoder_tokenize_pair(ce, "the cat", 7, "a cat sat on the mat", 20, ids, types, &n), 0);
@@ -173,7 +158,7 @@ static void test_score(void **state)
 static void test_new_errors(void **state)
 {
     (void)state;
-    bienc_encoder_config c = tiny_cfg();
+    bienc_encoder_config c = tiny_ce_cfg();
     bienc_cross_encoder *ce = NULL;
     assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 3, 2), BIENC_EINVAL);
     assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 25, 4), BIENC_EINVAL);
@@ -183,7 +168,7 @@ static void test_new_errors(void **state)
     assert_null(ce);
     assert_int_equal(cross_encoder_new(&ce, NULL, 1, NULL, 10, 4), BIENC_EINVAL);
     cross_encoder_free(NULL);
-    c = tiny_cfg();
+    c = tiny_ce_cfg();
     assert_int_equal(cross_encoder_new(&ce, &c, 1, tiny_tok(), 10, 4), 0);
     assert_int_equal(ce->n_params, ce->enc->n_params + 4);
     assert_string_equal(ce->params[ce->n_params - 1]->name, "classifier.bias");
