@@ -69,3 +69,38 @@ int cli_fail(const char *cmd)
     fprintf(stderr, "bienc %s: %s\n", cmd, bienc_last_error());
     return 1;
 }
+
+int arg_set(int argc, char **argv, int *i, const char *cmd, const char **sets, int *n_sets)
+{
+    const char *v;
+    int rc = arg_string(argc, argv, i, "--set", &v);
+    if (rc <= 0) return rc;
+    if (*n_sets == ARG_MAX_SETS) {
+        fprintf(stderr, "bienc %s: at most %d --set options\n", cmd, ARG_MAX_SETS);
+        return -1;
+    }
+    sets[(*n_sets)++] = v;
+    return 1;
+}
+
+volatile sig_atomic_t cli_stop;
+
+static void on_sigint(int sig)
+{
+    cli_stop = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
+
+void cli_sigint_install(struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old);
+}
+
+void cli_sigint_restore(const struct sigaction *old)
+{
+    sigaction(SIGINT, old, NULL);
+}

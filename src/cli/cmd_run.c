@@ -11,16 +11,6 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 
-#define MAX_SETS 256
-
-static volatile sig_atomic_t g_stop;
-
-static void on_sigint(int sig)
-{
-    g_stop = 1;
-    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
-}
-
 static void run_usage(FILE *f)
 {
     fprintf(f,
@@ -44,12 +34,11 @@ static void run_usage(FILE *f)
 
 int cmd_run(int argc, char **argv)
 {
-    const char *sets[MAX_SETS], *file = NULL;
+    const char *sets[ARG_MAX_SETS], *file = NULL;
     int n_sets = 0;
     bienc_pipeline_opts o;
     pipeline_opts_default(&o);
     for (int i = 1; i < argc; i++) {
-        const char *v;
         int64_t n;
         int rc;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -59,13 +48,8 @@ int cmd_run(int argc, char **argv)
         if (arg_flag(argv, i, "--quiet", &o.quiet) || arg_flag(argv, i, "--reuse", &o.reuse) ||
             arg_flag(argv, i, "--no-bm25", &o.no_bm25))
             continue;
-        if ((rc = arg_string(argc, argv, &i, "--set", &v)) != 0) {
+        if ((rc = arg_set(argc, argv, &i, "run", sets, &n_sets)) != 0) {
             if (rc < 0) return 2;
-            if (n_sets == MAX_SETS) {
-                fprintf(stderr, "bienc run: at most %d --set options\n", MAX_SETS);
-                return 2;
-            }
-            sets[n_sets++] = v;
             continue;
         }
         if ((rc = arg_string(argc, argv, &i, "--bm25-script", &o.bm25_script)) != 0) {
@@ -94,17 +78,14 @@ int cmd_run(int argc, char **argv)
         config_free(&cfg);
         return cli_fail("run");
     }
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
-    o.stop = &g_stop;
+    struct sigaction old;
+    cli_sigint_install(&old);
+    o.stop = &cli_stop;
 
     bienc_pipeline_result r;
     int rc = pipeline_run(&cfg, &o, &r);
     if (rc == 0) rc = pipeline_write_report(&cfg, &r);
-    sigaction(SIGINT, &old, NULL);
+    cli_sigint_restore(&old);
     if (rc < 0) {
         int code = rc == BIENC_EINTERRUPT ? 130 : cli_fail("run");
         if (code == 130) fprintf(stderr, "bienc run: %s\n", bienc_last_error());

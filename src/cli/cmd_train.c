@@ -12,16 +12,6 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 
-#define MAX_SETS 256
-
-static volatile sig_atomic_t g_stop;
-
-static void on_sigint(int sig)
-{
-    g_stop = 1;
-    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
-}
-
 static void train_usage(FILE *f)
 {
     fprintf(f,
@@ -65,12 +55,11 @@ static void print_summary(const bienc_train_result *r)
 
 int cmd_train(int argc, char **argv)
 {
-    const char *sets[MAX_SETS], *file = NULL;
+    const char *sets[ARG_MAX_SETS], *file = NULL;
     int n_sets = 0, quiet = 0, progress = -1, no_eval_start = 0;
     bienc_train_opts o;
     train_opts_default(&o);
     for (int i = 1; i < argc; i++) {
-        const char *v;
         int64_t n;
         int rc, flag = 0;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -101,13 +90,8 @@ int cmd_train(int argc, char **argv)
             }
             continue;
         }
-        if ((rc = arg_string(argc, argv, &i, "--set", &v)) != 0) {
+        if ((rc = arg_set(argc, argv, &i, "train", sets, &n_sets)) != 0) {
             if (rc < 0) return 2;
-            if (n_sets == MAX_SETS) {
-                fprintf(stderr, "bienc train: at most %d --set options\n", MAX_SETS);
-                return 2;
-            }
-            sets[n_sets++] = v;
             continue;
         }
         if ((rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &n)) != 0) {
@@ -136,7 +120,7 @@ int cmd_train(int argc, char **argv)
     o.quiet = quiet;
     o.progress = progress;
     o.eval_at_start = !no_eval_start;
-    o.stop = &g_stop;
+    o.stop = &cli_stop;
 
     bienc_run_config cfg;
     int rc = config_load(&cfg, file, sets, n_sets);
@@ -144,14 +128,11 @@ int cmd_train(int argc, char **argv)
         config_free(&cfg);
         return cli_fail("train");
     }
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    struct sigaction old;
+    cli_sigint_install(&old);
     bienc_train_result r;
     rc = trainer_run(&cfg, &o, &r);
-    sigaction(SIGINT, &old, NULL);
+    cli_sigint_restore(&old);
     config_free(&cfg);
     if (rc < 0) {
         int code = cli_fail("train");
