@@ -32,6 +32,10 @@ int model_io_save(const char *path, const bienc_biencoder *bi);
  * Reading range-checks each attribute and runs encoder_config_check. */
 int model_io_write_encoder_config(bienc_ckpt_writer *w, const bienc_encoder_config *cfg);
 int model_io_read_encoder_config(const bienc_ckpt *c, bienc_encoder_config *cfg);
+/* The /vocab dataset: the tokenizer's tokens in id order. */
+int model_io_write_vocab(bienc_ckpt_writer *w, const bienc_tokenizer *tok);
+/* Attribute `name` (int64) into *out, an error naming the file and attribute unless in [lo, hi]. */
+int model_io_read_int(const bienc_ckpt *c, const char *name, int64_t lo, int64_t hi, int *out);
 
 /* The configuration stored in a checkpoint (no parameters read). Any of the outputs may be NULL. */
 int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg, bienc_biencoder_opts *o, int *lower_case);

@@ -22,13 +22,7 @@ int cross_io_write(bienc_ckpt_writer *w, const bienc_cross_encoder *ce)
     BIENC_TRY(ckpt_write_int64(w, A("max_query_length"), ce->max_query_len));
     BIENC_TRY(ckpt_write_int64(w, A("lower_case"), tokenizer_do_lower_case(ce->tok) ? 1 : 0));
     for (int i = 0; i < ce->n_params; i++) BIENC_TRY(ckpt_write_param(w, ce->params[i]));
-    int nv = tokenizer_vocab_size(ce->tok);
-    const char **tokens = malloc((size_t)nv * sizeof *tokens);
-    if (!tokens) return bienc_error(BIENC_ENOMEM, "saving the vocabulary: out of memory");
-    for (int i = 0; i < nv; i++) tokens[i] = tokenizer_id_to_token(ce->tok, i);
-    int rc = ckpt_write_strings(w, "vocab", tokens, (size_t)nv);
-    free(tokens);
-    return rc;
+    return model_io_write_vocab(w, ce->tok);
 }
 
 int cross_io_save(const char *path, const bienc_cross_encoder *ce)
@@ -46,17 +40,6 @@ int cross_io_save(const char *path, const bienc_cross_encoder *ce)
 
 /* ---- reading ---- */
 
-static int read_int(const bienc_ckpt *c, const char *name, int64_t lo, int64_t hi, int *out)
-{
-    int64_t v;
-    BIENC_TRY(ckpt_read_int64(c, name, &v));
-    if (v < lo || v > hi)
-        return bienc_error(BIENC_EFORMAT, "%s: attribute %s = %lld outside [%lld, %lld]", ckpt_path(c), name,
-                           (long long)v, (long long)lo, (long long)hi);
-    *out = (int)v;
-    return 0;
-}
-
 int cross_io_is_cross(const bienc_ckpt *c)
 {
     if (!c || !ckpt_has_attr(c, A("kind"))) return 0;
@@ -73,9 +56,9 @@ static int read_config(const bienc_ckpt *c, bienc_encoder_config *cfg, int *max_
     if (!cross_io_is_cross(c))
         return bienc_error(BIENC_EFORMAT, "%s: not a cross-encoder checkpoint (model/kind is not 'cross_encoder')", path);
     BIENC_TRY(model_io_read_encoder_config(c, cfg));
-    BIENC_TRY(read_int(c, A("max_length"), 4, cfg->max_position_embeddings, max_len));
-    BIENC_TRY(read_int(c, A("max_query_length"), 2, *max_len - 2, max_q));
-    return read_int(c, A("lower_case"), 0, 1, lc);
+    BIENC_TRY(model_io_read_int(c, A("max_length"), 4, cfg->max_position_embeddings, max_len));
+    BIENC_TRY(model_io_read_int(c, A("max_query_length"), 2, *max_len - 2, max_q));
+    return model_io_read_int(c, A("lower_case"), 0, 1, lc);
 }
 
 /* Shapes are checked against the config BEFORE allocating (a forged config cannot make us

@@ -28,6 +28,18 @@ int model_io_write_encoder_config(bienc_ckpt_writer *w, const bienc_encoder_conf
     return 0;
 }
 
+int model_io_write_vocab(bienc_ckpt_writer *w, const bienc_tokenizer *tok)
+{
+    if (!w || !tok) return bienc_error(BIENC_EINVAL, "model_io_write_vocab: NULL argument");
+    int nv = tokenizer_vocab_size(tok);
+    const char **tokens = malloc((size_t)nv * sizeof *tokens);
+    if (!tokens) return bienc_error(BIENC_ENOMEM, "saving the vocabulary: out of memory");
+    for (int i = 0; i < nv; i++) tokens[i] = tokenizer_id_to_token(tok, i);
+    int rc = ckpt_write_strings(w, "vocab", tokens, (size_t)nv);
+    free(tokens);
+    return rc;
+}
+
 int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
 {
     if (!w || !bi) return bienc_error(BIENC_EINVAL, "model_io_write: NULL argument");
@@ -43,13 +55,7 @@ int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
 
     for (int i = 0; i < bi->enc->n_params; i++) BIENC_TRY(ckpt_write_param(w, bi->enc->params[i]));
 
-    int nv = tokenizer_vocab_size(bi->tok);
-    const char **tokens = malloc((size_t)nv * sizeof *tokens);
-    if (!tokens) return bienc_error(BIENC_ENOMEM, "saving the vocabulary: out of memory");
-    for (int i = 0; i < nv; i++) tokens[i] = tokenizer_id_to_token(bi->tok, i);
-    int rc = ckpt_write_strings(w, "vocab", tokens, (size_t)nv);
-    free(tokens);
-    return rc;
+    return model_io_write_vocab(w, bi->tok);
 }
 
 int model_io_save(const char *path, const bienc_biencoder *bi)
@@ -67,7 +73,7 @@ int model_io_save(const char *path, const bienc_biencoder *bi)
 
 /* ---- reading ---- */
 
-static int read_int(const bienc_ckpt *c, const char *name, int64_t lo, int64_t hi, int *out)
+int model_io_read_int(const bienc_ckpt *c, const char *name, int64_t lo, int64_t hi, int *out)
 {
     int64_t v;
     BIENC_TRY(ckpt_read_int64(c, name, &v));
@@ -91,13 +97,13 @@ int model_io_read_encoder_config(const bienc_ckpt *c, bienc_encoder_config *cfg)
     if (!c || !cfg) return bienc_error(BIENC_EINVAL, "model_io_read_encoder_config: NULL argument");
     const char *path = ckpt_path(c);
     encoder_config_default(cfg);
-    BIENC_TRY(read_int(c, A("vocab_size"), 1, INT_MAX, &cfg->vocab_size));
-    BIENC_TRY(read_int(c, A("hidden_size"), 1, INT_MAX, &cfg->hidden_size));
-    BIENC_TRY(read_int(c, A("num_layers"), 1, INT_MAX, &cfg->num_layers));
-    BIENC_TRY(read_int(c, A("num_heads"), 1, INT_MAX, &cfg->num_heads));
-    BIENC_TRY(read_int(c, A("intermediate_size"), 1, INT_MAX, &cfg->intermediate_size));
-    BIENC_TRY(read_int(c, A("max_position_embeddings"), 1, INT_MAX, &cfg->max_position_embeddings));
-    BIENC_TRY(read_int(c, A("type_vocab_size"), 1, INT_MAX, &cfg->type_vocab_size));
+    BIENC_TRY(model_io_read_int(c, A("vocab_size"), 1, INT_MAX, &cfg->vocab_size));
+    BIENC_TRY(model_io_read_int(c, A("hidden_size"), 1, INT_MAX, &cfg->hidden_size));
+    BIENC_TRY(model_io_read_int(c, A("num_layers"), 1, INT_MAX, &cfg->num_layers));
+    BIENC_TRY(model_io_read_int(c, A("num_heads"), 1, INT_MAX, &cfg->num_heads));
+    BIENC_TRY(model_io_read_int(c, A("intermediate_size"), 1, INT_MAX, &cfg->intermediate_size));
+    BIENC_TRY(model_io_read_int(c, A("max_position_embeddings"), 1, INT_MAX, &cfg->max_position_embeddings));
+    BIENC_TRY(model_io_read_int(c, A("type_vocab_size"), 1, INT_MAX, &cfg->type_vocab_size));
     BIENC_TRY(read_float(c, A("hidden_dropout"), &cfg->hidden_dropout));
     BIENC_TRY(read_float(c, A("attention_dropout"), &cfg->attention_dropout));
     BIENC_TRY(read_float(c, A("layer_norm_eps"), &cfg->layer_norm_eps));
@@ -150,10 +156,10 @@ int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bie
     free(s);
     o.pool = (bienc_pool_mode)pool;
     int lc = 0;
-    BIENC_TRY(read_int(c, A("normalize"), 0, 1, &o.normalize));
-    BIENC_TRY(read_int(c, A("max_query_length"), 2, cfg.max_position_embeddings, &o.max_query_len));
-    BIENC_TRY(read_int(c, A("max_passage_length"), 2, cfg.max_position_embeddings, &o.max_passage_len));
-    BIENC_TRY(read_int(c, A("lower_case"), 0, 1, &lc));
+    BIENC_TRY(model_io_read_int(c, A("normalize"), 0, 1, &o.normalize));
+    BIENC_TRY(model_io_read_int(c, A("max_query_length"), 2, cfg.max_position_embeddings, &o.max_query_len));
+    BIENC_TRY(model_io_read_int(c, A("max_passage_length"), 2, cfg.max_position_embeddings, &o.max_passage_len));
+    BIENC_TRY(model_io_read_int(c, A("lower_case"), 0, 1, &lc));
     if (cfg_out) *cfg_out = cfg;
     if (o_out) *o_out = o;
     if (lower_case) *lower_case = lc;
