@@ -47,6 +47,11 @@ int ops_colsum_acc(bienc_tape *tape, float *dst, const float *src, int64_t R, in
  * saturates at e^88. */
 static inline float ops_expf(float x)
 {
+    /* NaN in, NaN out: replaced by 0 for the arithmetic so that no float -> int
+     * conversion below sees a NaN (undefined behaviour), restored at the end. */
+    int is_nan = x != x;
+    float nan_value = x;
+    x = is_nan ? 0.0f : x;
     x = x > 88.0f ? 88.0f : x;   /* keeps n <= 127 so 2^n is finite */
     int under = x < -87.3f;
     x = x < -87.3f ? -87.3f : x;
@@ -62,10 +67,10 @@ static inline float ops_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return under ? 0.0f : p * scale;
+    return is_nan ? nan_value : under ? 0.0f : p * scale;
 }
 
 /* rng_hash_uniform(key, i), inline so that mask loops vectorise (the same arithmetic as
