@@ -16,19 +16,9 @@
 #include "bienc/loss.h"
 #include "bienc/optim.h"
 #include "bienc/rng.h"
+#include "record_io.h"
 
 enum { B = 4, MAX_T = 64 };
-
-static int write_record(FILE *f, const char *name, int ndim, const int64_t *shape, const float *data)
-{
-    int32_t n = (int32_t)strlen(name), nd = ndim;
-    int64_t size = 1;
-    for (int i = 0; i < ndim; i++) size *= shape[i];
-    if (fwrite(&n, 4, 1, f) != 1 || fwrite(name, 1, (size_t)n, f) != (size_t)n || fwrite(&nd, 4, 1, f) != 1 ||
-        fwrite(shape, 8, (size_t)ndim, f) != (size_t)ndim || fwrite(data, 4, (size_t)size, f) != (size_t)size)
-        return bienc_error(BIENC_EIO, "write error");
-    return 0;
-}
 
 static int write_params(FILE *f, const char *prefix, bienc_encoder *enc, int grad)
 {
