@@ -99,8 +99,14 @@ done:
     hnsw_unlock(h, n);
 }
 
-/* Inserts element `id`, whose vector, level and upper block are already in place. */
-static void insert_one(bienc_hnsw *h, hnsw_scratch *s, int32_t id, hnsw_pair *buf)
+/* Inserts element `id`, whose vector, level and upper block are already in place.
+ * All levels are searched first (top down: each level's closest candidate is the next
+ * level's entry), then written bottom up. The element becomes reachable on a level only
+ * through the back links of that level, so when another thread reaches it, its lists on
+ * that level and every level below are already complete. Writing top down instead lets
+ * a concurrent insertion enter at this element from above, find an empty level-0 list,
+ * link to it alone, and have its back link overwritten moments later: an orphan. */
+static void insert_one(bienc_hnsw *h, hnsw_scratch *s, int32_t id, hnsw_pair *buf, int32_t *sel)
 {
     int level = h->levels[id];
     global_lock(h);
@@ -118,8 +124,9 @@ static void insert_one(bienc_hnsw *h, hnsw_scratch *s, int32_t id, hnsw_pair *bu
     const float *q = hnsw_vec(h, id);
     float d = h->dist(q, hnsw_vec(h, ep), h->p.dim);
     if (level < max_level) ep = hnsw_greedy(h, q, ep, &d, max_level, level, 1);
-    int32_t keep[2 * HNSW_MAX_M];
-    for (int l = level < max_level ? level : max_level; l >= 0; l--) {
+    int top = level < max_level ? level : max_level;
+    int n_sel[HNSW_MAX_LEVEL];
+    for (int l = top; l >= 0; l--) {
         hnsw_search_layer(h, s, q, ep, d, l, h->p.ef_construction, 1, 0);
         int n = 0;
         while (s->top.n) {
@@ -133,10 +140,15 @@ static void insert_one(bienc_hnsw *h, hnsw_scratch *s, int32_t id, hnsw_pair *bu
             buf[i] = buf[n - 1 - i];
             buf[n - 1 - i] = t;
         }
+        n_sel[l] = 0;
         if (n == 0) continue;
         ep = buf[0].id;
         d = buf[0].d;
-        int k = select_neighbors(h, buf, n, h->p.M, keep);
+        n_sel[l] = select_neighbors(h, buf, n, h->p.M, sel + (size_t)l * h->p.M);
+    }
+    for (int l = 0; l <= top; l++) {
+        const int32_t *keep = sel + (size_t)l * h->p.M;
+        int k = n_sel[l];
         hnsw_lock(h, id);
         int32_t *ll = hnsw_linklist(h, id, l);
         memcpy(ll + 1, keep, (size_t)k * sizeof(int32_t));
@@ -239,7 +251,7 @@ int hnsw_add(bienc_hnsw *h, const float *x, int64_t n, const char *const *names,
     hnsw_scratch s0;
     if (h->entry < 0) {
         if (scratch_init(&s0, h->count, h->p.ef_construction) < 0) return BIENC_ENOMEM;
-        insert_one(h, &s0, (int32_t)start, NULL);
+        insert_one(h, &s0, (int32_t)start, NULL, NULL);
         scratch_free(&s0);
         first++;
     }
@@ -248,7 +260,8 @@ int hnsw_add(bienc_hnsw *h, const float *x, int64_t n, const char *const *names,
         hnsw_scratch s;
         int rc = scratch_init(&s, h->count, h->p.ef_construction);
         hnsw_pair *buf = malloc((size_t)(h->p.ef_construction + 2) * sizeof(hnsw_pair));
-        if (rc < 0 || !buf) {
+        int32_t *sel = malloc((size_t)HNSW_MAX_LEVEL * (size_t)h->p.M * sizeof(int32_t));
+        if (rc < 0 || !buf || !sel) {
 #pragma omp atomic write
             err = 1;
         }
@@ -257,7 +270,7 @@ int hnsw_add(bienc_hnsw *h, const float *x, int64_t n, const char *const *names,
             /* dynamic chunks: insertion cost varies; the schedule only changes which
              * thread inserts an element, and with one thread the order is fixed */
 #pragma omp for schedule(dynamic, 16)
-            for (int64_t i = first; i < h->count; i++) insert_one(h, &s, (int32_t)i, buf);
+            for (int64_t i = first; i < h->count; i++) insert_one(h, &s, (int32_t)i, buf, sel);
             if (s.oom) {
 #pragma omp atomic write
                 err = 2;
@@ -265,6 +278,7 @@ int hnsw_add(bienc_hnsw *h, const float *x, int64_t n, const char *const *names,
         }
         scratch_free(&s);
         free(buf);
+        free(sel);
     }
     if (err) return bienc_error(BIENC_ENOMEM, "hnsw_add: out of memory for build scratch (%s)",
                                 err == 1 ? "per-thread buffers" : "candidate heap; the graph may be incomplete");
