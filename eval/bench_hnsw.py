@@ -3,11 +3,13 @@
 Debian's python3-hnswlib and FAISS IndexHNSWFlat, on the same clustered synthetic unit
 vectors with the same M and ef_construction.
 
-For each library: build time (2 threads), memory added by the index (RSS delta), then
-recall@10 against exact search and queries/s over an ef sweep, with 1 and 2 search
-threads (median of repeats, batch of all queries). Writes a Markdown table and an SVG
-plot (recall vs queries/s) to --out. Run through eval/bench_hnsw.sh, which builds the
-drivers and holds the heavy-job lock.
+For each library: build time (2 threads) and memory added by the index (RSS delta), in
+one build run that saves the index. Then recall@10 against exact search and queries/s
+over an ef sweep with 1 and 2 search threads, in --rounds search rounds: every round
+loads each library's saved index in turn (the order rotates) and times the whole sweep,
+so a slow spell of a shared machine hits every library alike; q/s is the median over
+rounds. Writes a Markdown table and an SVG plot (recall vs queries/s) to --out. Run
+through eval/bench_hnsw.sh, which builds the drivers and holds the heavy-job lock.
 
 Every library runs in its own process, so the RSS delta measures only its index."""
 import argparse
@@ -84,23 +86,34 @@ def worker(a):
     threads = [int(t) for t in a.threads.split(",")]
     r0 = rss_mb()
     t0 = time.time()
+    loaded = bool(a.index) and os.path.exists(a.index)
     if a.worker == "hnswlib":
         import hnswlib
         idx = hnswlib.Index(space="ip", dim=a.dim)
-        idx.init_index(max_elements=a.n, ef_construction=a.efc, M=a.M, random_seed=100)
-        idx.add_items(x, np.arange(a.n), num_threads=a.build_threads)
+        if loaded:
+            idx.load_index(a.index, max_elements=a.n)
+        else:
+            idx.init_index(max_elements=a.n, ef_construction=a.efc, M=a.M, random_seed=100)
+            idx.add_items(x, np.arange(a.n), num_threads=a.build_threads)
     else:
         import faiss
         faiss.omp_set_num_threads(a.build_threads)
-        idx = faiss.IndexHNSWFlat(a.dim, a.M, faiss.METRIC_INNER_PRODUCT)
-        idx.hnsw.efConstruction = a.efc
-        idx.add(x)
+        if loaded:
+            idx = faiss.read_index(a.index)
+        else:
+            idx = faiss.IndexHNSWFlat(a.dim, a.M, faiss.METRIC_INNER_PRODUCT)
+            idx.hnsw.efConstruction = a.efc
+            idx.add(x)
     build = time.time() - t0
     grown = rss_mb() - r0  # before x is released, so this is the index alone
     lib = "hnswlib-python" if a.worker == "hnswlib" else "faiss-hnsw"
     del x
-    print(json.dumps({"lib": lib, "build_s": round(build, 3), "build_threads": a.build_threads,
-                      "rss_mb": round(grown, 1)}), flush=True)
+    if a.index and not loaded and a.worker == "hnswlib":
+        idx.save_index(a.index)
+    elif a.index and not loaded:
+        faiss.write_index(idx, a.index)
+    print(json.dumps({"lib": lib, "load_s" if loaded else "build_s": round(build, 3),
+                      "build_threads": a.build_threads, "rss_mb": round(grown, 1)}), flush=True)
     for t in threads:
         for ef in efs:
             times, cpu = [], []
@@ -139,6 +152,39 @@ def at_recall(rows, lib, threads, target):
         if r["recall"] >= target:
             return r
     return None
+
+
+def qps_at_recall(rows, lib, threads, target):
+    """q/s at recall exactly `target`, interpolated (log q/s linear in recall) between the
+    two sweep points around it; the first point's q/s when the sweep starts above it."""
+    import math
+    pts = sorted((r for r in rows if r["lib"] == lib and r.get("threads") == threads), key=lambda r: r["ef"])
+    for i, r in enumerate(pts):
+        if r["recall"] >= target:
+            if i == 0 or r["recall"] == pts[i - 1]["recall"]:
+                return r["qps"]
+            p = pts[i - 1]
+            f = (target - p["recall"]) / (r["recall"] - p["recall"])
+            return math.exp(math.log(p["qps"]) + f * (math.log(r["qps"]) - math.log(p["qps"])))
+    return None
+
+
+def median_rounds(rows):
+    """One row per (lib, ef, threads): recall (the same every round: the graph is fixed)
+    and the median q/s over the search rounds; build rows are kept as they are."""
+    out, groups = [], {}
+    for r in rows:
+        if "ef" not in r:
+            if "build_s" in r:
+                out.append(r)
+            continue
+        groups.setdefault((r["lib"], r["ef"], r["threads"]), []).append(r)
+    for (lib, ef, t), g in groups.items():
+        q = sorted(r["qps"] for r in g)
+        c = sorted(r["qps_cpu"] for r in g)
+        out.append({"lib": lib, "ef": ef, "threads": t, "recall": g[0]["recall"], "qps": q[len(q) // 2],
+                    "qps_cpu": c[len(c) // 2], "rounds": len(g), "qps_min": q[0], "qps_max": q[-1]})
+    return out
 
 
 COLORS = {"bienc": "#d62728", "hnswlib-native": "#1f77b4", "hnswlib-python": "#2ca02c", "faiss-hnsw": "#9467bd"}
@@ -205,12 +251,15 @@ def svg_plot(rows, path, title):
 
 
 def table(rows, n, target):
+    rounds = max((r.get("rounds", 1) for r in rows if "ef" in r), default=1)
     lines = [f"### N = {n:,}, 1,000 queries, 384-d, M=16, ef_construction=200\n",
-             "q/s are medians of repeats (wall clock); 'CPU' divides by the search thread's own CPU time,",
-             "which discounts time-slicing by other jobs on a shared machine.\n",
-             "| library | build s (2 thr) | index MB (RSS delta) | ef @0.95 | recall | q/s 1 thr | q/s 1 thr (CPU) "
-             "| q/s 2 thr |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"q/s are medians over {rounds} interleaved search rounds (wall clock, batch of all queries);",
+             "'CPU' divides by the search thread's own CPU time, which discounts time-slicing by other",
+             f"jobs. 'ef @{target}' is the smallest ef of the sweep reaching recall@10 {target}; 'q/s @{target}'",
+             "interpolates the q/s curve at exactly that recall.\n",
+             f"| library | build s (2 thr) | index MB (RSS delta) | ef @{target} | recall | q/s 1 thr | q/s 1 thr (CPU) "
+             f"| q/s 2 thr | q/s @{target} 1 thr (interp.) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     libs = [l for l in COLORS if any(r["lib"] == l for r in rows)]
     summary = {}
     for lib in libs:
@@ -218,11 +267,13 @@ def table(rows, n, target):
         one = at_recall(rows, lib, 1, target)
         two = next((r for r in rows if one and r["lib"] == lib and r.get("threads") == 2 and r["ef"] == one["ef"]),
                    None)
+        interp = qps_at_recall(rows, lib, 1, target)
         summary[lib] = {"build_s": b.get("build_s"), "rss_mb": b.get("rss_mb"), "at": one,
-                        "qps2": two["qps"] if two else None}
+                        "qps2": two["qps"] if two else None, "interp": interp}
         lines.append(f"| {lib} | {b.get('build_s', '-')} | {b.get('rss_mb', '-')} | {one['ef'] if one else '-'} | "
                      f"{one['recall'] if one else '-'} | {one['qps'] if one else '-'} | "
-                     f"{one.get('qps_cpu', '-') if one else '-'} | {two['qps'] if two else '-'} |")
+                     f"{one.get('qps_cpu', '-') if one else '-'} | {two['qps'] if two else '-'} | "
+                     f"{round(interp, 1) if interp else '-'} |")
     lines.append("")
     be = summary.get("bienc", {})
     for other in ("hnswlib-python", "hnswlib-native", "faiss-hnsw"):
@@ -230,9 +281,14 @@ def table(rows, n, target):
         if be.get("at") and o and o.get("at"):
             cpu = (f" (CPU-time based {be['at']['qps_cpu'] / o['at']['qps_cpu']:.2f}x)"
                    if be["at"].get("qps_cpu") and o["at"].get("qps_cpu") else "")
-            lines.append(f"- bienc / {other}: 1-thread q/s at recall {target}: "
-                         f"{be['at']['qps'] / o['at']['qps']:.2f}x{cpu}; build time {be['build_s'] / o['build_s']:.2f}x; "
-                         f"memory {be['rss_mb'] / max(o['rss_mb'], 1e-9):.2f}x")
+            interp = (f"; interpolated at exactly {target}: {be['interp'] / o['interp']:.2f}x"
+                      if be.get("interp") and o.get("interp") else "")
+            two = (f"; 2 threads at the same ef: {be['qps2'] / o['qps2']:.2f}x" if be.get("qps2") and o.get("qps2")
+                   else "")
+            build = (f"; build time {be['build_s'] / o['build_s']:.2f}x; memory "
+                     f"{be['rss_mb'] / max(o['rss_mb'], 1e-9):.2f}x" if be.get("build_s") and o.get("build_s") else "")
+            lines.append(f"- bienc / {other}: 1-thread q/s at the ef reaching recall {target}: "
+                         f"{be['at']['qps'] / o['at']['qps']:.2f}x{cpu}{interp}{two}{build}")
     lines.append("\nFull sweep (ef: recall / q/s, 1 thread | 2 threads):\n")
     for lib in libs:
         pts = sorted((r for r in rows if r["lib"] == lib and "ef" in r), key=lambda r: (r["threads"], r["ef"]))
@@ -254,9 +310,11 @@ def main():
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--efc", type=int, default=200)
     ap.add_argument("--build-threads", type=int, default=2)
-    ap.add_argument("--efs", default="10,12,16,20,24,32,40,48,64,80,100,128,160,200")
+    ap.add_argument("--efs", default="10,12,14,16,18,20,24,28,32,40,48,56,64,72,80,90,100,128,160,200")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=1, help="timed searches per ef within one round")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved search rounds (q/s = median over them)")
+    ap.add_argument("--index", help=argparse.SUPPRESS)
     ap.add_argument("--libs", default="bienc,hnswlib-native,hnswlib,faiss")
     ap.add_argument("--work", default="/tmp/bienc-bench")
     ap.add_argument("--out", default="eval/results")
@@ -279,21 +337,30 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
     base, qry, gt = make_data(a.work, a.n, a.nq, a.dim, a.centres, a.sigma, a.seed, a.k)
-    common = [base, str(a.n), str(a.dim), qry, str(a.nq), gt, str(a.k), str(a.M), str(a.efc), str(a.build_threads),
-              a.efs, a.threads, str(a.repeats)]
+    libs = a.libs.split(",")
+    index = {lib: os.path.join(a.work, f"bench_n{a.n}_{lib}.index") for lib in libs}
+
+    def run(lib, efs, threads, repeats):
+        if lib in ("bienc", "hnswlib-native"):
+            exe = "bench_hnsw_bienc" if lib == "bienc" else "hnswlib_native"
+            return run_driver([os.path.join(a.work, exe), base, str(a.n), str(a.dim), qry, str(a.nq), gt, str(a.k),
+                               str(a.M), str(a.efc), str(a.build_threads), efs, threads, str(repeats), index[lib]])
+        return run_driver([sys.executable, os.path.abspath(__file__), "--worker", lib, "--base", base, "--query",
+                           qry, "--gt", gt, "--n", str(a.n), "--nq", str(a.nq), "--dim", str(a.dim), "--k",
+                           str(a.k), "--M", str(a.M), "--efc", str(a.efc), "--build-threads", str(a.build_threads),
+                           "--efs", efs, "--threads", threads, "--repeats", str(repeats), "--index", index[lib]])
+
     rows = []
-    for lib in a.libs.split(","):
-        if lib == "bienc":
-            rows += run_driver([os.path.join(a.work, "bench_hnsw_bienc")] + common)
-        elif lib == "hnswlib-native":
-            rows += run_driver([os.path.join(a.work, "hnswlib_native")] + common)
-        elif lib in ("hnswlib", "faiss"):
-            rows += run_driver([sys.executable, os.path.abspath(__file__), "--worker", lib, "--base", base, "--query",
-                                qry, "--gt", gt, "--n", str(a.n), "--nq", str(a.nq), "--dim", str(a.dim), "--k",
-                                str(a.k), "--M", str(a.M), "--efc", str(a.efc), "--build-threads",
-                                str(a.build_threads), "--efs", a.efs, "--threads", a.threads, "--repeats",
-                                str(a.repeats)])
-    finish(rows, a)
+    for lib in libs:  # timed builds, each saving its index for the search rounds
+        if os.path.exists(index[lib]):
+            os.remove(index[lib])
+        rows += [r for r in run(lib, str(a.k), "1", 1) if "build_s" in r]
+    for rnd in range(a.rounds):
+        for lib in libs[rnd % len(libs):] + libs[:rnd % len(libs)]:
+            rows += [r for r in run(lib, a.efs, a.threads, a.repeats) if "ef" in r]
+    for lib in libs:
+        os.remove(index[lib])
+    finish(median_rounds(rows), a)
 
 
 def finish(rows, a):

@@ -91,7 +91,8 @@ int main(int argc, char **argv)
     double build = now() - t0;
     long rss1 = rss_kb();
     if (save && !loaded) h->saveIndex(save);
-    printf("{\"lib\": \"hnswlib-native\", \"build_s\": %.3f, \"build_threads\": %d, \"rss_mb\": %.1f}\n", build, bt,
+    printf("{\"lib\": \"hnswlib-native\", \"%s\": %.3f, \"build_threads\": %d, \"rss_mb\": %.1f}\n",
+           loaded ? "load_s" : "build_s", build, bt,
            (rss1 - rss0) / 1024.0);
     fflush(stdout);
 
