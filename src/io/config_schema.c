@@ -163,7 +163,7 @@ static const cfg_key output_keys[] = {
 
 #define X bienc_cfg_index
 static const cfg_key index_keys[] = {
-    KEY(X, "M", I, M, "16", NULL, 2, 1024, "HNSW links per element (2*M on level 0)"),
+    KEY(X, "M", I, M, "16", NULL, 2, 512, "HNSW links per element (2*M on level 0)"),
     KEY(X, "ef_construction", I, ef_construction, "200", NULL, 1, 1000000, "HNSW candidate list while building"),
     KEY(X, "ef", I, ef, "128", NULL, 1, 1000000, "HNSW candidate list while searching"),
     KEY(X, "metric", C, metric, "cosine", "l2|ip|cosine", 0, 0, "distance of the index"),
