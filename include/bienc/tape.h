@@ -16,7 +16,9 @@
  *     if (ctx) { ... save what backward needs (arena memory via tape_floats) ... }
  * tape_record sets out->requires_grad and leaves *ctx NULL when no gradient is needed.
  * In the backward, tape_grad(tape, x) returns x's gradient buffer, allocating it zeroed
- * on first use, or NULL when x does not require a gradient. */
+ * on first use, or NULL when x does not require a gradient. An activation's gradient is
+ * released once the node that produced it has run its backward (so after tape_backward
+ * only leaf tensors, ones no recorded node produced, still hold a gradient). */
 #ifndef BIENC_TAPE_H
 #define BIENC_TAPE_H
 
@@ -96,5 +98,9 @@ void tape_reset(bienc_tape *tape);
 size_t tape_bytes_used(const bienc_tape *tape);
 size_t tape_bytes_reserved(const bienc_tape *tape);
 size_t tape_node_count(const bienc_tape *tape);
+/* Activation gradients (outside the arena, see tape.c): the peak held at once during
+ * this step's backward, and the pool's reserved capacity. */
+size_t tape_grad_bytes_peak(const bienc_tape *tape);
+size_t tape_grad_bytes_reserved(const bienc_tape *tape);
 
 #endif

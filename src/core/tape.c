@@ -16,6 +16,21 @@ typedef struct arena_chunk {
     size_t size, used;
 } arena_chunk;
 
+/* Activation gradients live only from the first consumer's backward to the producer's
+ * backward, so they come from a pool of reusable blocks instead of the arena: the
+ * backward returns each one as soon as its producing node has run, and the peak holds
+ * the gradients in flight rather than all of them. Block sizes are rounded up to one of
+ * 8 steps per power of two so that batches of slightly different lengths reuse them;
+ * blocks a whole step did not use are freed at tape_reset. Small gradients stay in the
+ * arena (not worth a block). */
+#define GRAD_POOL_MIN_FLOATS ((size_t)16 << 10)
+
+typedef struct grad_block {
+    float *p;
+    size_t n;          /* capacity in floats */
+    int in_use, used_this_step;
+} grad_block;
+
 struct bienc_tape {
     arena_chunk *chunks;
     int n_chunks, cap_chunks, current;
@@ -23,6 +38,9 @@ struct bienc_tape {
     bienc_tape_node *nodes;
     size_t n_nodes, cap_nodes;
     int grad_enabled;
+    grad_block *blocks;
+    int n_blocks, cap_blocks;
+    size_t grad_live, grad_peak; /* floats held by blocks in use, and its peak this step */
 };
 
 int tape_new(bienc_tape **out)
@@ -37,6 +55,8 @@ int tape_new(bienc_tape **out)
 void tape_free(bienc_tape *tape)
 {
     if (!tape) return;
+    for (int i = 0; i < tape->n_blocks; i++) free(tape->blocks[i].p);
+    free(tape->blocks);
     for (int i = 0; i < tape->n_chunks; i++) free(tape->chunks[i].base);
     free(tape->chunks);
     free(tape->nodes);
@@ -161,12 +181,67 @@ int tape_record(bienc_tape *tape, const char *op, bienc_backward_fn backward,
     return BIENC_OK;
 }
 
+/* n rounded up to one of 8 steps per power of two (at most 12.5% slack). */
+static size_t grad_size_class(size_t n)
+{
+    size_t p = 1;
+    while (p * 16 <= n) p <<= 1;
+    return (n + p - 1) / p * p;
+}
+
+/* Uninitialised memory for n floats: the smallest free pool block that fits, a new
+ * block, or (small n) the arena. */
+static float *grad_acquire(bienc_tape *tape, size_t n)
+{
+    if (n < GRAD_POOL_MIN_FLOATS) return tape_floats(tape, n);
+    int best = -1;
+    for (int i = 0; i < tape->n_blocks; i++) {
+        grad_block *b = &tape->blocks[i];
+        if (!b->in_use && b->n >= n && b->n <= 2 * n && (best < 0 || b->n < tape->blocks[best].n)) best = i;
+    }
+    if (best < 0) {
+        if (tape->n_blocks == tape->cap_blocks) {
+            int cap = tape->cap_blocks ? 2 * tape->cap_blocks : 64;
+            grad_block *b = realloc(tape->blocks, sizeof *b * (size_t)cap);
+            if (!b) { bienc_error(BIENC_ENOMEM, "tape: out of memory"); return NULL; }
+            tape->blocks = b;
+            tape->cap_blocks = cap;
+        }
+        size_t cls = grad_size_class(n);
+        float *p = aligned_alloc(ARENA_ALIGN, (cls * sizeof(float) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1));
+        if (!p) {
+            bienc_error(BIENC_ENOMEM, "tape: out of memory for a %zu MB gradient", (cls * sizeof(float)) >> 20);
+            return NULL;
+        }
+        best = tape->n_blocks++;
+        tape->blocks[best] = (grad_block){p, cls, 0, 0};
+    }
+    grad_block *b = &tape->blocks[best];
+    b->in_use = b->used_this_step = 1;
+    tape->grad_live += b->n;
+    if (tape->grad_live > tape->grad_peak) tape->grad_peak = tape->grad_live;
+    return b->p;
+}
+
+/* Returns a gradient to the pool; arena gradients (not in the pool) are left alone. */
+static void grad_release(bienc_tape *tape, float *p)
+{
+    for (int i = 0; i < tape->n_blocks; i++) {
+        grad_block *b = &tape->blocks[i];
+        if (b->p == p && b->in_use) {
+            b->in_use = 0;
+            tape->grad_live -= b->n;
+            return;
+        }
+    }
+}
+
 float *tape_grad(bienc_tape *tape, bienc_tensor *t)
 {
     if (!t || !t->requires_grad) return NULL;
     if (!t->grad) {
-        /* Parameters own their gradient; only activations get one lazily from the arena. */
-        t->grad = tape_floats(tape, (size_t)t->size);
+        /* Parameters own their gradient; only activations get one lazily, zeroed. */
+        t->grad = grad_acquire(tape, (size_t)t->size);
         if (!t->grad) return NULL;
         memset(t->grad, 0, sizeof(float) * (size_t)t->size);
     }
@@ -189,7 +264,7 @@ int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream)
     if (!t->requires_grad) return bienc_error(BIENC_ESTATE, "tape_backward: the output does not depend on anything that requires a gradient");
     if (!t->grad && !t->is_param) {
         /* fresh activation gradient: copy the seed instead of zero-filling and adding */
-        t->grad = tape_floats(tape, (size_t)t->size);
+        t->grad = grad_acquire(tape, (size_t)t->size);
         if (!t->grad) return BIENC_ENOMEM;
         memcpy(t->grad, upstream, sizeof(float) * (size_t)t->size);
     } else {
@@ -200,6 +275,19 @@ int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream)
     return tape_run_backward(tape);
 }
 
+/* An output's gradient is complete once every consumer (a later node) has run, and
+ * its producer is the last to read it: after the producer's backward it goes back to
+ * the pool. Parameters and in-place outputs (sharing an input's gradient) keep theirs. */
+static void release_output_grad(bienc_tape *tape, bienc_tape_node *node)
+{
+    bienc_tensor *out = node->out;
+    if (out->is_param) return;
+    for (int j = 0; j < node->n_in; j++)
+        if (node->in[j] == out || (node->in[j] && node->in[j]->grad == out->grad)) return;
+    grad_release(tape, out->grad);
+    out->grad = NULL;
+}
+
 static int tape_run_backward(bienc_tape *tape)
 {
     for (size_t i = tape->n_nodes; i-- > 0;) {
@@ -207,6 +295,7 @@ static int tape_run_backward(bienc_tape *tape)
         if (!node->out->grad) continue; /* this output does not reach the loss */
         int rc = node->backward(tape, node);
         if (rc < 0) return bienc_error_context(rc, "backward of %s: ", node->op);
+        release_output_grad(tape, node);
     }
     return BIENC_OK;
 }
@@ -236,6 +325,19 @@ void tape_reset(bienc_tape *tape)
 {
     if (!tape) return;
     tape->n_nodes = 0;
+    /* gradient blocks: all free again; those this step did not need are returned */
+    int kept = 0;
+    for (int i = 0; i < tape->n_blocks; i++) {
+        grad_block b = tape->blocks[i];
+        if (!b.used_this_step) {
+            free(b.p);
+            continue;
+        }
+        b.in_use = b.used_this_step = 0;
+        tape->blocks[kept++] = b;
+    }
+    tape->n_blocks = kept;
+    tape->grad_live = tape->grad_peak = 0;
     if (tape->n_chunks > 1) {
         /* Merge: one chunk as large as everything used this step. */
         size_t total = 0;
@@ -262,3 +364,12 @@ size_t tape_bytes_reserved(const bienc_tape *tape)
 }
 
 size_t tape_node_count(const bienc_tape *tape) { return tape ? tape->n_nodes : 0; }
+
+size_t tape_grad_bytes_peak(const bienc_tape *tape) { return tape ? tape->grad_peak * sizeof(float) : 0; }
+
+size_t tape_grad_bytes_reserved(const bienc_tape *tape)
+{
+    size_t total = 0;
+    for (int i = 0; tape && i < tape->n_blocks; i++) total += tape->blocks[i].n * sizeof(float);
+    return total;
+}

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bienc/error.h"
@@ -288,11 +289,58 @@ static void test_tape_backward(void **state)
     tape_free(tape);
 }
 
+/* Activation gradients are released once their producer has run: through a chain of
+ * 8 large ops the backward holds at most two gradients at once (the one it reads, the
+ * one it writes), not all 8; the result is unchanged; the next identical step reuses
+ * the same blocks, and a step of slightly different size too. */
+static void test_tape_grad_release(void **state)
+{
+    (void)state;
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    enum { N = 1 << 18, DEPTH = 8 };
+    bienc_tensor *x;
+    assert_int_equal(tensor_new_1d(&x, N, 1), 0);
+    for (int64_t i = 0; i < N; i++) x->data[i] = 1.0f;
+    size_t reserved = 0;
+    for (int step = 0; step < 3; step++) {
+        int64_t n = step == 2 ? N - 1000 : N; /* the last step's tensors are a little smaller */
+        bienc_tensor *v = x, *xs = x;
+        if (n != N) {
+            assert_int_equal(tape_tensor(tape, 1, (int64_t[]){n}, &xs), 0);
+            memcpy(xs->data, x->data, (size_t)n * sizeof(float));
+            xs->requires_grad = 1; /* a leaf: keeps its gradient */
+            v = xs;
+        }
+        bienc_tensor *mid[DEPTH];
+        for (int d = 0; d < DEPTH; d++) {
+            assert_int_equal(toy_mul(tape, v, 2.0f, &mid[d]), 0);
+            v = mid[d];
+        }
+        float *up = malloc((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) up[i] = 1.0f;
+        tensor_zero_grad(x);
+        assert_int_equal(tape_backward_from(tape, v, up), 0);
+        free(up);
+        for (int64_t i = 0; i < n; i += 4099) assert_true(xs->grad[i] == 256.0f);
+        for (int d = 0; d < DEPTH; d++) assert_null(mid[d]->grad); /* released */
+        size_t one = (size_t)N * sizeof(float);
+        assert_true(tape_grad_bytes_peak(tape) >= (size_t)n * sizeof(float));
+        assert_true(tape_grad_bytes_peak(tape) <= 2 * one + one / 4 + (n != N ? one + one / 4 : 0));
+        if (step == 0) reserved = tape_grad_bytes_reserved(tape);
+        else assert_true(tape_grad_bytes_reserved(tape) <= reserved + (n != N ? one + one / 4 : 0));
+        tape_reset(tape);
+    }
+    tensor_free(x);
+    tape_free(tape);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_messages), cmocka_unit_test(test_try_macro), cmocka_unit_test(test_tensor_basics),
         cmocka_unit_test(test_rng),            cmocka_unit_test(test_tape_arena), cmocka_unit_test(test_tape_backward),
+        cmocka_unit_test(test_tape_grad_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
