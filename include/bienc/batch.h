@@ -46,6 +46,8 @@ int tuples_from_hardnegs(bienc_tuples **out, const bienc_hardnegs *h, const bien
 void tuples_free(bienc_tuples *t);
 
 int64_t tuples_count(const bienc_tuples *t);
+/* Keeps only the first n tuples (file order), like selecting range(n) of a dataset. */
+void tuples_keep_first(bienc_tuples *t, int64_t n);
 /* Negatives per tuple (the same for all tuples). */
 int tuples_n_neg(const bienc_tuples *t);
 /* Text of tuple i: slot 0 query, 1 positive, 2 + j negative j. */

@@ -37,6 +37,11 @@ void tuples_free(bienc_tuples *t)
 
 int64_t tuples_count(const bienc_tuples *t) { return t ? t->n : 0; }
 
+void tuples_keep_first(bienc_tuples *t, int64_t n)
+{
+    if (t && n >= 0 && n < t->n) t->n = n;
+}
+
 int tuples_n_neg(const bienc_tuples *t) { return t ? t->n_neg : 0; }
 
 int tuples_from_triples(bienc_tuples **out, const bienc_triples *triples)

@@ -82,7 +82,7 @@ static const cfg_key data_keys[] = {
     KEY(D, "dev_queries", S, dev_queries, "", NULL, 0, 0, "dev queries for evaluation during training"),
     KEY(D, "dev_qrels", S, dev_qrels, "", NULL, 0, 0, "dev qrels"),
     KEY(D, "skip_malformed", B, skip_malformed, "false", NULL, 0, 0, "skip (and count) malformed rows instead of failing"),
-    KEY(D, "max_examples", I, max_examples, "0", NULL, 0, BIG, "use at most this many training examples (0 = all)"),
+    KEY(D, "max_examples", I, max_examples, "0", NULL, 0, BIG, "use only the first N training examples, in file order (0 = all)"),
 };
 #undef D
 

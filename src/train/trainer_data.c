@@ -150,6 +150,12 @@ int trainer_data_load(trainer_data *d, const bienc_run_config *cfg, FILE *log)
         return bienc_error(BIENC_EINVAL, "data.format %d is not supported by the trainer", c->format);
     }
     if (skipped && log) fprintf(log, "data: skipped %lld training examples with unknown ids\n", (long long)skipped);
+    if (c->max_examples > 0 && c->max_examples < tuples_count(d->tuples)) {
+        if (log)
+            fprintf(log, "data: using the first %lld of %lld training examples (data.max_examples)\n",
+                    (long long)c->max_examples, (long long)tuples_count(d->tuples));
+        tuples_keep_first(d->tuples, c->max_examples);
+    }
     if (tuples_count(d->tuples) < 2)
         return bienc_error(BIENC_EINVAL, "data: %lld training examples; need at least 2",
                            (long long)tuples_count(d->tuples));

@@ -41,6 +41,12 @@ M="$T/runs/whole/metrics.jsonl"
 [ "$(grep -c '"loss"' "$M")" -eq 6 ] || fail "metrics.jsonl: expected 6 loss rows: $(cat "$M")"
 [ "$(grep -c '"eval"' "$M")" -eq 2 ] || fail "metrics.jsonl: expected eval rows at steps 0 and 6"
 
+# data.max_examples keeps the first N training examples
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=few --set data.max_examples=50 --set train.steps=1 \
+  --no-eval-at-start >"$T/out0" 2>"$T/err" || fail "max_examples run failed: $(cat "$T/err")"
+grep -q 'using the first 50 of [0-9]* training examples' "$T/err" || fail "max_examples not reported: $(cat "$T/err")"
+grep -q '; 50 training examples' "$T/err" || fail "max_examples not applied: $(cat "$T/err")"
+
 # the same run in two pieces: --stop-at 3, then --resume
 "$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=split --stop-at 3 >"$T/out1" 2>"$T/err" ||
   fail "--stop-at run failed: $(cat "$T/err")"
