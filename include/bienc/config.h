@@ -126,6 +126,7 @@ typedef struct bienc_cfg_train {
 typedef struct bienc_cfg_eval {
     int64_t every_steps;       /* 0 = only at the end */
     int64_t max_queries;       /* 0 = every dev query */
+    int64_t max_passages;      /* trainer's dev eval corpus: relevant passages + the first N rows (0 = all) */
     bienc_cfg_ints k;          /* cut-offs reported (MRR/nDCG/Recall@k) */
     int best_metric;           /* bienc_cfg_best: decides checkpoint.keep_best */
     int64_t batch_size;        /* encoding batch */

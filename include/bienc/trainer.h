@@ -54,8 +54,8 @@ typedef struct bienc_train_opts {
     int quiet;                   /* no log output at all */
     FILE *log;                   /* NULL = stderr */
     int64_t stop_at_step;        /* > 0: stop (with a checkpoint) after this optimiser step, as on Ctrl-C */
-    int64_t eval_max_passages;   /* eval corpus: the dev queries' relevant passages + the first N
-                                    collection rows (0 = the whole collection); default 10000 */
+    int64_t eval_max_passages;   /* >= 0 overrides eval.max_passages (the dev eval corpus: relevant
+                                    passages + the first N collection rows, 0 = all); default -1 */
     int eval_at_start;           /* evaluate the untrained model first (default 1; not on resume) */
     volatile sig_atomic_t *stop; /* may be NULL */
 } bienc_train_opts;

@@ -139,6 +139,7 @@ static const cfg_key train_keys[] = {
 static const cfg_key eval_keys[] = {
     KEY(E, "every_steps", I, every_steps, "500", NULL, 0, BIG, "evaluate on the dev set every N steps (0 = only at the end)"),
     KEY(E, "max_queries", I, max_queries, "0", NULL, 0, BIG, "dev queries used (0 = all)"),
+    KEY(E, "max_passages", I, max_passages, "10000", NULL, 0, BIG, "corpus of the dev evaluations during training: the selected queries' relevant passages + the first N collection rows (0 = the whole collection; `bienc run`'s final evaluation always uses the whole collection)"),
     LIST(E, "k", BIENC_CFG_INTS, k, "[1, 5, 10, 100]", 1, 1000000, 1, BIENC_CFG_MAX_LIST, "cut-offs reported (Recall@k, ...)"),
     KEY(E, "best_metric", C, best_metric, "mrr@10", "mrr@10|ndcg@10|recall@10|map@100", 0, 0, "metric that picks the best checkpoint"),
     KEY(E, "batch_size", I, batch_size, "64", NULL, 1, 1048576, "texts per encoding batch"),

@@ -21,7 +21,7 @@ void train_opts_default(bienc_train_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->progress = -1;
-    o->eval_max_passages = 10000;
+    o->eval_max_passages = -1;
     o->eval_at_start = 1;
 }
 
@@ -265,7 +265,9 @@ static int setup(trainer *t)
     BIENC_TRY(rc);
 
     BIENC_TRY(trainer_log_open(&t->log, r->run_dir, resume_path[0] ? t->st.step : -1, t->o));
-    BIENC_TRY(trainer_eval_init(&t->ev, cfg, &t->data, t->o->eval_max_passages, t->log.out));
+    BIENC_TRY(trainer_eval_init(&t->ev, cfg, &t->data,
+                                t->o->eval_max_passages >= 0 ? t->o->eval_max_passages : cfg->eval.max_passages,
+                                t->log.out));
     BIENC_TRY(tape_new(&t->tape));
     t->idx = malloc((size_t)cfg->train.batch_size * sizeof *t->idx);
     if (!t->idx) return bienc_error(BIENC_ENOMEM, "out of memory");

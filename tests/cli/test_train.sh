@@ -47,6 +47,16 @@ M="$T/runs/whole/metrics.jsonl"
 grep -q 'using the first 50 of [0-9]* training examples' "$T/err" || fail "max_examples not reported: $(cat "$T/err")"
 grep -q '; 50 training examples' "$T/err" || fail "max_examples not applied: $(cat "$T/err")"
 
+# eval.max_passages sets the dev eval corpus like --eval-passages (which overrides it)
+"$BIN" train "$T/run.yaml" --threads 2 --no-progress --set output.name=evp --set eval.max_passages=200 \
+  --set train.steps=1 >"$T/out0" 2>"$T/err" || fail "eval.max_passages run failed: $(cat "$T/err")"
+n200=$(grep -o '[0-9]* passages' "$T/err" | head -1)
+"$BIN" train "$T/run.yaml" --threads 2 --no-progress --set output.name=evp2 --set eval.max_passages=200 \
+  --eval-passages 300 --set train.steps=1 >"$T/out0" 2>"$T/err" || fail "--eval-passages run failed: $(cat "$T/err")"
+n300=$(grep -o '[0-9]* passages' "$T/err" | head -1)
+[ "${n200% passages}" -ge 200 ] && [ "${n200% passages}" -lt 300 ] && [ "${n300% passages}" -ge 300 ] ||
+  fail "eval corpus sizes: eval.max_passages=200 gave '$n200', --eval-passages 300 gave '$n300'"
+
 # the same run in two pieces: --stop-at 3, then --resume
 "$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=split --stop-at 3 >"$T/out1" 2>"$T/err" ||
   fail "--stop-at run failed: $(cat "$T/err")"
