@@ -21,7 +21,7 @@ T=$(mktemp -d /tmp/bienc_test_install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
 cmake --install "$BUILD" --prefix "$T/prefix" >"$T/install.log" 2>&1 || fail "cmake --install: $(tail -5 "$T/install.log")"
-for f in include/bienc/bienc.h lib/libbienc.a lib/pkgconfig/bienc.pc bin/bienc; do
+for f in include/bienc/bienc.h lib/libbienc.a lib/pkgconfig/bienc.pc bin/bienc share/bienc/eval/bm25_xapian.py; do
   [ -e "$T/prefix/$f" ] || fail "not installed: $f"
 done
 ls "$T"/prefix/lib/libbienc.so* >/dev/null 2>&1 || fail "not installed: lib/libbienc.so"
