@@ -46,6 +46,10 @@ int tuples_from_hardnegs(bienc_tuples **out, const bienc_hardnegs *h, const bien
 void tuples_free(bienc_tuples *t);
 
 int64_t tuples_count(const bienc_tuples *t);
+/* Teacher margins (MarginMSELoss): whether the tuples came from scored triples, and
+ * tuple i's margin score(q,pos) - score(q,neg). */
+int tuples_has_margins(const bienc_tuples *t);
+float tuples_margin(const bienc_tuples *t, int64_t i);
 /* Keeps only the first n tuples (file order), like selecting range(n) of a dataset. */
 void tuples_keep_first(bienc_tuples *t, int64_t n);
 /* Negatives per tuple (the same for all tuples). */

@@ -58,12 +58,17 @@ const char *texts_path(const bienc_texts *t);
 /* ---- triples: text (query\tpositive\tnegative) or ids (qid\tpos_pid\tneg_pid) ---- */
 typedef struct bienc_triples bienc_triples;
 
-/* Exactly three tab-separated fields a row. With ids = 1 each field must be a valid id
- * (see DATA_MAX_ID_LEN and opts.numeric_ids); with ids = 0 the fields are texts (may be empty). */
+/* Three tab-separated fields a row. With ids = 1 each field must be a valid id (see
+ * DATA_MAX_ID_LEN and opts.numeric_ids); with ids = 0 the fields are texts (may be empty).
+ * Teacher scores for MarginMSELoss may follow, the same number of columns on every row:
+ * one (the margin score(q,pos) - score(q,neg)) or two (score(q,pos), score(q,neg)). */
 int triples_load(bienc_triples **out, const char *path, int ids, const bienc_read_opts *opts,
                  bienc_read_report *report);
 void triples_free(bienc_triples *t);
 int64_t triples_count(const bienc_triples *t);
+/* Whether the rows carry teacher scores, and row i's margin score(q,pos) - score(q,neg). */
+int triples_has_margins(const bienc_triples *t);
+float triples_margin(const bienc_triples *t, int64_t i);
 /* Field k (0 query/qid, 1 positive, 2 negative) of row i. */
 int triples_get(const bienc_triples *t, int64_t i, int k, const char **s, size_t *len);
 const char *triples_path(const bienc_triples *t);

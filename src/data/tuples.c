@@ -17,6 +17,7 @@ struct bienc_tuples {
     int n_neg;
     int64_t n, cap;
     uint32_t *rows;   /* ROWS: n * (2 + n_neg): query row, positive row, negative rows */
+    float *margin;    /* teacher margin per tuple (from scored triples), or NULL */
 };
 
 static int tuples_new(bienc_tuples **out, int kind, int n_neg)
@@ -32,10 +33,23 @@ void tuples_free(bienc_tuples *t)
 {
     if (!t) return;
     free(t->rows);
+    free(t->margin);
     free(t);
 }
 
 int64_t tuples_count(const bienc_tuples *t) { return t ? t->n : 0; }
+
+int tuples_has_margins(const bienc_tuples *t)
+{
+    return t && (t->kind == TUPLES_TRIPLES ? triples_has_margins(t->triples) : t->margin != NULL);
+}
+
+float tuples_margin(const bienc_tuples *t, int64_t i)
+{
+    if (!t || i < 0 || i >= t->n) return 0.0f;
+    if (t->kind == TUPLES_TRIPLES) return triples_margin(t->triples, i);
+    return t->margin ? t->margin[i] : 0.0f;
+}
 
 void tuples_keep_first(bienc_tuples *t, int64_t n)
 {
@@ -94,6 +108,10 @@ int tuples_from_id_triples(bienc_tuples **out, const bienc_triples *triples, con
     BIENC_TRY(rows_begin(out, queries, collection, 1, "tuples_from_id_triples"));
     int64_t skipped = 0;
     int rc = 0;
+    if (triples_has_margins(triples)) {
+        (*out)->margin = malloc((size_t)(triples_count(triples) ? triples_count(triples) : 1) * sizeof(float));
+        if (!(*out)->margin) rc = bienc_error(BIENC_ENOMEM, "out of memory");
+    }
     for (int64_t i = 0; rc == 0 && i < triples_count(triples); i++) {
         uint32_t r[3];
         int missing = -1;
@@ -106,6 +124,7 @@ int tuples_from_id_triples(bienc_tuples **out, const bienc_triples *triples, con
             r[k] = (uint32_t)row;
         }
         if (missing < 0) {
+            if ((*out)->margin) (*out)->margin[(*out)->n] = triples_margin(triples, i);
             rc = push_rows(*out, r);
         } else if (skip_missing) {
             skipped++;

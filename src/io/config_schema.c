@@ -76,7 +76,7 @@ static const cfg_key data_keys[] = {
     KEY(D, "collection", S, collection, "", NULL, 0, 0, "passages: collection.tsv (pid \\t text) or BEIR corpus.jsonl"),
     KEY(D, "queries", S, queries, "", NULL, 0, 0, "training queries: queries.tsv (qid \\t text) or queries.jsonl"),
     KEY(D, "qrels", S, qrels, "", NULL, 0, 0, "training qrels (TREC or tab form)"),
-    KEY(D, "triples", S, triples, "", NULL, 0, 0, "triples: text (query \\t pos \\t neg) or ids (qid \\t pid \\t pid)"),
+    KEY(D, "triples", S, triples, "", NULL, 0, 0, "triples: text (query \\t pos \\t neg) or ids (qid \\t pid \\t pid), optionally followed by teacher scores for MarginMSELoss (margin, or pos score \\t neg score)"),
     KEY(D, "hard_negatives_file", S, hard_negatives_file, "", NULL, 0, 0,
         "hard negatives JSON lines {\"qid\", \"pos\": [..], \"neg\": {system: [..]}}"),
     KEY(D, "dev_queries", S, dev_queries, "", NULL, 0, 0, "dev queries for evaluation during training"),

@@ -185,8 +185,13 @@ static int check_loss(trainer *t)
         t->bo.n_neg = 1;
         return 0;
     case BIENC_CFG_LOSS_MARGIN_MSE:
-        return bienc_error(BIENC_EINVAL, "loss: MarginMSELoss needs teacher scores, which data.format %d does not provide",
-                           cfg->data.format);
+        if (avail < 1 || !tuples_has_margins(t->data.tuples))
+            return bienc_error(BIENC_EINVAL, "loss: MarginMSELoss needs teacher scores: triples with a 4th column "
+                                             "(the margin) or 4th and 5th columns (positive and negative score), in "
+                                             "data.format msmarco_triples or msmarco_ids (%s has none)",
+                               cfg->data.triples ? cfg->data.triples : "this data");
+        t->bo.n_neg = 1;
+        return 0;
     default:
         return bienc_error(BIENC_EINVAL, "loss: %s is not a bi-encoder loss", config_loss_name(cfg->loss.name));
     }
@@ -294,11 +299,16 @@ static int micro_loss(trainer *t, uint64_t key, bienc_tensor **loss)
     BIENC_TRY(biencoder_embed(t->bi, t->tape, &qb, 1, rng_hash_u64(key, 0), &q));
     BIENC_TRY(biencoder_embed(t->bi, t->tape, &pb, 1, rng_hash_u64(key, 1), &docs));
     int n = b->n;
-    if (L->name == BIENC_CFG_LOSS_TRIPLET) {
+    if (L->name == BIENC_CFG_LOSS_TRIPLET || L->name == BIENC_CFG_LOSS_MARGIN_MSE) {
         bienc_tensor *p, *neg;
         BIENC_TRY(op_slice_rows(t->tape, docs, 0, n, &p));
         BIENC_TRY(op_slice_rows(t->tape, docs, n, n, &neg));
-        return loss_triplet(t->tape, q, p, neg, (bienc_distance)L->distance, (float)L->margin, loss);
+        if (L->name == BIENC_CFG_LOSS_TRIPLET)
+            return loss_triplet(t->tape, q, p, neg, (bienc_distance)L->distance, (float)L->margin, loss);
+        float *margin = tape_floats(t->tape, (size_t)n);
+        if (!margin) return BIENC_ENOMEM;
+        for (int i = 0; i < n; i++) margin[i] = tuples_margin(t->data.tuples, t->idx[i]);
+        return loss_margin_mse(t->tape, q, p, neg, margin, loss);
     }
     if (L->similarity == BIENC_CFG_SIM_COS)
         return loss_mnrl(t->tape, q, docs, (float)L->scale, L->name == BIENC_CFG_LOSS_MNRL_SYMMETRIC, loss);

@@ -57,6 +57,16 @@ n300=$(grep -o '[0-9]* passages' "$T/err" | head -1)
 [ "${n200% passages}" -ge 200 ] && [ "${n200% passages}" -lt 300 ] && [ "${n300% passages}" -ge 300 ] ||
   fail "eval corpus sizes: eval.max_passages=200 gave '$n200', --eval-passages 300 gave '$n300'"
 
+# MarginMSELoss on triples with a teacher margin column; plain triples are refused
+head -200 "$T/deb/triples.train.tsv" | awk -F'\t' -v OFS='\t' '{print $1, $2, $3, 4.5}' >"$T/scored.tsv"
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=mmse --set loss.name=MarginMSELoss \
+  --set data.triples="$T/scored.tsv" --no-eval-at-start >"$T/out0" 2>"$T/err" || fail "MarginMSE run failed: $(cat "$T/err")"
+grep -q 'MarginMSELoss' "$T/err" || fail "MarginMSE run: loss not reported: $(cat "$T/err")"
+[ "$(grep -c '"loss"' "$T/runs/mmse/metrics.jsonl")" -eq 6 ] || fail "MarginMSE run: expected 6 loss rows"
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=mmse2 --set loss.name=MarginMSELoss >"$T/out0" 2>"$T/err" &&
+  fail "MarginMSELoss without teacher scores should fail"
+grep -q 'MarginMSELoss needs teacher scores' "$T/err" || fail "MarginMSE without scores: unclear error: $(cat "$T/err")"
+
 # the same run in two pieces: --stop-at 3, then --resume
 "$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=split --stop-at 3 >"$T/out1" 2>"$T/err" ||
   fail "--stop-at run failed: $(cat "$T/err")"

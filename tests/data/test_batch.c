@@ -251,6 +251,61 @@ static void test_tuples_from_ids(void **state)
     texts_free(c);
 }
 
+/* Triples with teacher scores (MarginMSELoss): a margin column, or the two scores; the
+ * margins follow the tuples through skipped rows and truncation; malformed scores and
+ * rows whose column count changes are errors naming the line and field. */
+static void test_scored_triples(void **state)
+{
+    bienc_texts *q, *c;
+    assert_int_equal(texts_load_tsv(&q, write_text("queries.tsv", "1\tfirst query\n2\tsecond query\n"), NULL, NULL), 0);
+    assert_int_equal(texts_load_tsv(&c, write_text("collection.tsv", "10\tpassage ten\n11\tpassage eleven\n12\tp12\n"),
+                                    NULL, NULL), 0);
+    bienc_triples *tr;
+    /* two scores: margin = pos - neg; the row with the unknown pid 99 is skipped */
+    assert_int_equal(triples_load(&tr, write_text("s5.tsv", "1\t10\t11\t9.5\t2.25\n2\t12\t99\t1\t0\n2\t11\t10\t-1e1\t3\n"), 1,
+                                  NULL, NULL), 0);
+    assert_true(triples_has_margins(tr));
+    assert_true(triples_margin(tr, 0) == 7.25f);
+    bienc_tuples *t;
+    int64_t skipped;
+    assert_int_equal(tuples_from_id_triples(&t, tr, q, c, 1, &skipped), 0);
+    assert_int_equal(tuples_count(t), 2);
+    assert_true(tuples_has_margins(t));
+    assert_true(tuples_margin(t, 0) == 7.25f);
+    assert_true(tuples_margin(t, 1) == -13.0f); /* the third row's */
+    tuples_keep_first(t, 1);
+    assert_int_equal(tuples_count(t), 1);
+    tuples_free(t);
+    triples_free(tr);
+
+    /* one column: the margin itself; text triples too */
+    assert_int_equal(triples_load(&tr, write_text("s4.tsv", "a query\tgood\tbad\t0.75\nq2\tp\tn\t-2\n"), 0, NULL, NULL), 0);
+    assert_int_equal(tuples_from_triples(&t, tr), 0);
+    assert_true(tuples_has_margins(t) && tuples_margin(t, 0) == 0.75f && tuples_margin(t, 1) == -2.0f);
+    const char *s;
+    size_t len;
+    assert_int_equal(tuples_text(t, 0, 2, &s, &len), 0);
+    assert_true(len == 3 && memcmp(s, "bad", 3) == 0);
+    tuples_free(t);
+    triples_free(tr);
+
+    /* plain triples have none */
+    assert_int_equal(triples_load(&tr, write_text("s3.tsv", "a\tb\tc\n"), 0, NULL, NULL), 0);
+    assert_false(triples_has_margins(tr));
+    triples_free(tr);
+
+    assert_int_equal(triples_load(&tr, write_text("bad1.tsv", "a\tb\tc\t1.5\nd\te\tf\n"), 0, NULL, NULL), BIENC_EFORMAT);
+    assert_error_has("bad1.tsv:2: 3 fields, but the rows before have 4");
+    assert_int_equal(triples_load(&tr, write_text("bad2.tsv", "a\tb\tc\t1.5x\n"), 0, NULL, NULL), BIENC_EFORMAT);
+    assert_error_has("bad2.tsv:1: teacher score in field 4 '1.5x': not a number");
+    assert_int_equal(triples_load(&tr, write_text("bad3.tsv", "a\tb\tc\t1\tnan\n"), 0, NULL, NULL), BIENC_EFORMAT);
+    assert_error_has("field 5 'nan': not a finite float");
+    assert_int_equal(triples_load(&tr, write_text("bad4.tsv", "a\tb\tc\t1\t2\t3\n"), 0, NULL, NULL), BIENC_EFORMAT);
+    assert_error_has("found 6");
+    texts_free(q);
+    texts_free(c);
+}
+
 static bienc_tokenizer *small_tokenizer(void)
 {
     static const char *vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "q", "p", "n", "##0", "##1",
@@ -383,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_sampler_no_duplicates),
         cmocka_unit_test(test_sampler_determinism_and_resume),
         cmocka_unit_test(test_tuples_from_ids),
+        cmocka_unit_test(test_scored_triples),
         cmocka_unit_test(test_batch_build),
         cmocka_unit_test(test_real_triples_batches),
     };

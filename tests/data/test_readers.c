@@ -230,7 +230,7 @@ static void test_triples(void **state)
 
     p = write_text("bad_triples.tsv", "a\tb\tc\na\tb\n");
     assert_int_equal(triples_load(&t, p, 0, NULL, NULL), BIENC_EFORMAT);
-    assert_error_has("bad_triples.tsv:2: expected 3 tab-separated fields, found 2");
+    assert_error_has("bad_triples.tsv:2: expected 3 tab-separated fields (or 4-5 with teacher scores), found 2");
 
     p = write_text("id_triples.tsv", "1\t2\t3\n4\t5 5\t6\n7\t8\t9\n");
     assert_int_equal(triples_load(&t, p, 1, NULL, NULL), BIENC_EFORMAT);

@@ -59,11 +59,21 @@ def cos_sim(a, b):
     return a @ b.T
 
 
-def mnrl(model, batches, symmetric):
+TEACHER_MARGIN = [0.5, -1.0, 2.0, 0.0]  # as in the driver
+
+
+def step_loss(model, batches, mode):
+    """mode 0: MNRL, 1: symmetric MNRL (cos, scale 20); 2: sentence-transformers'
+    MarginMSELoss, MSE(q.p - q.n, teacher margin) on dot products."""
     emb = []
     for ids, mask in batches:
         hidden = model(ids, torch.zeros_like(ids), mask)
         emb.append(bert_ref.pool(hidden, mask, "mean"))
+    if mode == 2:
+        q, p, n = emb
+        margin = (q * p).sum(1) - (q * n).sum(1)
+        return torch.nn.functional.mse_loss(margin, torch.tensor(TEACHER_MARGIN, dtype=margin.dtype))
+    symmetric = mode == 1
     q, docs = emb[0], torch.cat(emb[1:])
     scores = cos_sim(q, docs) * 20.0
     labels = torch.arange(q.shape[0])
@@ -79,7 +89,7 @@ def run_case(args):
         out = os.path.join(d, "step.bin")
         subprocess.run([driver, out] + args, check=True)
         rec = bert_ref.read_records(out)
-    V, C, L, H, I, P, Y, eps, symmetric, lr = rec["config"].tolist()
+    V, C, L, H, I, P, Y, eps, mode, lr = rec["config"].tolist()
     cfg = bert_ref.Cfg(vocab_size=int(V), hidden_size=int(C), num_layers=int(L), num_heads=int(H),
                        intermediate_size=int(I), max_position_embeddings=int(P), type_vocab_size=int(Y),
                        layer_norm_eps=float(eps), activation="gelu")
@@ -100,7 +110,7 @@ def run_case(args):
     errs, losses = {}, []
     for step in range(4):
         opt.zero_grad()
-        loss = mnrl(model, batches, bool(symmetric))
+        loss = step_loss(model, batches, int(mode))
         loss.backward()
         losses.append(loss.item())
         if step == 0:
@@ -151,7 +161,7 @@ def main():
         print("missing driver %s (build target torch_train_step_driver)" % driver)
         return 1
     ok = True
-    for args in (["--lr", "1e-4"], ["--symmetric", "--lr", "3e-4"]):
+    for args in (["--lr", "1e-4"], ["--symmetric", "--lr", "3e-4"], ["--margin-mse", "--lr", "3e-4"]):
         errs, losses = run_case(args)
         grads = max((v, k) for k, v in errs.items() if k.startswith("grad/"))
         params = max((v, k) for k, v in errs.items() if k.startswith("param3/"))

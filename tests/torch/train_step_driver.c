@@ -6,7 +6,7 @@
  * runs 3 AdamW steps (warmup-linear schedule, clipping at 1.0) on the same batch and writes
  * the loss of each step and the parameters after the third.
  *
- * usage: torch_train_step_driver OUT [--symmetric] [--lr X] */
+ * usage: torch_train_step_driver OUT [--symmetric | --margin-mse] [--lr X] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,26 +58,35 @@ static int write_side(FILE *f, const char *name, const side *s)
     return write_record(f, n, 1, (int64_t[]){B + 1}, offs);
 }
 
-/* loss = MNRL(q, [p; n]) on a fresh tape; gradients accumulate into the parameters. */
-static int step_loss(bienc_encoder *enc, bienc_tape *tape, side *q, side *p, side *n, int symmetric, float *loss)
+/* Teacher margins of the MarginMSE case. */
+static const float teacher_margin[B] = {0.5f, -1.0f, 2.0f, 0.0f};
+
+/* loss = MNRL(q, [p; n]) (mode 0; 1 symmetric) or MarginMSE(q, p, n) (mode 2) on a fresh
+ * tape; gradients accumulate into the parameters. */
+static int step_loss(bienc_encoder *enc, bienc_tape *tape, side *q, side *p, side *n, int mode, float *loss)
 {
     tape_reset(tape);
     bienc_tensor *eq, *ep, *en, *docs, *l;
     BIENC_TRY(encoder_embed(enc, tape, &q->batch, BIENC_POOL_MEAN, 0, 0, 0, &eq));
     BIENC_TRY(encoder_embed(enc, tape, &p->batch, BIENC_POOL_MEAN, 0, 0, 0, &ep));
     BIENC_TRY(encoder_embed(enc, tape, &n->batch, BIENC_POOL_MEAN, 0, 0, 0, &en));
-    BIENC_TRY(op_concat_rows(tape, ep, en, &docs));
-    BIENC_TRY(loss_mnrl(tape, eq, docs, 20.0f, symmetric, &l));
+    if (mode == 2) {
+        BIENC_TRY(loss_margin_mse(tape, eq, ep, en, teacher_margin, &l));
+    } else {
+        BIENC_TRY(op_concat_rows(tape, ep, en, &docs));
+        BIENC_TRY(loss_mnrl(tape, eq, docs, 20.0f, mode == 1, &l));
+    }
     *loss = l->data[0];
     return tape_backward(tape, l);
 }
 
 static int run(const char *path, int argc, char **argv)
 {
-    int symmetric = 0;
+    int mode = 0; /* 0 MNRL, 1 symmetric MNRL, 2 MarginMSE */
     double lr = 1e-4;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--symmetric")) symmetric = 1;
+        if (!strcmp(argv[i], "--symmetric")) mode = 1;
+        else if (!strcmp(argv[i], "--margin-mse")) mode = 2;
         else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = atof(argv[++i]);
         else return bienc_error(BIENC_EINVAL, "unknown argument %s", argv[i]);
     }
@@ -108,7 +117,7 @@ static int run(const char *path, int argc, char **argv)
     if (rc == 0) rc = tape_new(&tape);
     float conf[] = {(float)cfg.vocab_size, (float)cfg.hidden_size, (float)cfg.num_layers, (float)cfg.num_heads,
                     (float)cfg.intermediate_size, (float)cfg.max_position_embeddings, (float)cfg.type_vocab_size,
-                    cfg.layer_norm_eps, (float)symmetric, (float)lr};
+                    cfg.layer_norm_eps, (float)mode, (float)lr};
     if (rc == 0) rc = write_record(f, "config", 1, (int64_t[]){10}, conf);
     if (rc == 0) rc = write_side(f, "q", &q);
     if (rc == 0) rc = write_side(f, "p", &p);
@@ -127,7 +136,7 @@ static int run(const char *path, int argc, char **argv)
     float losses[4];
     for (int step = 0; rc == 0 && step < 4; step++) {
         adamw_zero_grad(opt);
-        rc = step_loss(enc, tape, &q, &p, &n, symmetric, &losses[step]);
+        rc = step_loss(enc, tape, &q, &p, &n, mode, &losses[step]);
         if (rc == 0 && step == 0) rc = write_params(f, "grad0/", enc, 1);
         if (rc == 0 && step < 3) rc = adamw_step(opt);
     }
@@ -143,7 +152,7 @@ static int run(const char *path, int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s OUT [--symmetric] [--lr X]\n", argv[0]);
+        fprintf(stderr, "usage: %s OUT [--symmetric | --margin-mse] [--lr X]\n", argv[0]);
         return 2;
     }
     if (run(argv[1], argc - 2, argv + 2) < 0) {
