@@ -66,8 +66,8 @@ int cross_encoder_tokenize_pair(const bienc_cross_encoder *ce, const char *q, si
                                 int32_t *ids, int32_t *type_ids, int *n_out);
 
 /* Inference: scores[i] = logit of (q[i], p[i]) for n pairs, batch_size pairs per forward
- * (<= 0: 64), sorted by length internally; results in input order and independent of the
- * thread count and batch size. Lengths may be NULL (NUL-terminated texts). tape may be NULL. */
+ * (<= 0: 64), sorted by length internally; results in input order, identical for any
+ * thread count (a different batch size changes sgemm shapes, hence the last bits). Lengths may be NULL (NUL-terminated texts). tape may be NULL. */
 int cross_encoder_score(bienc_cross_encoder *ce, bienc_tape *tape, const char *const *q, const size_t *qlens,
                         const char *const *p, const size_t *plens, int64_t n, int batch_size, float *scores);
 

@@ -21,6 +21,7 @@ int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
+int cmd_score(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);

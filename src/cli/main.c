@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"train", cmd_train, "train a bi-encoder from a run config: `bienc train configs/quickstart.yaml [--resume]`"},
     {"encode", cmd_encode, "embed a collection or queries with a bi-encoder: `bienc encode --model M --input F --output E.h5`"},
     {"rerank", cmd_rerank, "re-score a run's top-N with a cross-encoder: `bienc rerank --model T.h5 --run R --queries Q --collection C`"},
+    {"score", cmd_score, "teacher scores for MarginMSELoss: `bienc score --model T.h5 --triples F --output F.scored`"},
     {"run", cmd_run, "the whole pipeline (data, vocab, teacher, bi-encoder, index, search, rerank, eval, report): `bienc run CONFIG`"},
     {"import", cmd_import, "Hugging Face / sentence-transformers folder -> model: `bienc import --from DIR --output M.h5`"},
     {"export", cmd_export, "model -> sentence-transformers folder: `bienc export --model M.h5 --output DIR`"},

@@ -14,7 +14,7 @@ if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/d
   exit 0
 fi
 T=$(mktemp -d /tmp/bienc_test_run.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 "$BIN" data debian --output "$T/full" >/dev/null 2>&1 || fail "bienc data debian failed"
 
 # a slice: the first 600 passages and the queries whose positive is among them
@@ -119,6 +119,36 @@ cmp -s "$T/teacher1" "$R/run.teacher.trec" || fail "run.teacher.trec differs wit
   --collection "$D/collection.tsv" --top 20 --name teacher --output "$T/rr.trec" 2>"$T/err3" ||
   fail "bienc rerank: $(cat "$T/err3")"
 cmp -s "$T/rr.trec" "$R/run.teacher.trec" || fail "bienc rerank differs from the pipeline's rerank"
+
+# bienc score: teacher scores for MarginMSELoss. Id triples (qid, its positive, the previous
+# row's positive) scored with the pipeline's teacher agree with bienc rerank's logits for the
+# same pairs; the thread count does not change them (the batch size only in the last bits).
+head -20 "$D/qrels.train.tsv" | awk '{print $1 "\t" $3 "\t" (NR > 1 ? prev : "'"$(head -1 "$D/collection.tsv" | cut -f1)"'"); prev = $3}' \
+  >"$T/ids.tsv"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/scored.tsv" --quiet 2>"$T/e" || fail "bienc score: $(cat "$T/e")"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/scored2.tsv" --threads 1 --quiet 2>"$T/e" ||
+  fail "bienc score (1 thread): $(cat "$T/e")"
+cmp -s "$T/scored.tsv" "$T/scored2.tsv" || fail "bienc score depends on the thread count"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/scored3.tsv" --batch-size 3 --quiet 2>"$T/e" ||
+  fail "bienc score (batch 3): $(cat "$T/e")"
+paste "$T/scored.tsv" "$T/scored3.tsv" | awk -F'\t' '{for (k = 4; k <= 5; k++) {d = $k - $(k + 5); if (d < 0) d = -d;
+  if (d > 1e-5 * (1 + ($k < 0 ? -$k : $k))) bad++}} END {exit bad ? 1 : 0}' || fail "bienc score: batch size 3 differs"
+[ "$(awk -F'\t' 'NF == 5' "$T/scored.tsv" | wc -l)" -eq 20 ] || fail "bienc score: expected 20 rows of 5 fields"
+awk -F'\t' '{print $1 " Q0 " $2 " 1 0 x"}' "$T/scored.tsv" >"$T/pos.trec"
+"$BIN" rerank --model "$R/teacher.h5" --run "$T/pos.trec" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --top 1 --output "$T/pos_rr.trec" 2>"$T/e" || fail "rerank of positives: $(cat "$T/e")"
+awk 'NR==FNR{s[$1 " " $3] = $5; next} {d = s[$1 " " $2] - $4; if (d < 0) d = -d; if (!(($1 " " $2) in s) || d > 1e-5 * (1 + ($4 < 0 ? -$4 : $4))) bad++}
+     END {exit bad ? 1 : 0}' "$T/pos_rr.trec" FS='\t' "$T/scored.tsv" || fail "bienc score differs from bienc rerank"
+{ head -2 "$T/ids.tsv"; printf '%s\t999999999\t0\n' "$(head -1 "$T/ids.tsv" | cut -f1)"; } >"$T/ids_bad.tsv"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids_bad.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/x.tsv" --quiet >/dev/null 2>"$T/e" && fail "unknown pid should fail"
+grep -q "ids_bad.tsv:3: pid '999999999' is not in" "$T/e" || fail "score: unclear error for an unknown pid: $(cat "$T/e")"
+[ ! -e "$T/x.tsv" ] || fail "a failed bienc score left an output file"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "score: --queries without --collection: expected exit 2"
 
 # usage and errors
 "$BIN" run >/dev/null 2>&1; [ $? -eq 2 ] || fail "no config: expected exit 2"

@@ -1,0 +1,89 @@
+/* bienc score --model TEACHER --triples F [--queries Q --collection C] --output OUT:
+ * appends the cross-encoder's scores of (query, positive) and (query, negative) to every
+ * row of a triples file, the input MarginMSELoss trains on (library: bienc/teacher.h
+ * teacher_score_triples). */
+#include <stdio.h>
+#include <string.h>
+
+#include "bienc/cpu.h"
+#include "bienc/cross_encoder.h"
+#include "bienc/data.h"
+#include "bienc/error.h"
+#include "bienc/teacher.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+static void score_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bienc score --model TEACHER.h5 --triples TRIPLES.tsv --output SCORED.tsv\n"
+            "                   [--queries Q --collection C] [--batch-size B] [--threads T] [--quiet]\n\n"
+            "Scores every triple (query, positive, negative) with a cross-encoder checkpoint (the teacher\n"
+            "that `bienc run` trains) and writes `query \\t positive \\t negative \\t pos_score \\t neg_score`,\n"
+            "the teacher margins MarginMSELoss trains on (loss.name: MarginMSELoss, data.triples: OUT).\n"
+            "Text triples need nothing else; id triples (qid \\t pid \\t pid) need --queries and --collection\n"
+            "(`id<TAB>text` TSV, or BEIR .jsonl) to find the texts.\n\n"
+            "  --batch-size B  pairs per forward pass (default 64)\n"
+            "  --threads T     worker threads (default: all cores); scores do not depend on it\n"
+            "  --quiet         no progress lines\n");
+}
+
+static int load_texts(const char *path, bienc_texts **out)
+{
+    bienc_read_opts ro = {0};
+    size_t n = strlen(path);
+    if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) return texts_load_jsonl(out, path, &ro, NULL);
+    return texts_load_tsv(out, path, &ro, NULL);
+}
+
+int cmd_score(int argc, char **argv)
+{
+    const char *model = NULL, *tp = NULL, *qp = NULL, *cp = NULL, *outp = NULL;
+    int64_t bs = 64, threads = 0;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        int rc;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            score_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--quiet") == 0) {
+            quiet = 1;
+            continue;
+        }
+        if ((rc = arg_string(argc, argv, &i, "--model", &model)) ||
+            (rc = arg_string(argc, argv, &i, "--triples", &tp)) || (rc = arg_string(argc, argv, &i, "--queries", &qp)) ||
+            (rc = arg_string(argc, argv, &i, "--collection", &cp)) ||
+            (rc = arg_string(argc, argv, &i, "--output", &outp)) ||
+            (rc = arg_int(argc, argv, &i, "--batch-size", 1, 1000000, &bs)) ||
+            (rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &threads))) {
+            if (rc < 0) return 2;
+            continue;
+        }
+        return arg_unknown("score", argv[i]);
+    }
+    if (!model || !tp || !outp || (!qp) != (!cp)) {
+        fprintf(stderr, "bienc score: --model, --triples and --output are required; --queries and --collection go "
+                        "together\n");
+        score_usage(stderr);
+        return 2;
+    }
+    if (threads > 0) cpu_set_threads((int)threads);
+    bienc_cross_encoder *ce = NULL;
+    bienc_triples *tr = NULL;
+    bienc_texts *q = NULL, *c = NULL;
+    bienc_read_opts ro = {0};
+    int rc = cross_io_load(model, &ce);
+    if (rc == 0) rc = triples_load(&tr, tp, qp != NULL, &ro, NULL);
+    if (rc == 0 && qp) rc = load_texts(qp, &q);
+    if (rc == 0 && cp) rc = load_texts(cp, &c);
+    if (rc == 0) rc = teacher_score_triples(ce, tr, q, c, (int)bs, outp, quiet ? NULL : stderr);
+    if (rc == 0 && !quiet)
+        fprintf(stderr, "bienc score: %lld triples scored -> %s\n", (long long)triples_count(tr), outp);
+    int code = rc < 0 ? cli_fail("score") : 0;
+    triples_free(tr);
+    texts_free(q);
+    texts_free(c);
+    cross_encoder_free(ce);
+    return code;
+}
