@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bienc/data.h"
 #include "bienc/error.h"
 
 int arg_string(int argc, char **argv, int *i, const char *flag, const char **value)
@@ -103,4 +104,12 @@ void cli_sigint_install(struct sigaction *old)
 void cli_sigint_restore(const struct sigaction *old)
 {
     sigaction(SIGINT, old, NULL);
+}
+
+int cli_load_texts(const char *path, struct bienc_texts **out)
+{
+    bienc_read_opts ro = {0};
+    size_t n = strlen(path);
+    if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) return texts_load_jsonl(out, path, &ro, NULL);
+    return texts_load_tsv(out, path, &ro, NULL);
 }

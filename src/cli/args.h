@@ -32,4 +32,8 @@ int arg_unknown(const char *cmd, const char *arg);
 /* Prints "bienc CMD: <library error message>" and returns 1. */
 int cli_fail(const char *cmd);
 
+struct bienc_texts;
+/* An `id<TAB>text` TSV file, or BEIR JSON lines when the name ends in .jsonl. */
+int cli_load_texts(const char *path, struct bienc_texts **out);
+
 #endif

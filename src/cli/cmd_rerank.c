@@ -26,14 +26,6 @@ static void rerank_usage(FILE *f)
             "  --name NAME     run name in the output (default: rerank)\n");
 }
 
-static int load_texts(const char *path, bienc_texts **out)
-{
-    bienc_read_opts ro = {0};
-    size_t n = strlen(path);
-    if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) return texts_load_jsonl(out, path, &ro, NULL);
-    return texts_load_tsv(out, path, &ro, NULL);
-}
-
 int cmd_rerank(int argc, char **argv)
 {
     const char *model = NULL, *runp = NULL, *qp = NULL, *cp = NULL, *outp = NULL, *name = "rerank";
@@ -66,8 +58,8 @@ int cmd_rerank(int argc, char **argv)
     bienc_texts *q = NULL, *c = NULL;
     int rc = cross_io_load(model, &ce);
     if (rc == 0) rc = run_read(runp, &run);
-    if (rc == 0) rc = load_texts(qp, &q);
-    if (rc == 0) rc = load_texts(cp, &c);
+    if (rc == 0) rc = cli_load_texts(qp, &q);
+    if (rc == 0) rc = cli_load_texts(cp, &c);
     if (rc == 0) rc = teacher_rerank(ce, run, q, c, (int)top, (int)bs, name, &out);
     if (rc == 0) rc = run_write(out, outp);
     if (rc == 0)

@@ -28,14 +28,6 @@ static void score_usage(FILE *f)
             "  --quiet         no progress lines\n");
 }
 
-static int load_texts(const char *path, bienc_texts **out)
-{
-    bienc_read_opts ro = {0};
-    size_t n = strlen(path);
-    if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) return texts_load_jsonl(out, path, &ro, NULL);
-    return texts_load_tsv(out, path, &ro, NULL);
-}
-
 int cmd_score(int argc, char **argv)
 {
     const char *model = NULL, *tp = NULL, *qp = NULL, *cp = NULL, *outp = NULL;
@@ -75,8 +67,8 @@ int cmd_score(int argc, char **argv)
     bienc_read_opts ro = {0};
     int rc = cross_io_load(model, &ce);
     if (rc == 0) rc = triples_load(&tr, tp, qp != NULL, &ro, NULL);
-    if (rc == 0 && qp) rc = load_texts(qp, &q);
-    if (rc == 0 && cp) rc = load_texts(cp, &c);
+    if (rc == 0 && qp) rc = cli_load_texts(qp, &q);
+    if (rc == 0 && cp) rc = cli_load_texts(cp, &c);
     if (rc == 0) rc = teacher_score_triples(ce, tr, q, c, (int)bs, outp, quiet ? NULL : stderr);
     if (rc == 0 && !quiet)
         fprintf(stderr, "bienc score: %lld triples scored -> %s\n", (long long)triples_count(tr), outp);

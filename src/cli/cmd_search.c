@@ -76,12 +76,8 @@ static int encode_queries(const char *model, const char *qfile, int batch_size, 
     bienc_texts *t = NULL;
     const char **texts = NULL;
     size_t *lens = NULL;
-    bienc_read_opts opts = {0, 0};
-    size_t ql = strlen(qfile);
     int rc = model_io_load(model, &bi);
-    if (rc == 0)
-        rc = (ql > 6 && strcmp(qfile + ql - 6, ".jsonl") == 0) ? texts_load_jsonl(&t, qfile, &opts, NULL)
-                                                               : texts_load_tsv(&t, qfile, &opts, NULL);
+    if (rc == 0) rc = cli_load_texts(qfile, &t);
     if (rc == 0) {
         q->n = texts_count(t);
         q->dim = biencoder_dim(bi);
