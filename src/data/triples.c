@@ -47,7 +47,7 @@ static const char *parse_score(const char *s, size_t len, float *out)
     errno = 0;
     double v = strtod(buf, &end);
     if (end != buf + len) return "not a number";
-    if (errno == ERANGE || !isfinite(v) || fabs(v) > 3e38) return "not a finite float";
+    if (errno == ERANGE || !isfinite(v) || fabs(v) > 1e30) return "not a finite float (at most 1e30 in magnitude)";
     *out = (float)v;
     return NULL;
 }

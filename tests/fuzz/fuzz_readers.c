@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ static void check_triples(const bienc_triples *t)
             CHECK(triples_get(t, i, k, &s, &len) == 0);
             CHECK(memchr(s, '\t', len) == NULL && memchr(s, '\n', len) == NULL);
         }
+    /* teacher margins, when the rows carry scores, are finite */
+    for (int64_t i = 0; triples_has_margins(t) && i < triples_count(t); i++) CHECK(isfinite(triples_margin(t, i)));
     /* The sampler over whatever tuples came out: each tuple once an epoch. */
     bienc_tuples *tu;
     if (triples_count(t) == 0 || tuples_from_triples(&tu, t) != 0) return;
