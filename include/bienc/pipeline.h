@@ -6,6 +6,9 @@
  *              on the training texts (the trainer's recipe) and saved there
  *   teacher    cross-encoder trained on the training qrels (teacher.h) -> RUN_DIR/teacher.h5
  *              (reused when present and opts.reuse)
+ *   score      only with loss.name MarginMSELoss (distillation): the teacher scores the
+ *              training triples (the first data.max_examples) -> RUN_DIR/triples.scored.tsv,
+ *              which the bi-encoder then trains on; skipped when the triples carry scores
  *   train      the bi-encoder (trainer_run, trainer.h) with that vocabulary
  *   baseline   the same bi-encoder untrained (same seed): dev queries against the whole
  *              collection, exact search -> RUN_DIR/run.untrained.trec

@@ -58,11 +58,12 @@ int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *q
                    int top, int batch_size, const char *name, bienc_run **out);
 
 /* Teacher scores for MarginMSELoss (src/train/teacher_score.c): writes every row of `tr`
- * as its three fields followed by \t score(q, pos) \t score(q, neg), the cross-encoder's
- * logits (earlier score columns are replaced). Id triples need queries and collection to
- * find the texts (an unknown id is BIENC_ENOTFOUND naming file and line); text triples
- * pass NULL for both. Written atomically; progress lines go to log (may be NULL). */
+ * (the first max_rows when > 0) as its three fields followed by \t score(q, pos) \t
+ * score(q, neg), the cross-encoder's logits (earlier score columns are replaced). Id
+ * triples need queries and collection to find the texts (an unknown id is
+ * BIENC_ENOTFOUND naming file and line); text triples pass NULL for both. Written
+ * atomically; progress lines go to log (may be NULL). */
 int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, const bienc_texts *queries,
-                          const bienc_texts *collection, int batch_size, const char *path, FILE *log);
+                          const bienc_texts *collection, int64_t max_rows, int batch_size, const char *path, FILE *log);
 
 #endif

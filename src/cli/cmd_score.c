@@ -69,7 +69,7 @@ int cmd_score(int argc, char **argv)
     if (rc == 0) rc = triples_load(&tr, tp, qp != NULL, &ro, NULL);
     if (rc == 0 && qp) rc = cli_load_texts(qp, &q);
     if (rc == 0 && cp) rc = cli_load_texts(cp, &c);
-    if (rc == 0) rc = teacher_score_triples(ce, tr, q, c, (int)bs, outp, quiet ? NULL : stderr);
+    if (rc == 0) rc = teacher_score_triples(ce, tr, q, c, 0, (int)bs, outp, quiet ? NULL : stderr);
     if (rc == 0 && !quiet)
         fprintf(stderr, "bienc score: %lld triples scored -> %s\n", (long long)triples_count(tr), outp);
     int code = rc < 0 ? cli_fail("score") : 0;

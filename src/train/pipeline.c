@@ -163,6 +163,46 @@ static int stage_teacher(pipe_ctx *p)
     return rc;
 }
 
+/* MarginMSELoss: the training triples scored by the teacher (skipped when they already
+ * carry scores), then trained on instead of the plain ones. */
+static int stage_score(pipe_ctx *p)
+{
+    const bienc_cfg_data *d = &p->work.data;
+    int ids = d->format == BIENC_CFG_DATA_MSMARCO_IDS;
+    if ((d->format != BIENC_CFG_DATA_DEBIAN && d->format != BIENC_CFG_DATA_MSMARCO_TRIPLES && !ids) || !d->triples)
+        return bienc_error(BIENC_EINVAL, "MarginMSELoss in bienc run needs triples (data.format debian, "
+                                         "msmarco_triples or msmarco_ids)");
+    bienc_read_opts ro = {.skip_malformed = d->skip_malformed};
+    bienc_triples *tr = NULL;
+    bienc_texts *q = NULL, *c = NULL;
+    BIENC_TRY(triples_load(&tr, d->triples, ids, &ro, NULL));
+    if (triples_has_margins(tr)) {
+        pipe_log(p, "   %s already carries teacher scores\n", d->triples);
+        triples_free(tr);
+        return 0;
+    }
+    snprintf(p->scored_triples, sizeof p->scored_triples, "%s/triples.scored.tsv", p->r->run_dir);
+    int rc = 0;
+    if (ids) {
+        rc = trainer_load_texts(&q, d->queries, &ro);
+        if (rc == 0) rc = trainer_load_texts(&c, d->collection, &ro);
+    }
+    if (rc == 0)
+        rc = teacher_score_triples(p->teacher, tr, q, c, d->max_examples, (int)p->cfg->eval.batch_size,
+                                   p->scored_triples, NULL);
+    if (rc == 0) {
+        pipe_log(p, "   teacher margins of %lld triples -> %s\n",
+                 (long long)(d->max_examples > 0 && d->max_examples < triples_count(tr) ? d->max_examples
+                                                                                        : triples_count(tr)),
+                 p->scored_triples);
+        p->work.data.triples = p->scored_triples;
+    }
+    triples_free(tr);
+    texts_free(q);
+    texts_free(c);
+    return rc;
+}
+
 static int stage_train(pipe_ctx *p)
 {
     bienc_train_opts to;
@@ -450,6 +490,7 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0) rc = run_stage(&p, "vocab", stage_vocab);
     p.work.tokenizer.vocab = p.vocab;
     if (rc == 0 && cfg->teacher.enabled) rc = run_stage(&p, "teacher", stage_teacher);
+    if (rc == 0 && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
     if (rc == 0) rc = run_stage(&p, "load dev set", load_dev);
     if (rc == 0) rc = run_stage(&p, "baseline", stage_baseline);

@@ -18,6 +18,7 @@ typedef struct pipe_ctx {
     int threads;
     double t_stage;
     char vocab[1100];
+    char scored_triples[1100];      /* MarginMSELoss: the training triples with teacher scores */
     bienc_cross_encoder *teacher;
     bienc_biencoder *bi;
     bienc_texts *collection, *dev_queries;

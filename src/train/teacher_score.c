@@ -32,7 +32,7 @@ static int row_text(const bienc_triples *tr, const bienc_texts *queries, const b
 }
 
 int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, const bienc_texts *queries,
-                          const bienc_texts *collection, int batch_size, const char *path, FILE *log)
+                          const bienc_texts *collection, int64_t max_rows, int batch_size, const char *path, FILE *log)
 {
     if (!ce || !tr || !path || (!queries) != (!collection))
         return bienc_error(BIENC_EINVAL, "teacher_score_triples: NULL argument (queries and collection go together)");
@@ -42,6 +42,7 @@ int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, cons
     FILE *f = fopen(tmp, "w");
     if (!f) return bienc_error(BIENC_EIO, "cannot write %s: %s", tmp, strerror(errno));
     int64_t n = triples_count(tr);
+    if (max_rows > 0 && max_rows < n) n = max_rows;
     const char **qt = malloc(2 * SCORE_CHUNK * sizeof *qt), **pt = malloc(2 * SCORE_CHUNK * sizeof *pt);
     size_t *ql = malloc(2 * SCORE_CHUNK * sizeof *ql), *pl = malloc(2 * SCORE_CHUNK * sizeof *pl);
     float *sc = malloc(2 * SCORE_CHUNK * sizeof *sc);

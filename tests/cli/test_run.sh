@@ -120,6 +120,16 @@ cmp -s "$T/teacher1" "$R/run.teacher.trec" || fail "run.teacher.trec differs wit
   fail "bienc rerank: $(cat "$T/err3")"
 cmp -s "$T/rr.trec" "$R/run.teacher.trec" || fail "bienc rerank differs from the pipeline's rerank"
 
+# MarginMSELoss in bienc run (its own run directory): a "score" stage has the teacher score
+# the first data.max_examples training triples, and the bi-encoder trains on them
+"$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=distill --set loss.name=MarginMSELoss \
+  --set data.max_examples=40 --threads 2 --no-bm25 >"$T/out4" 2>"$T/err4" || fail "MarginMSE run: $(tail -3 "$T/err4")"
+RD="$T/runs/distill"
+grep -q 'teacher margins of 40 triples' "$T/err4" || fail "MarginMSE run: no score stage: $(grep -i score "$T/err4")"
+[ "$(awk -F'\t' 'NF == 5' "$RD/triples.scored.tsv" | wc -l)" -eq 40 ] || fail "MarginMSE run: triples.scored.tsv"
+grep -q 'MarginMSELoss' "$T/err4" || fail "MarginMSE run: the trainer did not use MarginMSELoss"
+grep -q 'score [0-9.]*s' "$T/out4" || fail "MarginMSE run: no score stage timing"
+
 # bienc score: teacher scores for MarginMSELoss. Id triples (qid, its positive, the previous
 # row's positive) scored with the pipeline's teacher agree with bienc rerank's logits for the
 # same pairs; the thread count does not change them (the batch size only in the last bits).
