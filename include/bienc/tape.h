@@ -82,7 +82,8 @@ int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream)
 /* A position in the arena (and the node list), to release everything allocated after
  * it: an inference forward frees each layer's scratch once the layer's output is copied
  * out, so it runs in one layer's memory. Only valid while nothing before the mark is
- * released (no tape_reset in between). */
+ * released (no tape_reset in between). Meant for no-grad use: activation gradients
+ * acquired after the mark are not returned (tape_reset returns them). */
 typedef struct bienc_tape_mark {
     int chunk;
     size_t chunk_used, used_total, n_nodes;

@@ -58,12 +58,14 @@ int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *q
                    int top, int batch_size, const char *name, bienc_run **out);
 
 /* Teacher scores for MarginMSELoss (src/train/teacher_score.c): writes every row of `tr`
- * (the first max_rows when > 0) as its three fields followed by \t score(q, pos) \t
+ * (up to max_rows written when > 0) as its three fields followed by \t score(q, pos) \t
  * score(q, neg), the cross-encoder's logits (earlier score columns are replaced). Id
- * triples need queries and collection to find the texts (an unknown id is
- * BIENC_ENOTFOUND naming file and line); text triples pass NULL for both. Written
- * atomically; progress lines go to log (may be NULL). */
+ * triples need queries and collection to find the texts; a row with an unknown id is
+ * skipped when skip_missing, else BIENC_ENOTFOUND naming file and line. Text triples
+ * pass NULL for both. Written atomically; progress lines go to log (may be NULL);
+ * *n_written (may be NULL) gets the number of rows written. */
 int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, const bienc_texts *queries,
-                          const bienc_texts *collection, int64_t max_rows, int batch_size, const char *path, FILE *log);
+                          const bienc_texts *collection, int64_t max_rows, int skip_missing, int batch_size,
+                          const char *path, FILE *log, int64_t *n_written);
 
 #endif

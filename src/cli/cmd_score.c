@@ -17,12 +17,14 @@ static void score_usage(FILE *f)
 {
     fprintf(f,
             "usage: bienc score --model TEACHER.h5 --triples TRIPLES.tsv --output SCORED.tsv\n"
-            "                   [--queries Q --collection C] [--batch-size B] [--threads T] [--quiet]\n\n"
+            "                   [--queries Q --collection C [--skip-unknown]] [--batch-size B] [--threads T]\n"
+            "                   [--quiet]\n\n"
             "Scores every triple (query, positive, negative) with a cross-encoder checkpoint (the teacher\n"
             "that `bienc run` trains) and writes `query \\t positive \\t negative \\t pos_score \\t neg_score`,\n"
             "the teacher margins MarginMSELoss trains on (loss.name: MarginMSELoss, data.triples: OUT).\n"
             "Text triples need nothing else; id triples (qid \\t pid \\t pid) need --queries and --collection\n"
             "(`id<TAB>text` TSV, or BEIR .jsonl) to find the texts.\n\n"
+            "  --skip-unknown  drop rows whose ids are not in Q / C (default: an error naming the line)\n"
             "  --batch-size B  pairs per forward pass (default 64)\n"
             "  --threads T     worker threads (default: all cores); scores do not depend on it\n"
             "  --quiet         no progress lines\n");
@@ -32,17 +34,14 @@ int cmd_score(int argc, char **argv)
 {
     const char *model = NULL, *tp = NULL, *qp = NULL, *cp = NULL, *outp = NULL;
     int64_t bs = 64, threads = 0;
-    int quiet = 0;
+    int quiet = 0, skip = 0;
     for (int i = 1; i < argc; i++) {
         int rc;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             score_usage(stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--quiet") == 0) {
-            quiet = 1;
-            continue;
-        }
+        if (arg_flag(argv, i, "--quiet", &quiet) || arg_flag(argv, i, "--skip-unknown", &skip)) continue;
         if ((rc = arg_string(argc, argv, &i, "--model", &model)) ||
             (rc = arg_string(argc, argv, &i, "--triples", &tp)) || (rc = arg_string(argc, argv, &i, "--queries", &qp)) ||
             (rc = arg_string(argc, argv, &i, "--collection", &cp)) ||
@@ -65,13 +64,13 @@ int cmd_score(int argc, char **argv)
     bienc_triples *tr = NULL;
     bienc_texts *q = NULL, *c = NULL;
     bienc_read_opts ro = {0};
+    int64_t n = 0;
     int rc = cross_io_load(model, &ce);
     if (rc == 0) rc = triples_load(&tr, tp, qp != NULL, &ro, NULL);
     if (rc == 0 && qp) rc = cli_load_texts(qp, &q);
     if (rc == 0 && cp) rc = cli_load_texts(cp, &c);
-    if (rc == 0) rc = teacher_score_triples(ce, tr, q, c, 0, (int)bs, outp, quiet ? NULL : stderr);
-    if (rc == 0 && !quiet)
-        fprintf(stderr, "bienc score: %lld triples scored -> %s\n", (long long)triples_count(tr), outp);
+    if (rc == 0) rc = teacher_score_triples(ce, tr, q, c, 0, skip, (int)bs, outp, quiet ? NULL : stderr, &n);
+    if (rc == 0 && !quiet) fprintf(stderr, "bienc score: %lld triples scored -> %s\n", (long long)n, outp);
     int code = rc < 0 ? cli_fail("score") : 0;
     triples_free(tr);
     texts_free(q);

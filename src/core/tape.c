@@ -20,9 +20,10 @@ typedef struct arena_chunk {
  * backward, so they come from a pool of reusable blocks instead of the arena: the
  * backward returns each one as soon as its producing node has run, and the peak holds
  * the gradients in flight rather than all of them. Block sizes are rounded up to one of
- * 8 steps per power of two so that batches of slightly different lengths reuse them;
- * blocks a whole step did not use are freed at tape_reset. Small gradients stay in the
- * arena (not worth a block). */
+ * 16 steps per power of two (at most 6.25% slack) so that batches of slightly different
+ * lengths reuse them; at a tape_reset that follows a backward, blocks that backward did
+ * not use are freed (a reset with no gradient work in between keeps them all). Small
+ * gradients stay in the arena (not worth a block). */
 #define GRAD_POOL_MIN_FLOATS ((size_t)16 << 10)
 
 typedef struct grad_block {
@@ -181,7 +182,7 @@ int tape_record(bienc_tape *tape, const char *op, bienc_backward_fn backward,
     return BIENC_OK;
 }
 
-/* n rounded up to one of 8 steps per power of two (at most 12.5% slack). */
+/* n rounded up to one of 16 steps per power of two (at most 6.25% slack). */
 static size_t grad_size_class(size_t n)
 {
     size_t p = 1;
@@ -325,11 +326,15 @@ void tape_reset(bienc_tape *tape)
 {
     if (!tape) return;
     tape->n_nodes = 0;
-    /* gradient blocks: all free again; those this step did not need are returned */
+    /* gradient blocks: all free again; after a step that used any, those it did not
+     * need are returned (a reset without gradient work since the last one keeps all:
+     * the trainer resets both before a forward and after a backward) */
+    int any_used = 0;
+    for (int i = 0; i < tape->n_blocks; i++) any_used |= tape->blocks[i].used_this_step;
     int kept = 0;
     for (int i = 0; i < tape->n_blocks; i++) {
         grad_block b = tape->blocks[i];
-        if (!b.used_this_step) {
+        if (any_used && !b.used_this_step) {
             free(b.p);
             continue;
         }

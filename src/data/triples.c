@@ -47,7 +47,8 @@ static const char *parse_score(const char *s, size_t len, float *out)
     errno = 0;
     double v = strtod(buf, &end);
     if (end != buf + len) return "not a number";
-    if (errno == ERANGE || !isfinite(v) || fabs(v) > 1e30) return "not a finite float (at most 1e30 in magnitude)";
+    /* bounded so that MarginMSELoss, which squares margins, stays finite */
+    if (errno == ERANGE || !isfinite(v) || fabs(v) > 1e6) return "not a finite number within +-1e6";
     *out = (float)v;
     return NULL;
 }

@@ -187,14 +187,12 @@ static int stage_score(pipe_ctx *p)
         rc = trainer_load_texts(&q, d->queries, &ro);
         if (rc == 0) rc = trainer_load_texts(&c, d->collection, &ro);
     }
+    int64_t n = 0;
     if (rc == 0)
-        rc = teacher_score_triples(p->teacher, tr, q, c, d->max_examples, (int)p->cfg->eval.batch_size,
-                                   p->scored_triples, NULL);
+        rc = teacher_score_triples(p->teacher, tr, q, c, d->max_examples, d->skip_malformed,
+                                   (int)p->cfg->eval.batch_size, p->scored_triples, NULL, &n);
     if (rc == 0) {
-        pipe_log(p, "   teacher margins of %lld triples -> %s\n",
-                 (long long)(d->max_examples > 0 && d->max_examples < triples_count(tr) ? d->max_examples
-                                                                                        : triples_count(tr)),
-                 p->scored_triples);
+        pipe_log(p, "   teacher margins of %lld triples -> %s\n", (long long)n, p->scored_triples);
         p->work.data.triples = p->scored_triples;
     }
     triples_free(tr);

@@ -2,6 +2,7 @@
  * score of (query, positive) and (query, negative) appended to every row (see
  * include/bienc/teacher.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,19 @@
 #define SCORE_CHUNK 8192
 
 /* Text of field k (0 query, 1 positive, 2 negative) of row i: the field itself for text
- * triples, the text behind the id for id triples. */
+ * triples, the text behind the id for id triples. An unknown id sets *missing when
+ * skip_missing, else is an error naming file and line. */
 static int row_text(const bienc_triples *tr, const bienc_texts *queries, const bienc_texts *collection, int64_t i,
-                    int k, const char **s, size_t *len)
+                    int k, int skip_missing, int *missing, const char **s, size_t *len)
 {
     BIENC_TRY(triples_get(tr, i, k, s, len));
     if (!queries) return 0;
     const bienc_texts *store = k == 0 ? queries : collection;
     int64_t row = texts_find(store, *s, *len);
+    if (row < 0 && skip_missing) {
+        *missing = 1;
+        return 0;
+    }
     if (row < 0)
         return bienc_error(BIENC_ENOTFOUND, "%s:%lld: %s '%.*s' is not in %s", triples_path(tr),
                            (long long)triples_line(tr, i), k == 0 ? "qid" : "pid", (int)(*len > 40 ? 40 : *len), *s,
@@ -32,8 +38,10 @@ static int row_text(const bienc_triples *tr, const bienc_texts *queries, const b
 }
 
 int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, const bienc_texts *queries,
-                          const bienc_texts *collection, int64_t max_rows, int batch_size, const char *path, FILE *log)
+                          const bienc_texts *collection, int64_t max_rows, int skip_missing, int batch_size,
+                          const char *path, FILE *log, int64_t *n_written)
 {
+    if (n_written) *n_written = 0;
     if (!ce || !tr || !path || (!queries) != (!collection))
         return bienc_error(BIENC_EINVAL, "teacher_score_triples: NULL argument (queries and collection go together)");
     char tmp[4200];
@@ -41,40 +49,62 @@ int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, cons
         return bienc_error(BIENC_EINVAL, "%s: path too long", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return bienc_error(BIENC_EIO, "cannot write %s: %s", tmp, strerror(errno));
-    int64_t n = triples_count(tr);
-    if (max_rows > 0 && max_rows < n) n = max_rows;
+    int64_t n = triples_count(tr), want = max_rows > 0 ? max_rows : n, written = 0, skipped = 0;
     const char **qt = malloc(2 * SCORE_CHUNK * sizeof *qt), **pt = malloc(2 * SCORE_CHUNK * sizeof *pt);
     size_t *ql = malloc(2 * SCORE_CHUNK * sizeof *ql), *pl = malloc(2 * SCORE_CHUNK * sizeof *pl);
     float *sc = malloc(2 * SCORE_CHUNK * sizeof *sc);
-    int rc = qt && pt && ql && pl && sc ? 0 : bienc_error(BIENC_ENOMEM, "teacher_score_triples: out of memory");
-    for (int64_t start = 0; rc == 0 && start < n; start += SCORE_CHUNK) {
-        int64_t m = n - start < SCORE_CHUNK ? n - start : SCORE_CHUNK;
-        /* pair 2j = (query, positive), 2j + 1 = (query, negative) */
-        for (int64_t j = 0; rc == 0 && j < m; j++) {
-            rc = row_text(tr, queries, collection, start + j, 0, &qt[2 * j], &ql[2 * j]);
-            qt[2 * j + 1] = qt[2 * j];
-            ql[2 * j + 1] = ql[2 * j];
-            if (rc == 0) rc = row_text(tr, queries, collection, start + j, 1, &pt[2 * j], &pl[2 * j]);
-            if (rc == 0) rc = row_text(tr, queries, collection, start + j, 2, &pt[2 * j + 1], &pl[2 * j + 1]);
+    int64_t *rows = malloc(SCORE_CHUNK * sizeof *rows);
+    int rc = qt && pt && ql && pl && sc && rows ? 0 : bienc_error(BIENC_ENOMEM, "teacher_score_triples: out of memory");
+    int64_t i = 0;
+    while (rc == 0 && i < n && written < want) {
+        /* the next chunk of rows whose texts exist: pair 2j = (query, positive), 2j + 1 =
+         * (query, negative) */
+        int64_t m = 0;
+        for (; rc == 0 && i < n && m < SCORE_CHUNK && written + m < want; i++) {
+            int missing = 0;
+            rc = row_text(tr, queries, collection, i, 0, skip_missing, &missing, &qt[2 * m], &ql[2 * m]);
+            if (rc == 0 && !missing)
+                rc = row_text(tr, queries, collection, i, 1, skip_missing, &missing, &pt[2 * m], &pl[2 * m]);
+            if (rc == 0 && !missing)
+                rc = row_text(tr, queries, collection, i, 2, skip_missing, &missing, &pt[2 * m + 1], &pl[2 * m + 1]);
+            if (missing) {
+                skipped++;
+                continue;
+            }
+            qt[2 * m + 1] = qt[2 * m];
+            ql[2 * m + 1] = ql[2 * m];
+            rows[m++] = i;
         }
         if (rc == 0) rc = cross_encoder_score(ce, NULL, qt, ql, pt, pl, 2 * m, batch_size, sc);
         for (int64_t j = 0; rc == 0 && j < m; j++) {
+            if (!isfinite(sc[2 * j]) || !isfinite(sc[2 * j + 1])) {
+                rc = bienc_error(BIENC_ERANGE, "%s: row %lld: the teacher's score is not finite", triples_path(tr),
+                                 (long long)rows[j] + 1);
+                break;
+            }
             const char *s[3];
             size_t len[3];
-            for (int k = 0; k < 3; k++) triples_get(tr, start + j, k, &s[k], &len[k]);
-            fprintf(f, "%.*s\t%.*s\t%.*s\t%.7g\t%.7g\n", (int)len[0], s[0], (int)len[1], s[1], (int)len[2], s[2],
+            for (int k = 0; k < 3; k++) triples_get(tr, rows[j], k, &s[k], &len[k]);
+            /* %.9g: a float's exact value survives the round trip */
+            fprintf(f, "%.*s\t%.*s\t%.*s\t%.9g\t%.9g\n", (int)len[0], s[0], (int)len[1], s[1], (int)len[2], s[2],
                     (double)sc[2 * j], (double)sc[2 * j + 1]);
         }
-        if (rc == 0 && log) fprintf(log, "scored %lld / %lld triples\n", (long long)(start + m), (long long)n);
+        written += m;
+        if (rc == 0 && log) fprintf(log, "scored %lld triples (%lld rows read of %lld)\n", (long long)written,
+                                    (long long)i, (long long)n);
     }
+    if (rc == 0 && skipped && log)
+        fprintf(log, "skipped %lld triples with unknown ids\n", (long long)skipped);
     free(qt);
     free(pt);
     free(ql);
     free(pl);
     free(sc);
+    free(rows);
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) rc = rc < 0 ? rc : bienc_error(BIENC_EIO, "error writing %s: %s", tmp, strerror(errno));
     if (rc == 0 && rename(tmp, path) != 0) rc = bienc_error(BIENC_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (rc < 0) remove(tmp);
+    if (rc == 0 && n_written) *n_written = written;
     return rc;
 }

@@ -189,7 +189,7 @@ static int check_loss(trainer *t)
             return bienc_error(BIENC_EINVAL, "loss: MarginMSELoss needs teacher scores: triples with a 4th column "
                                              "(the margin) or 4th and 5th columns (positive and negative score), in "
                                              "data.format msmarco_triples or msmarco_ids (%s has none)",
-                               cfg->data.triples ? cfg->data.triples : "this data");
+                               cfg->data.triples && cfg->data.triples[0] ? cfg->data.triples : "this data");
         t->bo.n_neg = 1;
         return 0;
     default:

@@ -157,6 +157,10 @@ awk 'NR==FNR{s[$1 " " $3] = $5; next} {d = s[$1 " " $2] - $4; if (d < 0) d = -d;
   --collection "$D/collection.tsv" --output "$T/x.tsv" --quiet >/dev/null 2>"$T/e" && fail "unknown pid should fail"
 grep -q "ids_bad.tsv:3: pid '999999999' is not in" "$T/e" || fail "score: unclear error for an unknown pid: $(cat "$T/e")"
 [ ! -e "$T/x.tsv" ] || fail "a failed bienc score left an output file"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids_bad.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/x.tsv" --skip-unknown 2>"$T/e" || fail "--skip-unknown: $(cat "$T/e")"
+[ "$(wc -l <"$T/x.tsv")" -eq 2 ] && grep -q 'skipped 1 triples with unknown ids' "$T/e" ||
+  fail "--skip-unknown: expected 2 rows and a note: $(cat "$T/e")"
 "$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "score: --queries without --collection: expected exit 2"
 

@@ -299,7 +299,9 @@ static void test_scored_triples(void **state)
     assert_int_equal(triples_load(&tr, write_text("bad2.tsv", "a\tb\tc\t1.5x\n"), 0, NULL, NULL), BIENC_EFORMAT);
     assert_error_has("bad2.tsv:1: teacher score in field 4 '1.5x': not a number");
     assert_int_equal(triples_load(&tr, write_text("bad3.tsv", "a\tb\tc\t1\tnan\n"), 0, NULL, NULL), BIENC_EFORMAT);
-    assert_error_has("field 5 'nan': not a finite float");
+    assert_error_has("field 5 'nan': not a finite number within +-1e6");
+    assert_int_equal(triples_load(&tr, write_text("bad5.tsv", "a\tb\tc\t2e6\n"), 0, NULL, NULL), BIENC_EFORMAT);
+    assert_error_has("bad5.tsv:1: teacher score in field 4 '2e6'");
     assert_int_equal(triples_load(&tr, write_text("bad4.tsv", "a\tb\tc\t1\t2\t3\n"), 0, NULL, NULL), BIENC_EFORMAT);
     assert_error_has("found 6");
     texts_free(q);
