@@ -156,17 +156,18 @@ def at_recall(rows, lib, threads, target):
 
 def qps_at_recall(rows, lib, threads, target):
     """q/s at recall exactly `target`, interpolated (log q/s linear in recall) between the
-    two sweep points around it; the first point's q/s when the sweep starts above it."""
+    two sweep points around it. When the sweep starts above the target, the first point's
+    q/s: a lower bound (the table marks it '>=')."""
     import math
     pts = sorted((r for r in rows if r["lib"] == lib and r.get("threads") == threads), key=lambda r: r["ef"])
     for i, r in enumerate(pts):
         if r["recall"] >= target:
-            if i == 0 or r["recall"] == pts[i - 1]["recall"]:
-                return r["qps"]
+            if i == 0:
+                return r["qps"], True
             p = pts[i - 1]
             f = (target - p["recall"]) / (r["recall"] - p["recall"])
-            return math.exp(math.log(p["qps"]) + f * (math.log(r["qps"]) - math.log(p["qps"])))
-    return None
+            return math.exp(math.log(p["qps"]) + f * (math.log(r["qps"]) - math.log(p["qps"]))), False
+    return None, False
 
 
 def median_rounds(rows):
@@ -267,13 +268,13 @@ def table(rows, n, target):
         one = at_recall(rows, lib, 1, target)
         two = next((r for r in rows if one and r["lib"] == lib and r.get("threads") == 2 and r["ef"] == one["ef"]),
                    None)
-        interp = qps_at_recall(rows, lib, 1, target)
+        interp, lower_bound = qps_at_recall(rows, lib, 1, target)
         summary[lib] = {"build_s": b.get("build_s"), "rss_mb": b.get("rss_mb"), "at": one,
                         "qps2": two["qps"] if two else None, "interp": interp}
         lines.append(f"| {lib} | {b.get('build_s', '-')} | {b.get('rss_mb', '-')} | {one['ef'] if one else '-'} | "
                      f"{one['recall'] if one else '-'} | {one['qps'] if one else '-'} | "
                      f"{one.get('qps_cpu', '-') if one else '-'} | {two['qps'] if two else '-'} | "
-                     f"{round(interp, 1) if interp else '-'} |")
+                     f"{('>=' if lower_bound else '') + str(round(interp, 1)) if interp else '-'} |")
     lines.append("")
     be = summary.get("bienc", {})
     for other in ("hnswlib-python", "hnswlib-native", "faiss-hnsw"):
