@@ -135,24 +135,9 @@ void heap_push_max(hnsw_heap *hp, float d, int32_t id)
     hp->a[i] = x;
 }
 
-void heap_pop_max(hnsw_heap *hp)
+/* Puts x at the root of a non-empty max-heap (replacing the root) and sifts it down. */
+static inline void sift_down_max(hnsw_heap *hp, hnsw_pair x)
 {
-    hnsw_pair x = hp->a[--hp->n];
-    int n = hp->n, i = 0;
-    for (;;) {
-        int c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && pair_less(hp->a[c], hp->a[c + 1])) c++;
-        if (!pair_less(x, hp->a[c])) break;
-        hp->a[i] = hp->a[c];
-        i = c;
-    }
-    if (n) hp->a[i] = x;
-}
-
-void heap_replace_max(hnsw_heap *hp, float d, int32_t id)
-{
-    hnsw_pair x = {d, id};
     int n = hp->n, i = 0;
     for (;;) {
         int c = 2 * i + 1;
@@ -164,6 +149,14 @@ void heap_replace_max(hnsw_heap *hp, float d, int32_t id)
     }
     hp->a[i] = x;
 }
+
+void heap_pop_max(hnsw_heap *hp)
+{
+    hnsw_pair last = hp->a[--hp->n];
+    if (hp->n) sift_down_max(hp, last);
+}
+
+void heap_replace_max(hnsw_heap *hp, float d, int32_t id) { sift_down_max(hp, (hnsw_pair){d, id}); }
 
 void heap_push_min(hnsw_heap *hp, float d, int32_t id)
 {
