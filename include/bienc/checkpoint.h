@@ -57,6 +57,9 @@ int ckpt_write_strings(bienc_ckpt_writer *w, const char *name, const char *const
 int ckpt_writer_commit(bienc_ckpt_writer *w);
 /* Discards the checkpoint: the temporary file is removed, `path` is untouched. NULL is a no-op. */
 void ckpt_writer_abort(bienc_ckpt_writer *w);
+/* The end of a save whose writing returned rc: commit when rc == 0, else abort and
+ * return rc. */
+int ckpt_writer_finish(bienc_ckpt_writer *w, int rc);
 
 /* ---- reading ------------------------------------------------------------------------------ */
 

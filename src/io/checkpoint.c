@@ -439,6 +439,15 @@ static int fsync_path(const char *path, int directory)
     return rc;
 }
 
+int ckpt_writer_finish(bienc_ckpt_writer *w, int rc)
+{
+    if (rc < 0) {
+        ckpt_writer_abort(w);
+        return rc;
+    }
+    return ckpt_writer_commit(w);
+}
+
 int ckpt_writer_commit(bienc_ckpt_writer *w)
 {
     if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");

@@ -30,12 +30,7 @@ int cross_io_save(const char *path, const bienc_cross_encoder *ce)
     if (!path || !ce) return bienc_error(BIENC_EINVAL, "cross_io_save: NULL argument");
     bienc_ckpt_writer *w;
     BIENC_TRY(ckpt_writer_open(&w, path));
-    int rc = cross_io_write(w, ce);
-    if (rc < 0) {
-        ckpt_writer_abort(w);
-        return rc;
-    }
-    return ckpt_writer_commit(w);
+    return ckpt_writer_finish(w, cross_io_write(w, ce));
 }
 
 /* ---- reading ---- */

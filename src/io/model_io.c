@@ -63,12 +63,7 @@ int model_io_save(const char *path, const bienc_biencoder *bi)
     if (!path || !bi) return bienc_error(BIENC_EINVAL, "model_io_save: NULL argument");
     bienc_ckpt_writer *w;
     BIENC_TRY(ckpt_writer_open(&w, path));
-    int rc = model_io_write(w, bi);
-    if (rc < 0) {
-        ckpt_writer_abort(w);
-        return rc;
-    }
-    return ckpt_writer_commit(w);
+    return ckpt_writer_finish(w, model_io_write(w, bi));
 }
 
 /* ---- reading ---- */

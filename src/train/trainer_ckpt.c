@@ -55,11 +55,8 @@ int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *
     bienc_ckpt_writer *w;
     BIENC_TRY(ckpt_writer_open(&w, path));
     int rc = write_state(w, bi, opt, st);
-    if (rc < 0) {
-        ckpt_writer_abort(w);
-        return bienc_error_context(rc, "saving checkpoint %s: ", path);
-    }
-    return ckpt_writer_commit(w);
+    if (rc < 0) rc = bienc_error_context(rc, "saving checkpoint %s: ", path);
+    return ckpt_writer_finish(w, rc);
 }
 
 int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state *st)
