@@ -57,6 +57,16 @@ int teacher_eval_loss(bienc_cross_encoder *ce, const char *const *q, const char 
 int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *queries, const bienc_texts *collection,
                    int top, int batch_size, const char *name, bienc_run **out);
 
+/* The false-negative guard of mine_hard_negatives (src/train/teacher_score.c): a
+ * bienc_mine_scorer over this context scores (query, passage) pairs with the cross-encoder,
+ * texts looked up by id (an unknown id is BIENC_ENOTFOUND naming it). */
+typedef struct bienc_teacher_scorer {
+    bienc_cross_encoder *ce;
+    const bienc_texts *queries, *collection;
+    int batch_size;
+} bienc_teacher_scorer;
+int teacher_scorer_score(void *ctx, const char *qid, const char *const *pids, int n, float *scores);
+
 /* Teacher scores for MarginMSELoss (src/train/teacher_score.c): writes every row of `tr`
  * (up to max_rows written when > 0) as its three fields followed by \t score(q, pos) \t
  * score(q, neg), the cross-encoder's logits (earlier score columns are replaced). Id

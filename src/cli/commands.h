@@ -25,5 +25,7 @@ int cmd_score(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_mine(int argc, char **argv);
+int cmd_fuse(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static const cli_command commands[] = {
     {"data", cmd_data, "build a data set: `bienc data debian` (Debian package descriptions, no download)"},
     {"demo", cmd_demo, "train a small encoder for a few steps on random data, printing the loss"},
     {"eval", cmd_eval, "score a TREC run against qrels (MRR@10, nDCG@10, MAP@100, recall, accuracy)"},
+    {"mine", cmd_mine, "hard negatives from TREC runs (BM25, dense) as hard-negative JSON lines for training"},
+    {"fuse", cmd_fuse, "hybrid retrieval: fuse TREC runs (reciprocal-rank or linear fusion)"},
     {"config", cmd_config, "run configs: `bienc config check FILE [--set K=V]`, `bienc config --keys`"},
     {"train", cmd_train, "train a bi-encoder from a run config: `bienc train configs/quickstart.yaml [--resume]`"},
     {"encode", cmd_encode, "embed a collection or queries with a bi-encoder: `bienc encode --model M --input F --output E.h5`"},
