@@ -148,6 +148,18 @@ typedef struct bienc_cfg_index {
     int64_t k;                 /* search depth */
 } bienc_cfg_index;
 
+/* Hard-negative mining of `bienc run` (stage `mine`): BM25 (eval/bm25_xapian.py) searches the
+ * training queries, mine_hard_negatives (metrics.h) keeps the non-relevant top ranks, and the
+ * bi-encoder trains on them (data.format hard_negatives). */
+typedef struct bienc_cfg_mine {
+    int enabled;
+    int64_t max_queries;       /* the first N training queries with a positive (0 = all) */
+    int64_t range_min;         /* skip the top N BM25 ranks */
+    int64_t range_max;         /* BM25 depth searched: candidates are ranks [range_min, range_max) */
+    int64_t num_negatives;     /* per query */
+    int sampling;              /* 0 top, 1 random */
+} bienc_cfg_mine;
+
 /* The cross-encoder teacher of `bienc run`: the same sections, parsed by the same code. */
 typedef struct bienc_cfg_teacher {
     int enabled;
@@ -172,6 +184,7 @@ typedef struct bienc_run_config {
     bienc_cfg_checkpoint checkpoint;
     bienc_cfg_output output;
     bienc_cfg_index index;
+    bienc_cfg_mine mine;
     bienc_cfg_teacher teacher;
 } bienc_run_config;
 

@@ -172,6 +172,18 @@ static const cfg_key index_keys[] = {
 };
 #undef X
 
+#define N bienc_cfg_mine
+static const cfg_key mine_keys[] = {
+    KEY(N, "enabled", B, enabled, "false", NULL, 0, 0,
+        "bienc run: train the bi-encoder on hard negatives mined from BM25's ranking of the training queries"),
+    KEY(N, "max_queries", I, max_queries, "0", NULL, 0, BIG, "mine for the first N training queries (0 = all)"),
+    KEY(N, "range_min", I, range_min, "0", NULL, 0, 1000000, "skip BM25's top N ranks (likely unjudged positives)"),
+    KEY(N, "range_max", I, range_max, "30", NULL, 1, 1000000, "candidates are BM25's ranks [range_min, range_max)"),
+    KEY(N, "num_negatives", I, num_negatives, "4", NULL, 1, 1024, "negatives kept per query"),
+    KEY(N, "sampling", C, sampling, "top", "top|random", 0, 0, "the best-ranked candidates, or a seeded random sample"),
+};
+#undef N
+
 #define Q bienc_cfg_teacher
 static const cfg_key teacher_keys[] = {
     KEY(Q, "enabled", B, enabled, "true", NULL, 0, 0, "bienc run: train (or load) a cross-encoder teacher and rerank with it"),
@@ -199,6 +211,7 @@ static const cfg_section sections[] = {
     SEC("checkpoint", checkpoint, checkpoint_keys),
     SEC("output", output, output_keys),
     SEC("index", index, index_keys),
+    SEC("mine", mine, mine_keys),
     SEC("teacher", teacher, teacher_keys),
     SEC("teacher.model", teacher.model, model_keys),
     SEC("teacher.loss", teacher.loss, loss_keys),
