@@ -41,7 +41,7 @@ typedef struct bienc_teacher_opts {
 
 typedef struct bienc_teacher_result {
     int64_t start_step, steps; /* resumed from, reached */
-    int stopped;             /* 1 when opts.stop_at_step ended the run early */
+    int stopped;             /* non-zero when opts.stop_at_step ended the run early */
     double final_loss;       /* mean of the last log window's losses */
     double seconds, pairs_per_s;
     float *losses;           /* loss of every step of this call (losses[i]: step start_step + 1 + i) */
