@@ -28,8 +28,10 @@
 typedef struct bienc_teacher_opts {
     const char *vocab;       /* vocab.txt the teacher tokenizes with (required) */
     const char *output;      /* checkpoint written at the end (NULL: none) */
-    const char *init_from;   /* bi- or cross-encoder checkpoint whose encoder weights start the
-                                teacher (names and shapes must match; the head stays fresh).
+    const char *init_from;   /* bi-encoder, MLM (pretrain.h) or cross-encoder checkpoint whose encoder
+                                weights start the teacher (names and shapes must match, except that a
+                                stored token-type table may have fewer rows: those are copied, the
+                                teacher's extra types keep their init; the head stays fresh).
                                 NULL: teacher.model.init_from, else from scratch */
     int threads;             /* > 0 overrides teacher.train.threads */
     FILE *log;               /* progress lines (NULL: silent) */

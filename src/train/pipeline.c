@@ -487,6 +487,7 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     int rc = run_stage(&p, "data", stage_data);
     if (rc == 0) rc = run_stage(&p, "vocab", stage_vocab);
     p.work.tokenizer.vocab = p.vocab;
+    if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
     if (rc == 0 && cfg->teacher.enabled) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
     if (rc == 0) rc = run_stage(&p, "train", stage_train);

@@ -19,6 +19,7 @@ typedef struct pipe_ctx {
     double t_stage;
     char vocab[1100];
     char scored_triples[1100];      /* MarginMSELoss: the training triples with teacher scores */
+    char pretrained[1100];          /* pretrain.enabled: the MLM checkpoint both models start from */
     bienc_cross_encoder *teacher;
     bienc_biencoder *bi;
     bienc_texts *collection, *dev_queries;
@@ -36,5 +37,8 @@ void pipe_log(pipe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2
 /* BM25 baseline: runs eval/bm25_xapian.py when python3 can import xapian; otherwise
  * leaves runs[PIPE_RUN_BM25] NULL and explains why in r->bm25_note (not an error). */
 int pipe_stage_bm25(pipe_ctx *p);
+/* MLM pre-training (src/train/pipeline_pretrain.c): sets work.model.init_from (and
+ * work.teacher.model.init_from unless the config names one) to the pre-trained checkpoint. */
+int pipe_stage_pretrain(pipe_ctx *p);
 
 #endif

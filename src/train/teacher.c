@@ -279,14 +279,37 @@ static int teacher_run_alloc(teacher_run *T)
     return 0;
 }
 
-/* Copies the encoder weights of a bi-encoder (or cross-encoder) checkpoint into ce: the
- * teacher starts from what the student learned instead of from noise. */
+/* The token-type table when the checkpoint has fewer types than the teacher (a bi-encoder
+ * or MLM checkpoint with BERT's 2 types, a teacher with the exact-match third type): the
+ * stored rows are copied, the extra rows keep their fresh initialisation. */
+static int read_token_types(const bienc_ckpt *c, bienc_tensor *t)
+{
+    char name[256];
+    snprintf(name, sizeof name, "params/%s", t->name);
+    int ndim;
+    int64_t shape[BIENC_CKPT_MAX_DIMS];
+    BIENC_TRY(ckpt_tensor_shape(c, name, &ndim, shape));
+    if (ndim != 2 || shape[1] != t->shape[1] || shape[0] < 1 || shape[0] >= t->shape[0]) return ckpt_read_param(c, t);
+    float *buf = malloc((size_t)(shape[0] * shape[1]) * sizeof *buf);
+    if (!buf) return bienc_error(BIENC_ENOMEM, "out of memory");
+    int rc = ckpt_read_tensor(c, name, 2, shape, buf);
+    if (rc == 0) memcpy(t->data, buf, (size_t)(shape[0] * shape[1]) * sizeof *buf);
+    free(buf);
+    return rc;
+}
+
+/* Copies the encoder weights of a bi-encoder, MLM or cross-encoder checkpoint into ce: the
+ * teacher starts from what the student (or the pre-training) learned instead of from noise. */
 static int warm_start(bienc_cross_encoder *ce, const char *path)
 {
     bienc_ckpt *c;
     BIENC_TRY(ckpt_open(&c, path));
     int rc = 0;
-    for (int i = 0; rc == 0 && i < ce->enc->n_params; i++) rc = ckpt_read_param(c, ce->enc->params[i]);
+    for (int i = 0; rc == 0 && i < ce->enc->n_params; i++) {
+        bienc_tensor *t = ce->enc->params[i];
+        if (strcmp(t->name, "embeddings.token_type_embeddings.weight") == 0) rc = read_token_types(c, t);
+        else rc = ckpt_read_param(c, t);
+    }
     ckpt_close(c);
     return rc;
 }
