@@ -117,6 +117,8 @@ grep -q "pre-trained encoder: $PCK" "$T/err" || fail "pretrain stage result: $(g
 grep -q "teacher: encoder initialised from $PCK" "$T/err" || fail "teacher not from the pretrained encoder"
 grep -q "^pretrain step 3/3" "$T/err" || fail "pretrain progress lines"
 grep -q "^teacher step 2/2" "$T/err" || fail "teacher progress lines (the one loop)"
+grep -q '"step":2,' "$T/runs/quickstart/teacher/metrics.jsonl" && [ -f "$T/runs/quickstart/teacher/step-2.h5" ] ||
+  fail "the teacher's metrics.jsonl and checkpoint in the run directory"
 
 # bad input
 "$BIN" pretrain --help | grep -q -- '--resume' || fail "--help"
