@@ -4,7 +4,8 @@
 # checkpoints holding the MLM head under HF names; --stop-at + --resume equals one run
 # (losses digit for digit); the checkpoint starts a bi-encoder (model.init_from: head
 # dropped, weights identical); `bienc run` with pretrain.enabled starts the bi-encoder and
-# the teacher from it; bad input fails.
+# the teacher from it, and the teacher (trained through the one loop) writes metrics.jsonl
+# and checkpoints in RUN_DIR/teacher; bad input fails.
 set -u
 BIN=${BIENC_BIN:-./bienc}
 PY=/usr/bin/python3
