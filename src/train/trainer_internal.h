@@ -1,6 +1,7 @@
-/* Shared state of the trainer's files: trainer.c (setup and loop), trainer_data.c (data,
- * tokenizer), trainer_eval.c (dev evaluation), trainer_log.c (progress, metrics log),
- * trainer_ckpt.c (training checkpoints). */
+/* Shared state of the trainer's files: train_loop.c (the one training loop, train_loop.h),
+ * trainer.c (the bi-encoder's setup and train_model), trainer_data.c (data, tokenizer),
+ * trainer_eval.c (dev evaluation), trainer_log.c (progress, metrics log), trainer_ckpt.c
+ * (training checkpoints); teacher.c and pretrain.c train through the same loop. */
 #ifndef BIENC_TRAINER_INTERNAL_H
 #define BIENC_TRAINER_INTERNAL_H
 
