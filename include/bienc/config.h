@@ -8,6 +8,7 @@
  *     schedule:  {name: warmup_linear, warmup_ratio: 0.1}
  *     train:     {batch_size: 32, epochs: 1, seed: 42}
  *     teacher:   {model: {kind: cross_encoder}, loss: {name: BinaryCrossEntropy}}
+ *     pretrain:  {mask_prob: 0.15, train: {steps: 1000}}
  *
  * The schema is one table (src/io/config_schema.c): every key has a type, a default, a
  * range and a line of documentation; `bienc config --keys` prints it and the README's key
@@ -171,6 +172,17 @@ typedef struct bienc_cfg_teacher {
     bienc_cfg_train train;
 } bienc_cfg_teacher;
 
+/* MLM pre-training of the encoder on the collection's text (`bienc pretrain`; a stage of
+ * `bienc run` when enabled). The model is the `model:` section's. */
+typedef struct bienc_cfg_pretrain {
+    int enabled;               /* bienc run: pre-train first; bi-encoder and teacher start from it */
+    double mask_prob;          /* BERT: 0.15 of the tokens are prediction targets */
+    int64_t max_length;        /* tokens per passage, [CLS] and [SEP] included */
+    bienc_cfg_optim optim;
+    bienc_cfg_schedule schedule;
+    bienc_cfg_train train;
+} bienc_cfg_pretrain;
+
 typedef struct bienc_run_config {
     char *source;              /* file it was loaded from (NULL when none); not a key */
     bienc_cfg_model model;
@@ -186,6 +198,7 @@ typedef struct bienc_run_config {
     bienc_cfg_index index;
     bienc_cfg_mine mine;
     bienc_cfg_teacher teacher;
+    bienc_cfg_pretrain pretrain;
 } bienc_run_config;
 
 /* ---- loading ---- */

@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"fuse", cmd_fuse, "hybrid retrieval: fuse TREC runs (reciprocal-rank or linear fusion)"},
     {"config", cmd_config, "run configs: `bienc config check FILE [--set K=V]`, `bienc config --keys`"},
     {"train", cmd_train, "train a bi-encoder from a run config: `bienc train configs/quickstart.yaml [--resume]`"},
+    {"pretrain", cmd_pretrain, "MLM pre-training of the encoder on the collection: `bienc pretrain CONFIG [--resume]`"},
     {"encode", cmd_encode, "embed a collection or queries with a bi-encoder: `bienc encode --model M --input F --output E.h5`"},
     {"rerank", cmd_rerank, "re-score a run's top-N with a cross-encoder: `bienc rerank --model T.h5 --run R --queries Q --collection C`"},
     {"score", cmd_score, "teacher scores for MarginMSELoss: `bienc score --model T.h5 --triples F --output F.scored`"},

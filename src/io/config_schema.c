@@ -191,6 +191,14 @@ static const cfg_key teacher_keys[] = {
 };
 #undef Q
 
+#define M bienc_cfg_pretrain
+static const cfg_key pretrain_keys[] = {
+    KEY(M, "enabled", B, enabled, "false", NULL, 0, 0, "bienc run: MLM pre-training of the encoder first; the bi-encoder and the teacher start from it"),
+    KEY(M, "mask_prob", F, mask_prob, "0.15", NULL, 0.001, 0.999, "fraction of tokens chosen as MLM targets (of them 80% [MASK], 10% random, 10% unchanged)"),
+    KEY(M, "max_length", I, max_length, "128", NULL, 3, 1000000, "tokens per collection passage, [CLS] and [SEP] included (at most model.max_positions)"),
+};
+#undef M
+
 typedef struct cfg_section {
     const char *path;
     size_t offset;
@@ -218,6 +226,10 @@ static const cfg_section sections[] = {
     SEC("teacher.optim", teacher.optim, optim_keys),
     SEC("teacher.schedule", teacher.schedule, schedule_keys),
     SEC("teacher.train", teacher.train, train_keys),
+    SEC("pretrain", pretrain, pretrain_keys),
+    SEC("pretrain.optim", pretrain.optim, optim_keys),
+    SEC("pretrain.schedule", pretrain.schedule, schedule_keys),
+    SEC("pretrain.train", pretrain.train, train_keys),
 };
 
 /* Defaults that differ inside the teacher block. */
@@ -228,9 +240,11 @@ static const struct {
     {"teacher.loss.name", "BinaryCrossEntropy"},
     {"teacher.loss.hard_negatives", "4"},
     {"teacher.train.batch_size", "16"},
+    {"pretrain.optim.lr", "0.0001"},
+    {"pretrain.train.steps", "1000"},
 };
 
-/* Alias -> canonical, relative to the top level or to "teacher.". */
+/* Alias -> canonical, relative to the top level or to "teacher." / "pretrain.". */
 static const struct {
     const char *from, *to;
 } aliases[] = {
@@ -300,9 +314,9 @@ int cfg_is_section(const char *path)
 
 const char *cfg_resolve_alias(const char *path, char *buf, size_t size)
 {
-    static const char *prefixes[] = {"", "teacher."};
+    static const char *prefixes[] = {"", "teacher.", "pretrain."};
     for (size_t a = 0; a < sizeof aliases / sizeof aliases[0]; a++)
-        for (size_t p = 0; p < 2; p++) {
+        for (size_t p = 0; p < 3; p++) {
             size_t pl = strlen(prefixes[p]);
             if (strncmp(path, prefixes[p], pl) == 0 && strcmp(path + pl, aliases[a].from) == 0) {
                 snprintf(buf, size, "%s%s", prefixes[p], aliases[a].to);
@@ -344,7 +358,9 @@ const char *cfg_suggest(const char *path)
         size_t d = edit_distance(path, e[i].path);
         /* a key in the wrong section: same last component */
         const char *el = strrchr(e[i].path, '.');
-        if (last && el && strcmp(last, el) == 0 && strncmp(e[i].path, "teacher.", 8) != 0 && d > 1) d = 2;
+        if (last && el && strcmp(last, el) == 0 && strncmp(e[i].path, "teacher.", 8) != 0 &&
+            strncmp(e[i].path, "pretrain.", 9) != 0 && d > 1)
+            d = 2;
         if (d < best_d) {
             best_d = d;
             best = e[i].path;

@@ -153,8 +153,11 @@ static int stage_teacher(pipe_ctx *p)
         pipe_log(p, "   reusing %s\n", p->r->teacher_path);
         return cross_io_load(p->r->teacher_path, &p->teacher);
     }
+    char dir[1100]; /* the teacher's checkpoints and metrics.jsonl; `bienc run` redoes the job */
+    snprintf(dir, sizeof dir, "%s/teacher", p->r->run_dir);
     bienc_teacher_opts to = {.vocab = p->vocab, .output = p->r->teacher_path, .threads = p->o->threads,
-                             .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr)};
+                             .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr), .dir = dir,
+                             .overwrite = 1};
     bienc_teacher_result tr;
     int rc = teacher_train(&p->work, &to, &p->teacher, &tr);
     if (rc == 0) rc = copy_losses(&p->r->teacher_losses, &p->r->n_teacher_losses, tr.losses, tr.n_losses);
@@ -567,6 +570,7 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0) rc = run_stage(&p, "vocab", stage_vocab);
     p.work.tokenizer.vocab = p.vocab;
     if (rc == 0 && cfg->mine.enabled) rc = run_stage(&p, "mine", stage_mine);
+    if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
     if (rc == 0 && cfg->teacher.enabled) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
