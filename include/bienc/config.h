@@ -102,6 +102,7 @@ typedef struct bienc_cfg_loss {
     int distance;              /* bienc_distance (TripletLoss) */
     double margin;             /* TripletLoss: 5 */
     int64_t hard_negatives;    /* negatives per query taken from the data */
+    int64_t mini_batch_size;   /* MNRL: 0 = plain; N > 0 = GradCache (CachedMultipleNegativesRankingLoss) */
 } bienc_cfg_loss_section;
 
 typedef struct bienc_cfg_optim {

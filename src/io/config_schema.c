@@ -98,6 +98,9 @@ static const cfg_key loss_keys[] = {
     KEY(L, "margin", F, margin, "5", NULL, 0, 1e6, "TripletLoss margin"),
     KEY(L, "hard_negatives", I, hard_negatives, "1", NULL, 0, 64,
         "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1)"),
+    KEY(L, "mini_batch_size", I, mini_batch_size, "0", NULL, 0, 1048576,
+        "MNRL: 0 = plain; N > 0 = GradCache (sentence-transformers' CachedMultipleNegativesRankingLoss): embed N "
+        "sequences at a time, so train.batch_size (the in-batch negatives) can grow at the memory of N"),
 };
 #undef L
 

@@ -12,6 +12,7 @@
 #include "bienc/error.h"
 #include "bienc/loss.h"
 #include "bienc/model_io.h"
+#include "train/gradcache.h"
 #include "train/train_loop.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
@@ -44,6 +45,7 @@ typedef struct trainer {
     bienc_batch batch;
     bienc_batch_opts bo;
     train_loop loop;
+    bienc_tape *gc_scratch;  /* GradCache's mini-batch tape (loss.mini_batch_size > 0) */
     char *config_text;
     int64_t *idx;
 } trainer;
@@ -114,12 +116,17 @@ static int check_loss(trainer *t)
         t->bo.n_neg = (int)(cfg->loss.hard_negatives < avail ? cfg->loss.hard_negatives : avail);
         if (cfg->loss.name == BIENC_CFG_LOSS_MNRL_SYMMETRIC && cfg->loss.similarity != BIENC_CFG_SIM_COS)
             return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss supports similarity cos_sim only");
+        if (cfg->loss.mini_batch_size > 0) return tape_new(&t->gc_scratch);
         return 0;
     case BIENC_CFG_LOSS_TRIPLET:
+        if (cfg->loss.mini_batch_size > 0)
+            return bienc_error(BIENC_EINVAL, "loss.mini_batch_size (GradCache) applies to MultipleNegativesRankingLoss only");
         if (avail < 1) return bienc_error(BIENC_EINVAL, "loss: TripletLoss needs a negative per example; this data has none");
         t->bo.n_neg = 1;
         return 0;
     case BIENC_CFG_LOSS_MARGIN_MSE:
+        if (cfg->loss.mini_batch_size > 0)
+            return bienc_error(BIENC_EINVAL, "loss.mini_batch_size (GradCache) applies to MultipleNegativesRankingLoss only");
         if (avail < 1 || !tuples_has_margins(t->data.tuples))
             return bienc_error(BIENC_EINVAL, "loss: MarginMSELoss needs teacher scores: triples with a 4th column "
                                              "(the margin) or 4th and 5th columns (positive and negative score), in "
@@ -158,8 +165,15 @@ static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tenso
     bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = b->queries.seqs};
     bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = b->passages.seqs};
     bienc_tensor *q, *docs;
-    BIENC_TRY(biencoder_embed(t->bi, tape, &qb, 1, rng_hash_u64(key, 0), &q));
-    BIENC_TRY(biencoder_embed(t->bi, tape, &pb, 1, rng_hash_u64(key, 1), &docs));
+    if (t->gc_scratch) { /* GradCache: the same loss, embeddings a mini-batch at a time */
+        int mini = (int)L->mini_batch_size;
+        bienc_tensor *param = encoder_params(t->bi->enc)[0];
+        BIENC_TRY(gradcache_embed(t->bi, tape, t->gc_scratch, &qb, mini, rng_hash_u64(key, 0), param, &q));
+        BIENC_TRY(gradcache_embed(t->bi, tape, t->gc_scratch, &pb, mini, rng_hash_u64(key, 1), param, &docs));
+    } else {
+        BIENC_TRY(biencoder_embed(t->bi, tape, &qb, 1, rng_hash_u64(key, 0), &q));
+        BIENC_TRY(biencoder_embed(t->bi, tape, &pb, 1, rng_hash_u64(key, 1), &docs));
+    }
     n = b->n;
     if (L->name == BIENC_CFG_LOSS_TRIPLET || L->name == BIENC_CFG_LOSS_MARGIN_MSE) {
         bienc_tensor *p, *neg;
@@ -301,6 +315,7 @@ int trainer_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc
     trainer_log_close(&t.log);
     train_loop_free(&t.loop);
     trainer_eval_free(&t.ev);
+    tape_free(t.gc_scratch);
     batch_free(&t.batch);
     sampler_free(t.sampler);
     biencoder_free(t.bi);

@@ -82,6 +82,20 @@ printf 'train:\n  seed: 1\n' > "$T/hn.yaml"
     --set output.dir="$T/runs" --set output.name=hn --set checkpoint.dir="$T/ck" --threads 1 --quiet \
     >"$T/train.out" 2>&1 || fail "training on mined negatives failed: $(tail -3 "$T/train.out")"
 ls "$T"/ck/hn/step-3.h5 >/dev/null || fail "no checkpoint after training on mined negatives"
+# the same with GradCache (loss.mini_batch_size): embeds 3 sequences at a time
+"$BIN" train "$T/hn.yaml" --set data.format=hard_negatives --set data.collection="$T/collection.tsv" \
+    --set data.queries="$T/queries.tsv" --set data.hard_negatives_file="$T/hn.jsonl" --set loss.hard_negatives=2 \
+    --set model.size=tiny --set model.hidden=32 --set model.layers=1 --set model.heads=2 --set model.intermediate=64 \
+    --set tokenizer.train.size=200 --set tokenizer.train.min_frequency=1 --set train.steps=3 --set train.batch_size=8 \
+    --set loss.mini_batch_size=3 --set output.dir="$T/runs" --set output.name=gc --set checkpoint.dir="$T/ck" \
+    --threads 1 --quiet >"$T/train.out" 2>&1 || fail "GradCache training failed: $(tail -3 "$T/train.out")"
+ls "$T"/ck/gc/step-3.h5 >/dev/null || fail "no checkpoint after GradCache training"
+set +e
+msg=$("$BIN" train "$T/hn.yaml" --set data.format=hard_negatives --set data.collection="$T/collection.tsv" \
+    --set data.queries="$T/queries.tsv" --set data.hard_negatives_file="$T/hn.jsonl" --set loss.name=TripletLoss \
+    --set loss.mini_batch_size=3 --set output.dir="$T/runs" --set output.name=gc2 --set checkpoint.dir="$T/ck" --quiet 2>&1); rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "mini_batch_size" <<<"$msg" || fail "GradCache with TripletLoss should be refused: $msg"
 
 # ---- fuse: a hand case and an independent RRF ----
 printf 'q1 Q0 x 1 3 a\nq1 Q0 y 2 2 a\nq1 Q0 z 3 1 a\n' > "$T/a.trec"
