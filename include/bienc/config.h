@@ -160,6 +160,7 @@ typedef struct bienc_cfg_mine {
     int64_t range_max;         /* BM25 depth searched: candidates are ranks [range_min, range_max) */
     int64_t num_negatives;     /* per query */
     int sampling;              /* 0 top, 1 random */
+    int bi_encoder, teacher;   /* who trains on them */
 } bienc_cfg_mine;
 
 /* The cross-encoder teacher of `bienc run`: the same sections, parsed by the same code. */

@@ -178,12 +178,16 @@ static const cfg_key index_keys[] = {
 #define N bienc_cfg_mine
 static const cfg_key mine_keys[] = {
     KEY(N, "enabled", B, enabled, "false", NULL, 0, 0,
-        "bienc run: train the bi-encoder on hard negatives mined from BM25's ranking of the training queries"),
+        "bienc run: mine hard negatives from BM25's ranking of the training queries (see mine.bi_encoder, mine.teacher)"),
     KEY(N, "max_queries", I, max_queries, "0", NULL, 0, BIG, "mine for the first N training queries (0 = all)"),
     KEY(N, "range_min", I, range_min, "0", NULL, 0, 1000000, "skip BM25's top N ranks (likely unjudged positives)"),
     KEY(N, "range_max", I, range_max, "30", NULL, 1, 1000000, "candidates are BM25's ranks [range_min, range_max)"),
     KEY(N, "num_negatives", I, num_negatives, "4", NULL, 1, 1024, "negatives kept per query"),
     KEY(N, "sampling", C, sampling, "top", "top|random", 0, 0, "the best-ranked candidates, or a seeded random sample"),
+    KEY(N, "bi_encoder", B, bi_encoder, "true", NULL, 0, 0,
+        "the bi-encoder trains on the mined negatives (data.format hard_negatives, loss.hard_negatives per query)"),
+    KEY(N, "teacher", B, teacher, "true", NULL, 0, 0,
+        "half of the teacher's negatives per query come from the mined ones (the rest stay random)"),
 };
 #undef N
 

@@ -159,7 +159,13 @@ static int stage_teacher(pipe_ctx *p)
                              .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr), .dir = dir,
                              .overwrite = 1};
     bienc_teacher_result tr;
-    int rc = teacher_train(&p->work, &to, &p->teacher, &tr);
+    /* with mine.teacher, half of the teacher's negatives come from the mined BM25 lists */
+    bienc_run_config tc = p->work;
+    if (p->hardnegs[0] && p->cfg->mine.teacher) {
+        tc.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
+        tc.data.hard_negatives_file = p->hardnegs;
+    }
+    int rc = teacher_train(&tc, &to, &p->teacher, &tr);
     if (rc == 0) rc = copy_losses(&p->r->teacher_losses, &p->r->n_teacher_losses, tr.losses, tr.n_losses);
     p->r->teacher_steps = tr.steps;
     p->r->teacher_pairs_per_s = tr.pairs_per_s;
@@ -167,8 +173,9 @@ static int stage_teacher(pipe_ctx *p)
     return rc;
 }
 
-/* Hard negatives for the bi-encoder: BM25's ranking of the training queries minus their
- * positives; the bi-encoder then trains on data.format hard_negatives. */
+/* Hard negatives: BM25's ranking of the training queries minus their positives, for the
+ * bi-encoder (mine.bi_encoder: it trains on data.format hard_negatives) and the teacher
+ * (mine.teacher: half of its negatives are drawn from them). */
 static int stage_mine(pipe_ctx *p)
 {
     const bienc_run_config *cfg = p->cfg;
@@ -217,10 +224,12 @@ static int stage_mine(pipe_ctx *p)
         pipe_log(p, "   %lld negatives for %lld of %lld training queries (BM25 ranks %lld-%lld) -> %s\n",
                  (long long)p->r->mined_negatives, (long long)p->r->mined_queries, (long long)nq,
                  (long long)m->range_min + 1, (long long)m->range_max, p->hardnegs);
-        p->work.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
-        p->work.data.hard_negatives_file = p->hardnegs;
-        p->work.data.skip_malformed = 1; /* a query with fewer candidates than loss.hard_negatives is left out */
-        if (p->work.loss.hard_negatives > m->num_negatives) p->work.loss.hard_negatives = m->num_negatives;
+        if (m->bi_encoder) {
+            p->work.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
+            p->work.data.hard_negatives_file = p->hardnegs;
+            p->work.data.skip_malformed = 1; /* a query with fewer candidates than loss.hard_negatives is left out */
+            if (p->work.loss.hard_negatives > m->num_negatives) p->work.loss.hard_negatives = m->num_negatives;
+        }
     }
     texts_free(queries);
     qrels_free(qrels);

@@ -18,6 +18,9 @@ typedef struct teacher_data {
     bienc_texts *queries, *collection;
     int64_t *q, *p;   /* [n] */
     int64_t n;
+    /* mined negatives (data.format hard_negatives): passage rows of query row r are
+     * hn[hn_first[r] .. hn_first[r + 1]) */
+    int64_t *hn_first, *hn;
 } teacher_data;
 
 static void teacher_data_free(teacher_data *d)
@@ -26,7 +29,59 @@ static void teacher_data_free(teacher_data *d)
     texts_free(d->collection);
     free(d->q);
     free(d->p);
+    free(d->hn_first);
+    free(d->hn);
     memset(d, 0, sizeof *d);
+}
+
+/* The hard-negative file's negatives by query row (unknown ids are passed over). */
+static int teacher_hardnegs_load(teacher_data *d, const char *path, const bienc_read_opts *ro)
+{
+    bienc_hardnegs *h = NULL;
+    BIENC_TRY(hardnegs_load(&h, path, NULL, ro, NULL));
+    int64_t nq = texts_count(d->queries), total = 0;
+    int64_t *count = calloc((size_t)nq + 1, sizeof *count);
+    int64_t *qrow = malloc((size_t)(hardnegs_count(h) + 1) * sizeof *qrow);
+    int rc = count && qrow ? 0 : bienc_error(BIENC_ENOMEM, "teacher: out of memory");
+    for (int64_t i = 0; rc == 0 && i < hardnegs_count(h); i++) {
+        bienc_hardneg_row row;
+        hardnegs_get(h, i, &row);
+        qrow[i] = texts_find(d->queries, row.qid.s, row.qid.len);
+        if (qrow[i] >= 0) count[qrow[i]] += row.n_neg;
+    }
+    d->hn_first = rc == 0 ? malloc((size_t)(nq + 1) * sizeof *d->hn_first) : NULL;
+    if (rc == 0 && !d->hn_first) rc = bienc_error(BIENC_ENOMEM, "teacher: out of memory");
+    for (int64_t r = 0; rc == 0 && r <= nq; r++) {
+        d->hn_first[r] = total;
+        if (r < nq) total += count[r];
+    }
+    d->hn = rc == 0 ? malloc((size_t)(total + 1) * sizeof *d->hn) : NULL;
+    if (rc == 0 && !d->hn) rc = bienc_error(BIENC_ENOMEM, "teacher: out of memory");
+    /* count[r] becomes the fill position of row r */
+    for (int64_t r = 0; rc == 0 && r < nq; r++) count[r] = d->hn_first[r];
+    for (int64_t i = 0; rc == 0 && i < hardnegs_count(h); i++) {
+        if (qrow[i] < 0) continue;
+        bienc_hardneg_row row;
+        hardnegs_get(h, i, &row);
+        for (int j = 0; j < row.n_neg; j++) {
+            int64_t pr = texts_find(d->collection, row.neg[j].s, row.neg[j].len);
+            if (pr >= 0) d->hn[count[qrow[i]]++] = pr;
+        }
+    }
+    /* rows whose ids were unknown leave gaps: shrink each row's end to what was filled */
+    if (rc == 0) {
+        int64_t w = 0;
+        for (int64_t r = 0; r < nq; r++) {
+            int64_t b = d->hn_first[r], e = count[r];
+            d->hn_first[r] = w;
+            for (int64_t k = b; k < e; k++) d->hn[w++] = d->hn[k];
+        }
+        d->hn_first[nq] = w;
+    }
+    free(count);
+    free(qrow);
+    hardnegs_free(h);
+    return rc;
 }
 
 static int teacher_data_load(teacher_data *d, const bienc_run_config *cfg)
@@ -57,6 +112,8 @@ static int teacher_data_load(teacher_data *d, const bienc_run_config *cfg)
         d->n++;
     }
     trainer_qrels_pairs_free(&pairs);
+    if (rc == 0 && dc->format == BIENC_CFG_DATA_HARD_NEGATIVES && dc->hard_negatives_file)
+        rc = teacher_hardnegs_load(d, dc->hard_negatives_file, &ro);
     if (rc == 0 && d->n == 0)
         rc = bienc_error(BIENC_EINVAL, "teacher: no (query, positive) pair of %s found in %s and %s", dc->qrels,
                          dc->queries, dc->collection);
@@ -173,8 +230,11 @@ static void shuffle(teacher_run *T)
     }
 }
 
-/* B queries in this epoch's order, each with its positive (label 1) then K random
- * collection passages (label 0, never the positive); BCE with logits over the pairs. */
+/* B queries in this epoch's order, each with its positive (label 1) then K negatives
+ * (label 0, never the positive): random collection passages, or, when the data has mined
+ * negatives for the query, every other one drawn from those (half hard, half random: the
+ * mined lists hold near-duplicates of the positive that a teacher must not learn to
+ * reject outright); BCE with logits over the pairs. */
 static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tensor **loss, int64_t *examples,
                               int64_t *epoch)
 {
@@ -195,7 +255,10 @@ static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_
         BIENC_TRY(texts_get(d->queries, d->q[e], &id, &idl, &qt, &qtl));
         for (int j = 0; j < per; j++) {
             int64_t pi = d->p[e];
-            if (j > 0) {
+            int64_t qr = d->q[e], nh = d->hn_first ? d->hn_first[qr + 1] - d->hn_first[qr] : 0;
+            if (j > 0 && j % 2 == 1 && nh > 0) {
+                pi = d->hn[d->hn_first[qr] + (int64_t)rng_below(&T->rng, (uint64_t)nh)];
+            } else if (j > 0) {
                 do pi = (int64_t)rng_below(&T->rng, (uint64_t)ncoll);
                 while (pi == d->p[e]);
             }
@@ -390,9 +453,9 @@ static int teacher_setup_run(const bienc_run_config *cfg, const bienc_teacher_op
     if (rc == 0) rc = teacher_run_alloc(T);
     if (rc == 0 && o->log) {
         const bienc_encoder_config *ec = &T->ce->enc->cfg;
-        fprintf(o->log, "teacher: %lld labelled queries, %lld passages, %d negatives each, cross-encoder %d x %d\n",
+        fprintf(o->log, "teacher: %lld labelled queries, %lld passages, %d negatives each%s, cross-encoder %d x %d\n",
                 (long long)T->d.n, (long long)texts_count(T->d.collection), (int)t->loss.hard_negatives,
-                ec->num_layers, ec->hidden_size);
+                T->d.hn_first ? " (every other one mined, the rest random)" : "", ec->num_layers, ec->hidden_size);
     }
     int accum = (int)(t->optim.grad_accumulation > 0 ? t->optim.grad_accumulation : 1);
     int64_t batches_per_epoch = (T->d.n + T->B - 1) / (T->B > 0 ? T->B : 1);

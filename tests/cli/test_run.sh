@@ -138,7 +138,7 @@ cmp -s "$T/rr.trec" "$T/teacher1" || fail "bienc rerank differs from the pipelin
 # for the first mine.max_queries training queries and the bi-encoder trains on them
 if $PY -c 'import xapian' 2>/dev/null; then
   "$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=mined --set mine.enabled=true \
-    --set mine.max_queries=40 --set mine.num_negatives=2 --set teacher.enabled=false --threads 2 >"$T/out5" 2>"$T/err5" ||
+    --set mine.max_queries=40 --set mine.num_negatives=2 --threads 2 >"$T/out5" 2>"$T/err5" ||
     fail "mined run: $(tail -3 "$T/err5")"
   RM="$T/runs/mined"
   [ "$(wc -l < "$RM/hardnegs.jsonl")" -ge 30 ] || fail "mined run: too few rows in hardnegs.jsonl"
@@ -147,6 +147,7 @@ if $PY -c 'import xapian' 2>/dev/null; then
   grep -Eq "training examples.*$(wc -l < "$RM/hardnegs.jsonl")|$(wc -l < "$RM/hardnegs.jsonl") training examples" "$T/err5" ||
     fail "mined run: the trainer did not train on the mined rows: $(grep -i 'training examples' "$T/err5")"
   [ -d "$RM/bm25.index" ] || fail "mined run: no shared BM25 index"
+  grep -q "negatives each (every other one mined" "$T/err5" || fail "mined run: the teacher did not use the mined negatives"
 else
   echo "SKIP mine stage: python3 cannot import xapian"
 fi
