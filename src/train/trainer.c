@@ -274,17 +274,21 @@ static int setup(trainer *t)
                                 t->o->eval_max_passages >= 0 ? t->o->eval_max_passages : cfg->eval.max_passages,
                                 t->log.out));
     BIENC_TRY(tape_new(&t->tape));
+    tape_set_precision(t->tape, (bienc_precision)cfg->train.precision);
     t->idx = malloc((size_t)cfg->train.batch_size * sizeof *t->idx);
     if (!t->idx) return bienc_error(BIENC_ENOMEM, "out of memory");
     const bienc_encoder_config *ec = &t->bi->enc->cfg;
     trainer_log_msg(&t->log,
                     "model: %d layers, hidden %d, %d heads, vocab %d (%.2fM parameters), pooling %s%s; "
-                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads\n",
+                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads, %s\n",
                     ec->num_layers, ec->hidden_size, ec->num_heads, ec->vocab_size,
                     encoder_num_scalars(t->bi->enc) / 1e6, pool_mode_name(t->bi->pool),
                     t->bi->normalize ? " + normalize" : "", (long long)tuples_count(t->data.tuples),
                     (long long)cfg->train.batch_size, t->accum, config_loss_name(cfg->loss.name), (long long)total,
-                    cpu_get_threads());
+                    cpu_get_threads(),
+                    cfg->train.precision == BIENC_PRECISION_BF16
+                        ? (cpu_bf16_path() == BIENC_BF16_AVX512 ? "bf16 (avx512_bf16)" : "bf16 (fallback kernel)")
+                        : "fp32");
     return 0;
 }
 
