@@ -3,7 +3,7 @@
  * Prints one JSON line.
  *
  * usage: torch_bench_train_driver --loss mnrl|triplet [--batch B] [--qlen Q] [--plen P]
- *            [--threads N] [--steps N] [--warmup N] [--dropout 0.1]
+ *            [--threads N] [--steps N] [--warmup N] [--dropout 0.1] [--precision fp32|bf16]
  *        torch_bench_train_driver --sgemm N [--threads N] [--steps N]
  * Step = zero grads; forward of the B queries (Q tokens) and of the passages (P tokens:
  * the B positives, plus the B negatives for triplet, in one packed batch as the trainer
@@ -54,6 +54,7 @@ int main(int argc, char **argv)
 {
     int threads = 0, steps = 5, warmup = 2, B = 32, Q = 32, P = 128, sgemm = 0, triplet = 0;
     float dropout = 0.1f;
+    bienc_precision precision = BIENC_PRECISION_FP32;
     bienc_encoder_config cfg;
     encoder_config_minilm_l6(&cfg);
     for (int i = 1; i < argc; i++) {
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
         const char *v = argv[++i], *k = argv[i - 1];
         if (!strcmp(k, "--loss") && (!strcmp(v, "mnrl") || !strcmp(v, "triplet"))) triplet = !strcmp(v, "triplet");
         else if (!strcmp(k, "--dropout")) dropout = (float)atof(v);
+        else if (!strcmp(k, "--precision") && precision_parse(v, &precision) == 0) continue;
         else {
             int *dst = !strcmp(k, "--threads") ? &threads : !strcmp(k, "--steps") ? &steps
                      : !strcmp(k, "--warmup") ? &warmup : !strcmp(k, "--batch") ? &B
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
     bienc_adamw *opt = NULL;
     int rc = encoder_new(&enc, &cfg, 1);
     if (rc == 0) rc = tape_new(&tape);
+    if (rc == 0) tape_set_precision(tape, precision);
     if (rc == 0) rc = adamw_new(&opt, encoder_params(enc), encoder_param_count(enc), NULL, NULL);
     double fwd_s = 0, cpu0 = 0;
     for (int s = 0; rc == 0 && s < warmup + steps; s++) {
@@ -137,10 +140,10 @@ int main(int argc, char **argv)
     double cpu_per_step = (cpu_s() - cpu0) / steps;
     double flops = 3.0 * (encoder_forward_flops(&cfg, &pb.seqs) + encoder_forward_flops(&cfg, &qb.seqs));
     double med = median(times, steps);
-    printf("{\"impl\": \"bienc\", \"loss\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"qlen\": %d, "
+    printf("{\"impl\": \"bienc\", \"precision\": \"%s\", \"loss\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"qlen\": %d, "
            "\"plen\": %d, \"steps\": %d, \"step_s_median\": %.4f, \"fwd_s_mean\": %.4f, \"steps_per_s\": %.4f, "
            "\"model_gflop_per_step\": %.3f, \"cpu_s_per_step\": %.3f, \"peak_rss_mb\": %.1f, \"arena_mb\": %.1f}\n",
-           triplet ? "triplet" : "mnrl", threads, cpu_blas_corename(), B, Q, P, steps, med, fwd_s / steps, 1.0 / med,
+           precision_name(precision), triplet ? "triplet" : "mnrl", threads, cpu_blas_corename(), B, Q, P, steps, med, fwd_s / steps, 1.0 / med,
            flops / 1e9, cpu_per_step, peak_rss_mb(), tape_bytes_reserved(tape) / 1048576.0);
     adamw_free(opt);
     tape_free(tape);
