@@ -12,7 +12,8 @@
  * exclude the conversion of src and weights, done once before timing (so oneDNN is
  * favoured).
  *
- *   eval/bench_gemm_bf16.sh [rounds]        (builds it, 2 threads) */
+ *   eval/bench_gemm_bf16.sh [rounds]        (builds it, 2 threads)
+ *   OMP_NUM_THREADS=1 BENCH_CPU_TIME=1 eval/bench_gemm_bf16.sh 5   (one core, CPU time) */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -26,11 +27,16 @@
 #include <dnnl.h>
 #endif
 
+/* Wall clock, or with BENCH_CPU_TIME=1 the process's CPU time divided by the thread
+ * count: on a machine shared with other jobs (threads preempted), CPU time measures the
+ * work itself; with 1 thread it is exact. */
+static int use_cpu_time;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+    clock_gettime(use_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    return (ts.tv_sec + ts.tv_nsec * 1e-9) / (use_cpu_time ? omp_get_max_threads() : 1);
 }
 
 static float *randm(size_t n)
@@ -137,6 +143,7 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
+    use_cpu_time = getenv("BENCH_CPU_TIME") && atoi(getenv("BENCH_CPU_TIME")) != 0;
     const shape shapes[] = {
         {"peak 2048^3 NN", 0, 0, 2048, 2048, 2048, 1},
         {"fwd x W^T 4096x384x384", 0, 1, 4096, 384, 384, 1},
@@ -152,8 +159,9 @@ int main(int argc, char **argv)
     int n_shapes = sizeof shapes / sizeof shapes[0];
     bienc_cpu_features f;
     cpu_features(&f);
-    printf("threads %d, avx512_bf16 %d, amx_bf16 %d, OpenBLAS %s, %d interleaved rounds (median)\n",
-           omp_get_max_threads(), f.avx512_bf16, f.amx_bf16, cpu_blas_corename(), rounds);
+    printf("threads %d, avx512_bf16 %d, amx_bf16 %d, OpenBLAS %s, %d interleaved rounds (median), %s\n",
+           omp_get_max_threads(), f.avx512_bf16, f.amx_bf16, cpu_blas_corename(), rounds,
+           use_cpu_time ? "CPU time / threads" : "wall time");
     int have[N_KERNELS] = {1, f.avx512_bf16, 1, 0};
 #ifdef BIENC_HAVE_DNNL
     have[K_DNNL] = 1;

@@ -6,7 +6,9 @@
  * so every packed operand holds (k, k+1) pairs of bf16 values as one 32-bit word:
  *   - B is packed once per call into panels of NR = 32 columns, [K/2][32] pairs: two zmm
  *     registers per pair of k values;
- *   - each thread takes blocks of MC = 64 rows of A (static schedule) and packs them in
+ *   - threads take blocks of MC = 64 rows of A (dynamic schedule: a thread preempted on a
+ *     shared machine does not hold the others up; each block is computed whole by one
+ *     thread in a fixed order, so results do not depend on who runs it) and pack them in
  *     micro-panels of MR = 8 rows; the micro-kernel broadcasts one row's pair and
  *     multiplies it with the 32 columns of the B panel;
  *   - the micro-kernel keeps an 8 x 32 fp32 tile in 16 zmm accumulators over a chunk of
@@ -194,14 +196,14 @@ static int gemm_avx512(int ta, int tb, int M, int N, int K, float alpha, const f
 
 #pragma omp parallel num_threads(n_threads) if (par)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int64_t t = 0; t < (int64_t)n_chunks * n_panels; t++) {
             int c = (int)(t / n_panels), q = (int)(t % n_panels);
             int k0 = c * KC, kc = K - k0 < KC ? K - k0 : KC;
             pack_b(B, ldb, tb, N, q * NR, k0, kc, Bp + ((size_t)c * n_panels + q) * panel);
         }
         uint32_t *Ap = Ap_all + micro * (MC / MR) * (size_t)omp_get_thread_num();
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int blk = 0; blk < n_blocks; blk++) {
             int i0 = blk * MC, mb = M - i0 < MC ? M - i0 : MC;
             for (int c = 0; c < n_chunks; c++) {

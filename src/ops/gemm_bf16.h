@@ -9,7 +9,8 @@
  *   avx512_bf16: vdpbf16ps micro-kernel on packed panels, OpenMP over row blocks;
  *   fallback:    bf16-rounded fp32 copies of A and B multiplied by OpenBLAS's sgemm.
  * Both multiply the same bf16 values and add in fp32 (a product of two bf16 numbers is
- * exact in fp32), so they differ only by the order of additions: tests compare them.
+ * exact in fp32), so they differ only by the order of additions (and by the avx512 path
+ * flushing fp32 denormals, below 1.2e-38, to zero as it converts): tests compare them.
  * Each C element is written by one thread in an order fixed by the shape, so results do
  * not depend on the thread count. Called from inside an OpenMP region (attention), it
  * runs on the calling thread. */
