@@ -27,7 +27,6 @@
 #include "gemm_bf16.h"
 
 #include <cblas.h>
-#include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +37,9 @@ enum { MR = 8, NR = 32, MC = 64, KC = 512 };
 
 /* Below this many multiply-adds the product runs on one thread. */
 #define GEMM_PAR_MIN (1 << 20)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
@@ -173,13 +175,6 @@ BF16_TARGET static void kernel_interleaved(int kc2, const uint32_t *a, const uin
     kernel_body(kc2, a, 1, MR, b, C, ldc, mr, nr, alpha, beta);
 }
 
-/* C = beta C (beta == 0: zeros), for an empty K or alpha == 0. */
-static void scale_c(int M, int N, float beta, float *C, int ldc)
-{
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) C[(int64_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(int64_t)i * ldc + j];
-}
-
 static int gemm_avx512(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                        int ldb, float beta, float *C, int ldc)
 {
@@ -227,6 +222,29 @@ static int gemm_avx512(int ta, int tb, int M, int N, int K, float alpha, const f
     return BIENC_OK;
 }
 
+
+/* The CPU can run the AVX512_BF16 kernel (a forced path never reaches an illegal instruction). */
+static int cpu_can_avx512_bf16(void)
+{
+    static int ok = -1;
+    int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
+    if (v < 0) {
+        bienc_cpu_features f;
+        cpu_features(&f);
+        v = f.avx512_bf16;
+        __atomic_store_n(&ok, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+#endif /* __x86_64__ */
+
+/* C = beta C (beta == 0: zeros), for an empty K or alpha == 0. */
+static void scale_c(int M, int N, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[(int64_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(int64_t)i * ldc + j];
+}
+
 /* op(X) stored as rows x cols (leading dimension ld), copied rounded to bf16 into a
  * dense rows x cols fp32 matrix. */
 static void round_copy(const float *X, int ld, int rows, int cols, float *out, int par)
@@ -252,20 +270,6 @@ static int gemm_fallback(int ta, int tb, int M, int N, int K, float alpha, const
     return BIENC_OK;
 }
 
-/* The CPU can run the AVX512_BF16 kernel (a forced path never reaches an illegal instruction). */
-static int cpu_can_avx512_bf16(void)
-{
-    static int ok = -1;
-    int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
-    if (v < 0) {
-        bienc_cpu_features f;
-        cpu_features(&f);
-        v = f.avx512_bf16;
-        __atomic_store_n(&ok, v, __ATOMIC_RELAXED);
-    }
-    return v;
-}
-
 int gemm_bf16_path(bienc_bf16_path path, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -275,7 +279,10 @@ int gemm_bf16_path(bienc_bf16_path path, int trans_a, int trans_b, int M, int N,
         scale_c(M, N, beta, C, ldc);
         return BIENC_OK;
     }
-    if (path == BIENC_BF16_AVX512 && cpu_can_avx512_bf16()) return gemm_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#if defined(__x86_64__)
+    if (path == BIENC_BF16_AVX512 && cpu_can_avx512_bf16())
+        return gemm_avx512(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
     return gemm_fallback(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
