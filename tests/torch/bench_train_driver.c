@@ -4,7 +4,8 @@
  *
  * usage: torch_bench_train_driver --loss mnrl|triplet [--batch B] [--qlen Q] [--plen P]
  *            [--threads N] [--steps N] [--warmup N] [--dropout 0.1] [--precision fp32|bf16]
- *        torch_bench_train_driver --sgemm N [--threads N] [--steps N]
+ *        torch_bench_train_driver --sgemm N [--threads N] [--steps N] [--precision bf16]
+ *            (--precision bf16: the peak of bienc's bf16 GEMM, src/ops/gemm_bf16.c, instead)
  * Step = zero grads; forward of the B queries (Q tokens) and of the passages (P tokens:
  * the B positives, plus the B negatives for triplet, in one packed batch as the trainer
  * does) through the ONE shared encoder, mean pooling; MultipleNegativesRankingLoss
@@ -25,27 +26,36 @@
 #include "bienc/pooling.h"
 #include "bienc/rng.h"
 #include "bench_util.h"
+#include "ops/gemm_bf16.h"
 
-/* Median GFLOP/s of an N^3 sgemm. */
-static int bench_sgemm(int n, int steps, int threads)
+/* One N^3 product: OpenBLAS sgemm, or bienc's bf16 GEMM. */
+static void gemm_once(int bf16, int n, const float *a, const float *b, float *c)
+{
+    if (bf16) gemm_bf16(CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+}
+
+/* Median GFLOP/s of an N^3 sgemm (or bf16 GEMM). */
+static int bench_sgemm(int n, int steps, int threads, int bf16)
 {
     float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n),
           *c = malloc(sizeof(float) * (size_t)n * n);
     double *t = malloc(sizeof(double) * (size_t)steps);
     if (!a || !b || !c || !t) return 1;
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 13) * 0.01f, b[i] = (float)(i % 7) * 0.02f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    gemm_once(bf16, n, a, b, c);
     double c0 = cpu_s();
     for (int s = 0; s < steps; s++) {
         double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        gemm_once(bf16, n, a, b, c);
         t[s] = now_s() - t0;
     }
     double cpu = (cpu_s() - c0) / steps, med = median(t, steps), f = 2.0 * n * n * (double)n;
     /* gflops_per_cpu_s: the same per CPU second (all threads), a measure that other load on
      * the machine hardly moves; x threads = the peak of an otherwise idle machine */
-    printf("{\"impl\": \"sgemm\", \"n\": %d, \"threads\": %d, \"kernel\": \"%s\", \"gflops\": %.1f, "
-           "\"gflops_per_cpu_s\": %.1f}\n", n, threads, cpu_blas_corename(), f / med / 1e9, f / cpu / 1e9);
+    printf("{\"impl\": \"%s\", \"n\": %d, \"threads\": %d, \"kernel\": \"%s\", \"gflops\": %.1f, "
+           "\"gflops_per_cpu_s\": %.1f}\n", bf16 ? "gemm_bf16" : "sgemm", n, threads,
+           bf16 ? cpu_bf16_path_name(cpu_bf16_path()) : cpu_blas_corename(), f / med / 1e9, f / cpu / 1e9);
     free(a), free(b), free(c), free(t);
     return 0;
 }
@@ -81,7 +91,7 @@ int main(int argc, char **argv)
     if (threads > 0) cpu_set_threads(threads);
     threads = cpu_get_threads();
     if (steps < 1) steps = 1;
-    if (sgemm > 0) return bench_sgemm(sgemm, steps, threads);
+    if (sgemm > 0) return bench_sgemm(sgemm, steps, threads, precision == BIENC_PRECISION_BF16);
     if (B < 2 || Q < 2 || P < 2 || Q > cfg.max_position_embeddings || P > cfg.max_position_embeddings) {
         fprintf(stderr, "bench_train_driver: bad shape\n");
         return 2;
