@@ -177,6 +177,7 @@ static int train_loop(const bienc_run_config *cfg, const bienc_teacher_opts *o, 
     r->losses = malloc((size_t)total * sizeof *r->losses);
     bienc_tape *tape = NULL;
     int rc = order && qs && ps && ql && pl && labels && r->losses ? tape_new(&tape) : bienc_error(BIENC_ENOMEM, "teacher: out of memory");
+    if (rc == 0) tape_set_precision(tape, (bienc_precision)t->train.precision); /* teacher.train.precision */
     pair_batch pb = {0};
     bienc_rng rng;
     rng_seed(&rng, (uint64_t)t->train.seed ^ 0x7465616368ull);
