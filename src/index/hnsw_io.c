@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
 #include "index/hnsw_internal.h"
 
 #if defined(__SSE4_2__)
@@ -217,23 +218,9 @@ static void write_sections(const bienc_hnsw *h, writer *w, header *hd)
 int hnsw_save(const bienc_hnsw *h, const char *path)
 {
     if (!h || !path) return bienc_error(BIENC_EINVAL, "hnsw_save: NULL argument");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return bienc_error(BIENC_ENOMEM, "hnsw_save: out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return bienc_error(BIENC_EIO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return bienc_error(BIENC_EIO, "%s: fdopen failed", path);
-    }
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     header hd = {0};
     hd.version = HNSW_VERSION;
     hd.header_size = HNSW_HEADER_SIZE;
@@ -256,27 +243,11 @@ int hnsw_save(const bienc_hnsw *h, const char *path)
     write_sections(h, &w, &hd);
     header_encode(&hd, hb);
     if (!w.err && (fseek(f, 0, SEEK_SET) != 0 || fwrite(hb, 1, sizeof hb, f) != sizeof hb)) w.err = errno ? errno : EIO;
-    if (!w.err && fflush(f) != 0) w.err = errno ? errno : EIO;
-    if (!w.err && fsync(fileno(f)) != 0) w.err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !w.err) w.err = errno ? errno : EIO;
-    if (!w.err && rename(tmp, path) != 0) w.err = errno ? errno : EIO;
     if (w.err) {
-        unlink(tmp);
-        free(tmp);
+        atomic_file_abort(&out);
         return bienc_error(BIENC_EIO, "%s: write failed: %s", path, strerror(w.err));
     }
-    /* make the rename itself durable */
-    char *dcopy = strdup(path);
-    if (dcopy) {
-        int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dcopy);
-    }
-    free(tmp);
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 /* ---- loading ---- */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
 #include "io/checkpoint_internal.h"
 
 #define CKPT_NAME_MAX 4096
@@ -46,6 +47,48 @@ const char *h5_error_detail(char *buf, size_t size)
     buf[0] = '\0';
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_detail_walk, &d);
     return buf;
+}
+
+static void h5_failure_detail(char *detail, size_t size)
+{
+    int e = errno;
+    if (!detail) return;
+    if (e) snprintf(detail, size, "%s", strerror(e));
+    else h5_error_detail(detail, size);
+}
+
+int h5_flush_written(hid_t file, const char *tmp, char *detail, size_t size)
+{
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    /* HDF5 1.10 must never see its H5Fclose fail: it then keeps the file's id half torn down
+     * and crashes (in H5F__close_cb at exit, or in a second H5Fclose). So everything is
+     * flushed first, where a failure (a full disk) leaves the file intact. The temporary is
+     * lost then: emptying it frees its blocks, and the second flush has room for the
+     * metadata, so the closes that follow have nothing left to write. */
+    errno = 0;
+    int rc = 0;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
+        h5_failure_detail(detail, size);
+        rc = -1;
+        if (truncate(tmp, 0) == 0) H5Fflush(file, H5F_SCOPE_GLOBAL);
+    }
+    h5_quiet_end(&q);
+    return rc;
+}
+
+int h5_close_written(hid_t file, const char *tmp, char *detail, size_t size)
+{
+    int rc = h5_flush_written(file, tmp, detail, size);
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    errno = 0;
+    if (H5Fclose(file) < 0 && rc == 0) {
+        h5_failure_detail(detail, size);
+        rc = -1;
+    }
+    h5_quiet_end(&q);
+    return rc;
 }
 
 int ckpt_check_name(const char *file, const char *what, const char *name)
@@ -135,16 +178,9 @@ hid_t ckpt_fixed_string_type(size_t size)
 
 struct bienc_ckpt_writer {
     hid_t file;
-    char *path; /* final name */
-    char *tmp;  /* path + ".tmp" */
+    atomic_file out; /* out.tmp is the HDF5 file until the commit renames it to out.path */
+    char *tmp;       /* == out.tmp, the name every message uses */
 };
-
-static void writer_free(bienc_ckpt_writer *w)
-{
-    free(w->path);
-    free(w->tmp);
-    free(w);
-}
 
 static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
                            const void *buf);
@@ -152,12 +188,9 @@ static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_ty
 void ckpt_writer_abort(bienc_ckpt_writer *w)
 {
     if (!w) return;
-    h5_quiet q;
-    h5_quiet_begin(&q);
-    if (w->file >= 0) H5Fclose(w->file);
-    h5_quiet_end(&q);
-    unlink(w->tmp);
-    writer_free(w);
+    if (w->file >= 0) h5_close_written(w->file, w->tmp, NULL, 0);
+    atomic_file_abort(&w->out);
+    free(w);
 }
 
 int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
@@ -167,13 +200,12 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     bienc_ckpt_writer *w = calloc(1, sizeof *w);
     if (!w) return bienc_error(BIENC_ENOMEM, "out of memory opening checkpoint %s", path);
     w->file = H5I_INVALID_HID;
-    w->path = strdup(path);
-    w->tmp = malloc(strlen(path) + 5);
-    if (!w->path || !w->tmp) {
-        writer_free(w);
-        return bienc_error(BIENC_ENOMEM, "out of memory opening checkpoint %s", path);
+    int rc = atomic_file_reserve(&w->out, path);
+    if (rc < 0) {
+        free(w);
+        return rc;
     }
-    sprintf(w->tmp, "%s.tmp", path);
+    w->tmp = w->out.tmp;
 
     h5_quiet q;
     h5_quiet_begin(&q);
@@ -186,9 +218,9 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     if (fapl >= 0) H5Pclose(fapl);
     if (fcpl >= 0) H5Pclose(fcpl);
     if (w->file < 0) {
-        int rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, detail);
+        rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, detail);
         h5_quiet_end(&q);
-        writer_free(w);
+        ckpt_writer_abort(w);
         return rc;
     }
     h5_quiet_end(&q);
@@ -197,7 +229,7 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     int64_t version = BIENC_CKPT_VERSION;
     const char *format = BIENC_CKPT_FORMAT;
     hid_t scalar = H5Screate(H5S_SCALAR), str = ckpt_fixed_string_type(strlen(format));
-    int rc = scalar < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: HDF5 type creation failed", w->tmp) : 0;
+    rc = scalar < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: HDF5 type creation failed", w->tmp) : 0;
     if (rc == 0) rc = writer_attr_raw(w, "format", str, str, scalar, format);
     if (rc == 0) rc = writer_attr_raw(w, "version", H5T_STD_I64LE, H5T_NATIVE_INT64, scalar, &version);
     if (scalar >= 0) H5Sclose(scalar);
@@ -428,17 +460,6 @@ int ckpt_write_strings(bienc_ckpt_writer *w, const char *name, const char *const
     return rc;
 }
 
-static int fsync_path(const char *path, int directory)
-{
-    int fd = open(path, O_RDONLY | (directory ? O_DIRECTORY : 0));
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    /* Some file systems refuse fsync on directories; the rename is then as durable as it gets. */
-    if (rc < 0 && directory && (errno == EINVAL || errno == ENOTSUP)) rc = 0;
-    close(fd);
-    return rc;
-}
-
 int ckpt_writer_finish(bienc_ckpt_writer *w, int rc)
 {
     if (rc < 0) {
@@ -452,32 +473,14 @@ int ckpt_writer_commit(bienc_ckpt_writer *w)
 {
     if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");
     char detail[256] = "";
-    h5_quiet q;
-    h5_quiet_begin(&q);
-    herr_t closed = H5Fclose(w->file);
+    int closed = h5_close_written(w->file, w->tmp, detail, sizeof detail);
     w->file = H5I_INVALID_HID;
-    int rc = closed < 0 ? bienc_error(BIENC_EIO, "%s: closing failed: %s", w->tmp, h5_error_detail(detail, sizeof detail)) : 0;
-    h5_quiet_end(&q);
-    /* Data on disk before the name points at it: fsync the file, then rename, then make the
-     * rename itself durable with an fsync of the directory. */
-    if (rc == 0 && fsync_path(w->tmp, 0) < 0)
-        rc = bienc_error(BIENC_EIO, "%s: fsync failed: %s", w->tmp, strerror(errno));
-    if (rc == 0 && rename(w->tmp, w->path) < 0)
-        rc = bienc_error(BIENC_EIO, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
-    if (rc == 0) {
-        char *copy = strdup(w->path);
-        if (copy && fsync_path(dirname(copy), 1) < 0)
-            rc = bienc_error(BIENC_EIO, "%s: fsync of its directory failed: %s", w->path, strerror(errno));
-        free(copy);
-        if (rc == 0) {
-            writer_free(w);
-            return 0;
-        }
-        /* The file is complete and in place; only the directory sync failed. */
-        writer_free(w);
+    if (closed < 0) {
+        int rc = bienc_error(BIENC_EIO, "%s: closing failed: %s", w->tmp, detail);
+        ckpt_writer_abort(w);
         return rc;
     }
-    unlink(w->tmp);
-    writer_free(w);
+    int rc = atomic_file_commit(&w->out);
+    free(w);
     return rc;
 }

@@ -20,6 +20,14 @@ void h5_quiet_end(const h5_quiet *q);
 /* The innermost message of HDF5's current error stack ("" when empty), for our messages. */
 const char *h5_error_detail(char *buf, size_t size);
 
+/* Flushes an HDF5 file this process is writing at `tmp` (a temporary that is discarded when
+ * this fails): 0, or -1 with the reason in detail[size] (the OS's when it set errno; detail
+ * may be NULL). After it, closing the file's objects and the file cannot fail for lack of
+ * room, which HDF5 1.10 does not survive (see checkpoint.c). h5_close_written is the flush,
+ * then H5Fclose: every handle is closed exactly once, even when the disk is full. */
+int h5_flush_written(hid_t file, const char *tmp, char *detail, size_t size);
+int h5_close_written(hid_t file, const char *tmp, char *detail, size_t size);
+
 /* Checks an object/attribute name (non-empty, no leading '/', no empty, "." or ".."
  * components, shorter than 4 KiB); `what` and `file` name it in the error. */
 int ckpt_check_name(const char *file, const char *what, const char *name);

@@ -13,6 +13,7 @@
 #include "bienc/error.h"
 #include "bienc/json.h"
 #include "bienc/safetensors.h"
+#include "core/atomic_file.h"
 
 struct bienc_safetensors {
     char *path;                 /* for messages */
@@ -431,14 +432,10 @@ int safetensors_write(const char *path, const safetensors_entry *e, int n)
         if (sb_add(&b, " ") < 0) rc = BIENC_ENOMEM;
     if (rc == BIENC_ENOMEM) rc = bienc_error(BIENC_ENOMEM, "%s: out of memory for the header", path);
 
-    char tmp[4096];
-    FILE *f = NULL;
+    atomic_file out;
+    if (rc == 0) rc = atomic_file_open(&out, path);
     if (rc == 0) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-        f = fopen(tmp, "wb");
-        if (!f) rc = bienc_error(BIENC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    if (rc == 0) {
+        FILE *f = out.f;
         unsigned char hl[8];
         for (int i = 0; i < 8; i++) hl[i] = (unsigned char)((uint64_t)b.len >> (8 * i));
         int ok = fwrite(hl, 1, 8, f) == 8 && fwrite(b.s, 1, b.len, f) == b.len;
@@ -447,11 +444,8 @@ int safetensors_write(const char *path, const safetensors_entry *e, int n)
             for (int k = 0; k < order[i]->ndim; k++) numel *= (size_t)order[i]->shape[k];
             ok = numel == 0 || fwrite(order[i]->data, 4, numel, f) == numel;
         }
-        ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
-        if (fclose(f) != 0) ok = 0;
-        if (!ok) rc = bienc_error(BIENC_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0) rc = bienc_error(BIENC_EIO, "%s: rename failed: %s", path, strerror(errno));
-        if (rc < 0) remove(tmp);
+        if (!ok) rc = bienc_error(BIENC_EIO, "%s: write failed: %s", path, strerror(errno));
+        rc = atomic_file_finish(&out, rc);
     }
     free(b.s);
     free(order);

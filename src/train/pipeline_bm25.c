@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
 
 extern char **environ;
@@ -95,10 +96,10 @@ int pipe_stage_bm25(pipe_ctx *p)
     snprintf(qpath, sizeof qpath, "%s/dev_queries.tsv", p->r->run_dir);
     snprintf(out, sizeof out, "%s/run.bm25.trec", p->r->run_dir);
     snprintf(kbuf, sizeof kbuf, "%lld", (long long)p->cfg->index.k);
-    FILE *f = fopen(qpath, "w");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot write", qpath);
-    for (int64_t i = 0; i < p->nq; i++) fprintf(f, "%s\t%.*s\n", p->qid[i], (int)p->qlen[i], p->qtext[i]);
-    if (fclose(f) != 0) return bienc_error(BIENC_EIO, "%s: write failed", qpath);
+    atomic_file qf;
+    BIENC_TRY(atomic_file_open(&qf, qpath));
+    for (int64_t i = 0; i < p->nq; i++) fprintf(qf.f, "%s\t%.*s\n", p->qid[i], (int)p->qlen[i], p->qtext[i]);
+    BIENC_TRY(atomic_file_commit(&qf));
     char *argv[] = {(char *)py, script, "--collection", p->cfg->data.collection, "--queries", qpath,
                     "--k", kbuf, "--output", out, NULL};
     pipe_log(p, "   %s %s --collection %s --queries %s --k %s --output %s\n", py, script, p->cfg->data.collection, qpath,

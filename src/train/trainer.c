@@ -13,6 +13,7 @@
 #include "bienc/error.h"
 #include "bienc/loss.h"
 #include "bienc/model_io.h"
+#include "core/atomic_file.h"
 #include "train/trainer_internal.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
@@ -264,10 +265,10 @@ static int setup(trainer *t)
     t->st.config_text = t->config_text;
     char path[1200];
     snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(t->config_text, f) < 0) rc = bienc_error(BIENC_EIO, "%s: cannot write", path);
-    if (f && fclose(f) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "%s: cannot write", path);
-    BIENC_TRY(rc);
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    fputs(t->config_text, out.f);
+    BIENC_TRY(atomic_file_commit(&out));
 
     BIENC_TRY(trainer_log_open(&t->log, r->run_dir, resume_path[0] ? t->st.step : -1, t->o));
     BIENC_TRY(trainer_eval_init(&t->ev, cfg, &t->data,
