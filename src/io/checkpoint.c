@@ -6,11 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bienc/error.h"
 #include "core/atomic_file.h"
 #include "io/checkpoint_internal.h"
+
+/* Free bytes a file system needs before an HDF5 file is started on it (h5_create_written). */
+#define H5_MIN_ROOM (64 * 1024)
 
 #define CKPT_NAME_MAX 4096
 
@@ -57,24 +62,67 @@ static void h5_failure_detail(char *detail, size_t size)
     else h5_error_detail(detail, size);
 }
 
+/* Moves the rest of a doomed file's life into memory: its bytes so far are copied into an
+ * anonymous memory file, which then takes the place of the file's descriptor (dup2), so
+ * HDF5's remaining writes and reads succeed. -1 when that is not possible. */
+static int h5_divert_to_memory(hid_t file)
+{
+    int *fdp = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fdp) < 0 || !fdp || *fdp < 0) return -1;
+    int mem = memfd_create("bienc-discarded-hdf5", MFD_CLOEXEC);
+    if (mem < 0) return -1;
+    char buf[1 << 16];
+    off_t off = 0;
+    ssize_t n;
+    while ((n = pread(*fdp, buf, sizeof buf, off)) > 0) {
+        if (pwrite(mem, buf, (size_t)n, off) != n) break;
+        off += n;
+    }
+    int rc = n == 0 && dup2(mem, *fdp) >= 0 ? 0 : -1;
+    close(mem);
+    return rc;
+}
+
 int h5_flush_written(hid_t file, const char *tmp, char *detail, size_t size)
 {
+    (void)tmp;
     h5_quiet q;
     h5_quiet_begin(&q);
     /* HDF5 1.10 must never see its H5Fclose fail: it then keeps the file's id half torn down
      * and crashes (in H5F__close_cb at exit, or in a second H5Fclose). So everything is
-     * flushed first, where a failure (a full disk) leaves the file intact. The temporary is
-     * lost then: emptying it frees its blocks, and the second flush has room for the
-     * metadata, so the closes that follow have nothing left to write. */
+     * flushed first, where a failure (a full disk) leaves the file intact. The file is lost
+     * then; what HDF5 still has to write goes to memory, so the closes that follow succeed
+     * and really release every handle. */
     errno = 0;
     int rc = 0;
     if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
         h5_failure_detail(detail, size);
         rc = -1;
-        if (truncate(tmp, 0) == 0) H5Fflush(file, H5F_SCOPE_GLOBAL);
+        if (h5_divert_to_memory(file) == 0) H5Fflush(file, H5F_SCOPE_GLOBAL);
     }
     h5_quiet_end(&q);
     return rc;
+}
+
+hid_t h5_create_written(const char *tmp, hid_t fcpl, hid_t fapl, char *detail, size_t size)
+{
+    /* A write failure inside H5Fcreate (the superblock, on a full disk) leaves HDF5 1.10
+     * unable to shut down ("infinite loop closing library"): start only with some room. */
+    char *dir = strdup(tmp);
+    struct statvfs vfs;
+    int full = dir && statvfs(dirname(dir), &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < H5_MIN_ROOM;
+    free(dir);
+    if (full) {
+        snprintf(detail, size, "%s (less than %d KiB free)", strerror(ENOSPC), H5_MIN_ROOM / 1024);
+        return H5I_INVALID_HID;
+    }
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    errno = 0;
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    if (file < 0) h5_failure_detail(detail, size);
+    h5_quiet_end(&q);
+    return file;
 }
 
 int h5_close_written(hid_t file, const char *tmp, char *detail, size_t size)
@@ -213,8 +261,7 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     hid_t fapl = ckpt_fapl(1);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* the root group too: reproducible bytes */
-    w->file = fapl < 0 || fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
-    if (w->file < 0) h5_error_detail(detail, sizeof detail); /* before another call clears it */
+    w->file = fapl < 0 || fcpl < 0 ? H5I_INVALID_HID : h5_create_written(w->tmp, fcpl, fapl, detail, sizeof detail);
     if (fapl >= 0) H5Pclose(fapl);
     if (fcpl >= 0) H5Pclose(fcpl);
     if (w->file < 0) {

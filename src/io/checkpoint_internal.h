@@ -27,6 +27,9 @@ const char *h5_error_detail(char *buf, size_t size);
  * then H5Fclose: every handle is closed exactly once, even when the disk is full. */
 int h5_flush_written(hid_t file, const char *tmp, char *detail, size_t size);
 int h5_close_written(hid_t file, const char *tmp, char *detail, size_t size);
+/* H5Fcreate(tmp, TRUNC, fcpl, fapl), refused with ENOSPC's text in detail when the file
+ * system has almost no room left (HDF5 1.10 does not survive a failure inside H5Fcreate). */
+hid_t h5_create_written(const char *tmp, hid_t fcpl, hid_t fapl, char *detail, size_t size);
 
 /* Checks an object/attribute name (non-empty, no leading '/', no empty, "." or ".."
  * components, shorter than 4 KiB); `what` and `file` name it in the error. */

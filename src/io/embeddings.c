@@ -93,10 +93,10 @@ int emb_writer_open(bienc_emb_writer **out, const char *path, int dim, int norma
         free(w);
         return rc;
     }
-    errno = 0;
-    w->file = H5Fcreate(w->out.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    char detail[256] = "";
+    w->file = h5_create_written(w->out.tmp, H5P_DEFAULT, H5P_DEFAULT, detail, sizeof detail);
     if (w->file < 0) {
-        rc = bienc_error(BIENC_EIO, "%s: cannot create HDF5 file: %s", w->out.tmp, errno ? strerror(errno) : "HDF5 error");
+        rc = bienc_error(BIENC_EIO, "%s: cannot create HDF5 file: %s", w->out.tmp, detail);
         emb_writer_abort(w);
         return rc;
     }
