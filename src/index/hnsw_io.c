@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
 #include "core/atomic_file.h"
 #include "index/hnsw_internal.h"
 
@@ -348,9 +349,11 @@ static int read_body(bienc_hnsw *h, reader *r, const header *hd, unsigned flags,
         memset(blk + vbytes + lbytes, 0, h->stride - vbytes - lbytes);
         if (r_get(r, blk, vbytes) || r_get(r, blk + h->links0_offset, lbytes))
             return FAIL("%s: truncated in section 'elements' at element %lld", what, (long long)i);
-        const float *v = (const float *)blk;
-        for (int j = 0; j < dim; j++)
-            if (!isfinite(v[j])) return FAIL("%s: element %lld has a non-finite value at column %d", what, (long long)i, j);
+        int col;
+        if (vectors_first_bad((const float *)blk, 1, dim, &col) == 0)
+            return col >= 0 ? FAIL("%s: element %lld has a non-finite value at column %d", what, (long long)i, col)
+                            : FAIL("%s: element %lld has a norm above %g: its scores would overflow", what, (long long)i,
+                                   BIENC_MAX_VECTOR_NORM);
     }
     h->count = n; /* from here on hnsw_free releases per-element allocations */
     BIENC_TRY(check_crc(r, hd, SEC_ELEMENTS, flags, what));

@@ -1,12 +1,14 @@
 /* HDF5 checkpoint reader: validation of the container (HDF5, not truncated, our format marker
  * and version), then typed, shape-checked reads of tensors, attributes and string lists. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
 #include "io/checkpoint_internal.h"
 
 struct bienc_ckpt {
@@ -361,13 +363,24 @@ int ckpt_read_tensor(const bienc_ckpt *c, const char *name, int ndim, const int6
     return rc;
 }
 
+int ckpt_read_finite(const bienc_ckpt *c, const char *name, int ndim, const int64_t *shape, float *data)
+{
+    BIENC_TRY(ckpt_read_tensor(c, name, ndim, shape, data));
+    /* a NaN with a valid checksum would flow into every embedding, score and update */
+    int64_t bad = floats_first_nonfinite(data, tensor_shape_size(ndim, shape));
+    if (bad >= 0)
+        return bienc_error(BIENC_EFORMAT, "%s: tensor %s holds %s at element %lld: not a usable checkpoint", c->path,
+                           name, isnan(data[bad]) ? "NaN" : "Inf", (long long)bad);
+    return 0;
+}
+
 int ckpt_read_param(const bienc_ckpt *c, bienc_tensor *t)
 {
     if (!t || !t->name) return bienc_error(BIENC_EINVAL, "ckpt_read_param: tensor without a name");
     char name[4096];
     if ((size_t)snprintf(name, sizeof name, "params/%s", t->name) >= sizeof name)
         return bienc_error(BIENC_EINVAL, "parameter name %s is too long", t->name);
-    return ckpt_read_tensor(c, name, t->ndim, t->shape, t->data);
+    return ckpt_read_finite(c, name, t->ndim, t->shape, t->data);
 }
 
 void ckpt_free_strings(char **strings, size_t n)

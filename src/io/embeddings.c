@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
 #include "core/atomic_file.h"
 #include "io/checkpoint_internal.h"
 
@@ -321,12 +322,16 @@ int emb_read(const char *path, bienc_embeddings *out)
         rc = bienc_error(BIENC_EFORMAT, "%s: cannot read /embeddings", path);
         goto out;
     }
-    for (int64_t i = 0; i < out->n * out->dim; i++)
-        if (!isfinite(out->data[i])) {
-            rc = bienc_error(BIENC_EFORMAT, "%s: /embeddings[%lld, %lld] is not finite", path,
-                             (long long)(i / out->dim), (long long)(i % out->dim));
-            goto out;
-        }
+    int col;
+    int64_t bad = vectors_first_bad(out->data, out->n, out->dim, &col);
+    if (bad >= 0) {
+        if (col >= 0)
+            rc = bienc_error(BIENC_EFORMAT, "%s: /embeddings[%lld, %d] is not finite", path, (long long)bad, col);
+        else
+            rc = bienc_error(BIENC_EFORMAT, "%s: row %lld of /embeddings has a norm above %g: its scores would overflow",
+                             path, (long long)bad, BIENC_MAX_VECTOR_NORM);
+        goto out;
+    }
     rc = read_ids(file, path, out->n, out->ids);
     if (rc == 0) rc = read_normalized(file, &out->normalized, path);
     if (rc == 0 && out->normalized < 0) rc = read_normalized(d, &out->normalized, path);

@@ -4,6 +4,7 @@
  * tensor descriptors; nothing in the file is trusted until checked. */
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
 #include "bienc/json.h"
 #include "bienc/safetensors.h"
 #include "core/atomic_file.h"
@@ -328,18 +330,23 @@ int safetensors_read_f32(const bienc_safetensors *st, const safetensors_tensor *
     switch (t->dtype) {
     case ST_F32:
         memcpy(out, src, (size_t)t->numel * 4);  /* little-endian host assumed, as HF */
-        return 0;
+        break;
     case ST_F16:
     case ST_BF16:
         for (int64_t i = 0; i < t->numel; i++) {
             uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
             out[i] = t->dtype == ST_F16 ? safetensors_f16_to_f32(h) : safetensors_bf16_to_f32(h);
         }
-        return 0;
+        break;
     default:
         return bienc_error(BIENC_EFORMAT, "%s: tensor '%s': dtype %s cannot be read as float32", st->path, t->name,
                            safetensors_dtype_name(t->dtype));
     }
+    int64_t bad = floats_first_nonfinite(out, t->numel);
+    if (bad >= 0)
+        return bienc_error(BIENC_EFORMAT, "%s: tensor '%s' holds %s at element %lld", st->path, t->name,
+                           isnan(out[bad]) ? "NaN" : "Inf", (long long)bad);
+    return 0;
 }
 
 /* ---- writer ---- */

@@ -69,9 +69,16 @@ int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state
     for (int i = 0; i < opt->n_params; i++) {
         const bienc_tensor *p = opt->params[i];
         snprintf(name, sizeof name, "optim/m/%s", p->name);
-        BIENC_TRY(ckpt_read_tensor(c, name, p->ndim, p->shape, opt->m[i]->data));
+        BIENC_TRY(ckpt_read_finite(c, name, p->ndim, p->shape, opt->m[i]->data));
         snprintf(name, sizeof name, "optim/v/%s", p->name);
-        BIENC_TRY(ckpt_read_tensor(c, name, p->ndim, p->shape, opt->v[i]->data));
+        BIENC_TRY(ckpt_read_finite(c, name, p->ndim, p->shape, opt->v[i]->data));
+        /* a second moment is a mean of squares: a negative one means a forged or broken file
+         * (and sqrt(v) would turn the weights into NaN at the first step) */
+        const float *v = opt->v[i]->data;
+        for (int64_t j = 0; j < p->size; j++)
+            if (v[j] < 0.0f)
+                return bienc_error(BIENC_EFORMAT, "%s: %s[%lld] = %g: a second moment cannot be negative", path, name,
+                                   (long long)j, (double)v[j]);
     }
     int64_t step, micro, v;
     BIENC_TRY(ckpt_read_int64(c, "optim/step", &step));
