@@ -14,8 +14,9 @@
 #include <string.h>
 
 #include "bienc/error.h"
-#include "bienc/tensor.h"
 #include "bienc/rng.h"
+#include "bienc/tensor.h"
+#include "core/ids.h"
 #include "index/hnsw_internal.h"
 
 static void global_lock(bienc_hnsw *h)
@@ -229,6 +230,9 @@ int hnsw_add(bienc_hnsw *h, const float *x, int64_t n, const char *const *names,
     if (h->count > 0 && (names != NULL) != (h->has_names != 0))
         return bienc_error(BIENC_EINVAL, "hnsw_add: the index %s names, so this batch must %s", 
                            h->has_names ? "has" : "has no", h->has_names ? "name every vector" : "have none");
+    /* names are the run's document ids: valid and distinct within the batch (as emb_read
+     * checks whole files) */
+    if (names) BIENC_TRY(ids_check(names, n, "hnsw_add"));
     if (h->count + n > INT32_MAX)
         return bienc_error(BIENC_ERANGE, "hnsw_add: %lld elements exceed the int32 id range",
                            (long long)(h->count + n));

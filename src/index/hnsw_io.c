@@ -20,6 +20,7 @@
 #include "bienc/error.h"
 #include "bienc/tensor.h"
 #include "core/atomic_file.h"
+#include "core/ids.h"
 #include "index/hnsw_internal.h"
 
 #if defined(__SSE4_2__)
@@ -426,6 +427,8 @@ static int read_body(bienc_hnsw *h, reader *r, const header *hd, unsigned flags,
         free(bytes);
         BIENC_TRY(rc);
         h->has_names = 1;
+        /* runs name documents by these: the same rule as every other id reader */
+        BIENC_TRY(ids_check((const char *const *)h->names, h->count, what));
     }
     h->entry = hd->entry;
     h->max_level = hd->max_level;

@@ -12,6 +12,7 @@
 #include "bienc/error.h"
 #include "bienc/tensor.h"
 #include "core/atomic_file.h"
+#include "core/ids.h"
 #include "io/checkpoint_internal.h"
 
 #define EMB_MAX_DIM 65536
@@ -333,6 +334,7 @@ int emb_read(const char *path, bienc_embeddings *out)
         goto out;
     }
     rc = read_ids(file, path, out->n, out->ids);
+    if (rc == 0) rc = ids_check((const char *const *)out->ids, out->n, path);
     if (rc == 0) rc = read_normalized(file, &out->normalized, path);
     if (rc == 0 && out->normalized < 0) rc = read_normalized(d, &out->normalized, path);
 out:

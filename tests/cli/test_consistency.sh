@@ -1,0 +1,94 @@
+#!/bin/bash
+# Inconsistent inputs are refused (issue 14, finding 5): embeddings whose ids are
+# duplicated, empty or hold whitespace (index build, search: the same rule as encode's
+# readers), a JSONL object naming "_id" twice, a resume whose config changes the
+# architecture (the message names the key), and the accepted cases still pass.
+set -u
+BIN=${BIENC_BIN:-./bienc}
+PY=/usr/bin/python3
+tried=0; passed=0
+fail() { echo "FAIL: $*"; echo "cases: $tried tried, $passed passed"; exit 1; }
+bad() { echo "FAIL: $*"; }
+if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
+  echo "SKIP: no apt translations and no /var/lib/dpkg/status: cannot build the Debian data set"
+  exit 77
+fi
+$PY -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: python3-h5py / numpy missing"; exit 77; }
+T=$(mktemp -d /tmp/bienc_test_consistency.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+"$BIN" data debian --output "$T/deb" >/dev/null 2>&1 || fail "bienc data debian failed"
+cat > "$T/run.yaml" <<YAML
+model: {hidden: 32, layers: 1, heads: 2, intermediate: 64, max_positions: 64}
+tokenizer: {train: {size: 1500}, max_query_length: 16, max_passage_length: 48}
+data: {format: debian, dir: $T/deb}
+train: {batch_size: 8, steps: 1, seed: 3}
+eval: {every_steps: 0, max_queries: 20}
+checkpoint: {dir: $T/ckpt}
+output: {dir: $T/runs, name: c}
+YAML
+"$BIN" train "$T/run.yaml" --no-progress --no-eval-at-start --eval-passages 200 >/dev/null 2>"$T/err" || fail "train: $(cat "$T/err")"
+M=$(ls "$T"/ckpt/c/step-1.h5)
+
+# emb NAME ID...: an embeddings file with one 4-dim row per id
+emb() {
+  local out=$1; shift
+  $PY - "$out" "$@" <<'PY' || fail "writing $1"
+import sys, h5py, numpy as np
+ids = sys.argv[2:]
+f = h5py.File(sys.argv[1], "w")
+f["embeddings"] = np.arange(4 * len(ids), dtype=np.float32).reshape(len(ids), 4) / 10 + 0.1
+f.create_dataset("ids", data=ids, dtype=h5py.string_dtype())
+f.attrs["normalized"] = np.int8(0)
+PY
+}
+# refused WHAT CMD...: exits 1 with WHAT in the message
+refused() {
+  local what=$1; shift
+  tried=$((tried + 1))
+  "$BIN" "$@" >/dev/null 2>"$T/err"
+  local rc=$?
+  if [ $rc -ne 1 ]; then bad "exit $rc (want 1): $*: $(tail -c 300 "$T/err")"
+  elif ! grep -q -- "$what" "$T/err"; then bad "$*: message should say '$what': $(tail -c 300 "$T/err")"
+  else passed=$((passed + 1)); fi
+}
+accepted() {
+  tried=$((tried + 1))
+  "$BIN" "$@" >/dev/null 2>"$T/err" && passed=$((passed + 1)) || bad "should pass: $*: $(tail -c 300 "$T/err")"
+}
+emb "$T/ok.h5" d1 d2 d3 d4
+emb "$T/dup.h5" d1 d2 d1 d4
+emb "$T/empty.h5" d1 "" d3 d4
+emb "$T/space.h5" d1 "d 2" d3 d4
+emb "$T/tab.h5" d1 d2 "d3	x" d4
+accepted index build --embeddings "$T/ok.h5" --output "$T/ok.idx"
+refused "duplicate id 'd1'" index build --embeddings "$T/dup.h5" --output "$T/x.idx"
+refused "empty id" index build --embeddings "$T/empty.h5" --output "$T/x.idx"
+refused "space or control" index build --embeddings "$T/space.h5" --output "$T/x.idx"
+refused "space or control" index build --embeddings "$T/tab.h5" --output "$T/x.idx"
+accepted search --index "$T/ok.idx" --query-embeddings "$T/ok.h5" --k 2 --output "$T/ok.trec"
+refused "duplicate id" search --index "$T/ok.idx" --query-embeddings "$T/dup.h5" --k 2 --output "$T/x.trec"
+refused "space or control" search --index "$T/ok.idx" --query-embeddings "$T/space.h5" --k 2 --exact --output "$T/x.trec"
+tried=$((tried + 1))
+[ ! -e "$T/x.idx" ] && [ ! -e "$T/x.trec" ] && passed=$((passed + 1)) || bad "a refused command wrote its output"
+
+# JSONL: a member named twice is ambiguous (Python keeps the last, a first-match reader the first)
+printf '{"_id": "1", "text": "a b", "_id": "2"}\n{"_id": "3", "text": "c"}\n' > "$T/dup.jsonl"
+printf '{"_id": "1", "text": "a b", "title": "t", "meta": {"x": 1, "y": 2}}\n{"_id": "3", "text": "c"}\n' > "$T/ok.jsonl"
+printf '{"_id": "1", "text": "a b", "meta": {"x": 1, "x": 2}}\n' > "$T/nested.jsonl"
+accepted encode --model "$M" --input "$T/ok.jsonl" --output "$T/j.h5" --quiet
+refused 'duplicate member name "_id"' encode --model "$M" --input "$T/dup.jsonl" --output "$T/j2.h5" --quiet
+refused 'duplicate member name "x"' encode --model "$M" --input "$T/nested.jsonl" --output "$T/j2.h5" --quiet
+
+# resume: the architecture cannot change; the message names the key
+sed "s#steps: 1#steps: 2#" "$T/run.yaml" > "$T/r2.yaml"
+for set in "model.hidden=64" "model.layers=2" "model.heads=4" "model.intermediate=128" "model.max_positions=128" \
+           "model.pooling=cls" "model.normalize=true" "model.activation=gelu_new"; do
+  refused "resume: ${set%%=*}" train "$T/r2.yaml" --resume "$M" --set "$set" --no-progress --eval-passages 200
+done
+refused "resume: model.hidden" train "$T/r2.yaml" --resume "$M" --set model.size=mini --set model.hidden=0 \
+  --set model.layers=0 --set model.heads=0 --set model.intermediate=0 --no-progress --eval-passages 200
+# a changed dropout or learning rate is not the architecture: resuming with it works
+accepted train "$T/r2.yaml" --resume "$M" --set model.dropout=0.2 --set optim.lr=1e-4 --no-progress --eval-passages 200
+echo "cases: $tried tried, $passed passed"
+[ "$passed" -eq "$tried" ] || exit 1
+echo "PASS"
