@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bienc/error.h"
 #include "core/atomic_file.h"
+#include "core/crc32c.h"
 #include "io/checkpoint_internal.h"
 
 /* Free bytes a file system needs before an HDF5 file is started on it (h5_create_written). */
@@ -261,6 +263,7 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     hid_t fapl = ckpt_fapl(1);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* the root group too: reproducible bytes */
+    if (fcpl >= 0) H5Pset_userblock(fcpl, CKPT_USERBLOCK); /* room for the whole-file checksum */
     w->file = fapl < 0 || fcpl < 0 ? H5I_INVALID_HID : h5_create_written(w->tmp, fcpl, fapl, detail, sizeof detail);
     if (fapl >= 0) H5Pclose(fapl);
     if (fcpl >= 0) H5Pclose(fcpl);
@@ -516,6 +519,59 @@ int ckpt_writer_finish(bienc_ckpt_writer *w, int rc)
     return ckpt_writer_commit(w);
 }
 
+int ckpt_crc_range(int fd, uint64_t from, uint64_t to, uint32_t *crc)
+{
+    enum { BLOCK = 1 << 20 };
+    unsigned char *buf = malloc(BLOCK);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint32_t c = 0;
+    int rc = 0;
+    for (uint64_t off = from; off < to && rc == 0;) {
+        size_t want = to - off < BLOCK ? (size_t)(to - off) : BLOCK;
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            rc = -1;
+        } else {
+            c = crc32c(c, buf, (size_t)n);
+            off += (uint64_t)n;
+        }
+    }
+    free(buf);
+    *crc = c;
+    return rc;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Writes the whole-file checksum into the user block of the closed file `tmp`. */
+static int ckpt_seal(const char *tmp)
+{
+    int fd = open(tmp, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return bienc_error(BIENC_EIO, "%s: cannot reopen to checksum it: %s", tmp, strerror(errno));
+    struct stat st;
+    uint32_t body = 0;
+    unsigned char head[CKPT_SUM_SIZE];
+    int ok = fstat(fd, &st) == 0 && st.st_size >= CKPT_USERBLOCK &&
+             ckpt_crc_range(fd, CKPT_SUM_SIZE, (uint64_t)st.st_size, &body) == 0;
+    if (ok) {
+        memcpy(head, CKPT_SUM_MAGIC, 8);
+        put_le(head + 8, (uint64_t)st.st_size, 8);
+        put_le(head + 16, body, 4);
+        put_le(head + 20, crc32c(0, head, 20), 4);
+        ok = pwrite(fd, head, sizeof head, 0) == (ssize_t)sizeof head;
+    }
+    int e = errno;
+    close(fd);
+    return ok ? 0 : bienc_error(BIENC_EIO, "%s: cannot write its checksum: %s", tmp, strerror(e ? e : EIO));
+}
+
 int ckpt_writer_commit(bienc_ckpt_writer *w)
 {
     if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");
@@ -527,7 +583,12 @@ int ckpt_writer_commit(bienc_ckpt_writer *w)
         ckpt_writer_abort(w);
         return rc;
     }
-    int rc = atomic_file_commit(&w->out);
+    int rc = ckpt_seal(w->tmp);
+    if (rc < 0) {
+        ckpt_writer_abort(w);
+        return rc;
+    }
+    rc = atomic_file_commit(&w->out);
     free(w);
     return rc;
 }

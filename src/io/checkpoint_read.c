@@ -1,14 +1,17 @@
 /* HDF5 checkpoint reader: validation of the container (HDF5, not truncated, our format marker
  * and version), then typed, shape-checked reads of tensors, attributes and string lists. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bienc/error.h"
 #include "bienc/tensor.h"
+#include "core/crc32c.h"
 #include "io/checkpoint_internal.h"
 
 struct bienc_ckpt {
@@ -213,6 +216,46 @@ static int reader_check_marker(bienc_ckpt *c)
     return 0;
 }
 
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Verifies the whole-file checksum (checkpoint_internal.h) before HDF5 sees the file. Files
+ * from before it (the HDF5 signature at byte 0, no user block) are accepted unverified. */
+static int ckpt_verify_sum(const char *path, off_t size)
+{
+    static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < CKPT_USERBLOCK + 8) return 0; /* too short for one: HDF5's own checks report it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return bienc_error(BIENC_EIO, "cannot open checkpoint %s: %s", path, strerror(errno));
+    unsigned char head[CKPT_SUM_SIZE], sig[8];
+    int rc = 0;
+    if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head || pread(fd, sig, 8, CKPT_USERBLOCK) != 8) {
+        rc = bienc_error(BIENC_EIO, "cannot read checkpoint %s: %s", path, strerror(errno ? errno : EIO));
+    } else if (memcmp(head, CKPT_SUM_MAGIC, 8) != 0) {
+        /* no checksum block: a file from before it, or a damaged one (HDF5 data at 512) */
+        if (memcmp(head, hdf5_sig, 8) != 0 && memcmp(sig, hdf5_sig, 8) == 0)
+            rc = bienc_error(BIENC_EFORMAT, "corrupt checkpoint %s: its checksum block is damaged", path);
+    } else if ((uint32_t)get_le(head + 20, 4) != crc32c(0, head, 20)) {
+        rc = bienc_error(BIENC_EFORMAT, "corrupt checkpoint %s: its checksum block is damaged", path);
+    } else if (get_le(head + 8, 8) != (uint64_t)size) {
+        rc = bienc_error(BIENC_EFORMAT, "corrupt checkpoint %s: %lld bytes, written as %llu (truncated or extended)",
+                         path, (long long)size, (unsigned long long)get_le(head + 8, 8));
+    } else {
+        uint32_t crc;
+        if (ckpt_crc_range(fd, CKPT_SUM_SIZE, (uint64_t)size, &crc) < 0)
+            rc = bienc_error(BIENC_EIO, "cannot read checkpoint %s: %s", path, strerror(errno));
+        else if (crc != (uint32_t)get_le(head + 16, 4))
+            rc = bienc_error(BIENC_EFORMAT,
+                             "corrupt checkpoint %s: whole-file checksum mismatch (a changed byte; not loaded)", path);
+    }
+    close(fd);
+    return rc;
+}
+
 int ckpt_open(bienc_ckpt **out, const char *path)
 {
     if (!out || !path) return bienc_error(BIENC_EINVAL, "ckpt_open: NULL argument");
@@ -228,10 +271,14 @@ int ckpt_open(bienc_ckpt **out, const char *path)
         return bienc_error(BIENC_ENOMEM, "out of memory opening %s", path);
     }
     c->file = H5I_INVALID_HID;
+    int rc = ckpt_verify_sum(path, st.st_size);
+    if (rc < 0) {
+        ckpt_close(c);
+        return rc;
+    }
     h5_quiet q;
     h5_quiet_begin(&q);
     char detail[256] = "";
-    int rc = 0;
     htri_t is_h5 = H5Fis_hdf5(path);
     if (is_h5 <= 0) {
         rc = bienc_error(BIENC_EFORMAT, "%s is not an HDF5 file (no HDF5 signature: foreign or truncated, %lld bytes)",
