@@ -42,10 +42,17 @@ static int reader_attr_open(const bienc_ckpt *c, const char *name, hid_t *obj, h
     *obj = *attr = H5I_INVALID_HID;
     BIENC_TRY(ckpt_check_name(c->path, "attribute", name));
     BIENC_TRY(ckpt_split_name(name, object, sizeof object, &leaf));
+    htri_t exists = 0;
     if (!ckpt_path_exists(c->file, object) || (*obj = H5Oopen(c->file, object, H5P_DEFAULT)) < 0 ||
-        H5Aexists(*obj, leaf) <= 0 || (*attr = H5Aopen(*obj, leaf, H5P_DEFAULT)) < 0) {
+        (exists = H5Aexists(*obj, leaf)) <= 0 || (*attr = H5Aopen(*obj, leaf, H5P_DEFAULT)) < 0) {
+        char detail[256];
+        h5_error_detail(detail, sizeof detail);
         if (*obj >= 0) H5Oclose(*obj);
         *obj = H5I_INVALID_HID;
+        /* present but unreadable (a checksum failure) is not the same as absent */
+        if (exists != 0)
+            return bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be opened (corrupt checkpoint): %s", c->path,
+                               name, detail);
         return bienc_error(BIENC_ENOTFOUND, "%s: no attribute %s", c->path, name);
     }
     return 0;
@@ -149,8 +156,10 @@ static int reader_attr_string(const bienc_ckpt *c, const char *name, char **valu
     else if (H5Tis_variable_str(type) > 0) {
         char *s = NULL;
         mem = ckpt_vlen_string_type();
+        char detail[256];
         if (mem < 0 || H5Aread(attr, mem, &s) < 0)
-            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read", c->path, name);
+            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read as a string: %s", c->path, name,
+                             h5_error_detail(detail, sizeof detail));
         else if (!(*value = strdup(s ? s : "")))
             rc = bienc_error(BIENC_ENOMEM, "out of memory reading %s", name);
         if (s) H5free_memory(s);
@@ -159,8 +168,11 @@ static int reader_attr_string(const bienc_ckpt *c, const char *name, char **valu
         char *s = size < (1u << 30) ? calloc(size + 1, 1) : NULL;
         mem = H5Tcopy(type);
         if (!s) rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s: unusable string size %zu", c->path, name, size);
-        else if (mem < 0 || H5Aread(attr, mem, s) < 0)
-            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read", c->path, name);
+        else if (mem < 0 || H5Aread(attr, mem, s) < 0) {
+            char detail[256];
+            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read as a string: %s", c->path, name,
+                             h5_error_detail(detail, sizeof detail));
+        }
         if (rc == 0) *value = s;
         else free(s);
     }

@@ -55,6 +55,9 @@ typedef struct trainer {
     uint64_t dropout_base;
     int64_t losses_cap;
     int64_t last_saved;
+    int64_t row_start;      /* first step of the metrics.jsonl row in progress */
+    double resumed_row_sum; /* its losses before the resume step (from the checkpoint) */
+    int resumed_eval;       /* the resume checkpoint holds an eval (a stop skips the one due) */
 } trainer;
 
 static int mkdir_p(const char *path)
@@ -277,6 +280,9 @@ static int setup(trainer *t)
     t->st.mrr_before = NAN;
     t->st.loss = NAN;
     if (rc == 0 && ck) {
+        char attr[64];
+        trainer_ckpt_metric_attr(trainer_best_metric(cfg), attr, sizeof attr);
+        t->resumed_eval = ckpt_has_attr(ck, attr);
         rc = trainer_ckpt_load_state(ck, t->opt, &t->st);
         if (rc == 0) rc = sampler_set_state(t->sampler, &t->st.sampler);
         int64_t stored_total;
@@ -293,6 +299,8 @@ static int setup(trainer *t)
     ckpt_close(ck);
     BIENC_TRY(rc);
     t->last_saved = ck ? t->st.step : -1;
+    t->row_start = ck ? t->st.row_start : 0;
+    t->resumed_row_sum = ck ? t->st.row_sum : 0;
     t->dropout_base = rng_hash_u64((uint64_t)cfg->train.seed, DROPOUT_KEY);
     t->st.sched = &t->sched;
     t->st.best_metric = trainer_best_metric(cfg);
@@ -407,6 +415,17 @@ static int train_step(trainer *t, int64_t *pairs, double *loss_out)
     return push_loss(t, (float)*loss_out);
 }
 
+/* Sum of the losses of steps [t->row_start, upto): those before a resume come from the
+ * checkpoint, added first, in the order an uninterrupted run adds them. */
+static double row_sum(const trainer *t, int64_t upto)
+{
+    const bienc_train_result *r = t->r;
+    double sum = t->row_start < r->start_step ? t->resumed_row_sum : 0;
+    for (int64_t i = t->row_start > r->start_step ? t->row_start : r->start_step; i < upto; i++)
+        sum += r->losses[i - r->start_step];
+    return sum;
+}
+
 static int save_ckpt(trainer *t, int64_t step, int with_eval, double eval_value)
 {
     char path[1100];
@@ -415,6 +434,8 @@ static int save_ckpt(trainer *t, int64_t step, int with_eval, double eval_value)
     sampler_get_state(t->sampler, &t->st.sampler);
     t->st.has_eval = with_eval;
     t->st.eval_value = eval_value;
+    t->st.row_start = t->row_start;
+    t->st.row_sum = row_sum(t, step);
     BIENC_TRY(trainer_ckpt_save(path, t->bi, t->opt, &t->st));
     snprintf(t->r->last_ckpt, sizeof t->r->last_ckpt, "%s", path);
     t->last_saved = step;
@@ -451,9 +472,19 @@ static int train_loop(trainer *t)
         r->mrr_before = t->st.mrr_before = s.v[BIENC_METRIC_MRR10];
         r->recall_before = s.v[BIENC_METRIC_RECALL10];
     }
-    int64_t pairs = 0, last_row = r->start_step;
+    int64_t pairs = 0;
     double t_train = 0;
     int64_t step = t->opt->step;
+    if (r->start_step > 0 && step >= r->total_steps && t->last_saved == step) {
+        /* resuming a finished run: its final eval row is in metrics.jsonl already */
+        trainer_log_msg(&t->log, "the run is already complete at step %lld (%s): nothing to do\n", (long long)step,
+                        r->last_ckpt);
+        r->steps = step;
+        return 0;
+    }
+    if (r->start_step > 0 && t->ev.enabled && cfg->eval.every_steps > 0 && step % cfg->eval.every_steps == 0 &&
+        step < r->total_steps && !t->resumed_eval)
+        BIENC_TRY(evaluate(t, step, &s)); /* the eval a stop at this step skipped */
     while (step < r->total_steps) {
         double t0 = trainer_now(), loss = 0;
         BIENC_TRY(train_step(t, &pairs, &loss));
@@ -469,11 +500,9 @@ static int train_loop(trainer *t)
                                   .eta_s = (r->total_steps - step) * t_train / (double)(step - r->start_step)};
         if (line_due) {
             /* the row's loss is the mean over the steps since the previous row */
-            double sum = 0;
-            for (int64_t i = last_row; i < step; i++) sum += r->losses[i - r->start_step];
             trainer_step_info row = info;
-            row.loss = sum / (double)(step - last_row);
-            last_row = step;
+            row.loss = row_sum(t, step) / (double)(step - t->row_start);
+            t->row_start = step;
             BIENC_TRY(trainer_log_train_row(&t->log, &row));
         }
         trainer_log_progress(&t->log, &info, line_due);

@@ -1,5 +1,6 @@
 /* Training checkpoints: the model (model_io.h) plus the optimiser, data position, RNG and
  * schedule, so that a resumed run continues the same trajectory (layout in trainer.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,8 @@ static int write_state(bienc_ckpt_writer *w, const bienc_biencoder *bi, bienc_ad
         BIENC_TRY(ckpt_write_double(w, attr, st->eval_value));
     }
     if (st->config_text) BIENC_TRY(ckpt_write_string(w, "config", st->config_text));
-    return 0;
+    BIENC_TRY(ckpt_write_int64(w, "log/row_start", st->row_start));
+    return ckpt_write_double(w, "log/row_sum", st->row_sum);
 }
 
 int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st)
@@ -103,5 +105,15 @@ int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state
     if (st->sampler.epoch < 0 || st->sampler.batch < 0)
         return bienc_error(BIENC_EFORMAT, "%s: negative sampler position", path);
     BIENC_TRY(ckpt_read_uint64s(c, "rng/state", st->rng.s, 4));
+    /* (checkpoints from before the row state start a new row at the resume step) */
+    st->row_start = step;
+    st->row_sum = 0;
+    if (ckpt_has_attr(c, "log/row_start")) {
+        BIENC_TRY(ckpt_read_int64(c, "log/row_start", &st->row_start));
+        BIENC_TRY(ckpt_read_double(c, "log/row_sum", &st->row_sum));
+        if (st->row_start < 0 || st->row_start > step || !isfinite(st->row_sum))
+            return bienc_error(BIENC_EFORMAT, "%s: log/row_start %lld or log/row_sum %g out of range", path,
+                               (long long)st->row_start, st->row_sum);
+    }
     return 0;
 }
