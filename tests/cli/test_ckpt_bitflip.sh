@@ -6,29 +6,11 @@
 # metadata between the tensors' chunks (found with h5py) and a stride over the rest, for
 # encode (model load) and train --resume. Every case must exit 1 naming the corruption.
 set -u
-BIN=${BIENC_BIN:-./bienc}
-PY=/usr/bin/python3
-fail() { echo "FAIL: $*"; exit 1; }
-if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
-  echo "SKIP: no apt translations and no /var/lib/dpkg/status: cannot build the Debian data set"
-  exit 77
-fi
-$PY -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: python3-h5py / numpy missing"; exit 77; }
-T=$(mktemp -d /tmp/bienc_test_bitflip.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-"$BIN" data debian --output "$T/deb" >/dev/null 2>&1 || fail "bienc data debian failed"
+. "$(dirname "$0")/lib.sh"
+need_h5py
+scratch bitflip
 head -n 3 "$T/deb/collection.tsv" > "$T/c.tsv"
-cat > "$T/run.yaml" <<YAML
-model: {hidden: 32, layers: 1, heads: 2, intermediate: 64, max_positions: 64}
-tokenizer: {train: {size: 1500}, max_query_length: 16, max_passage_length: 48}
-data: {format: debian, dir: $T/deb}
-train: {batch_size: 8, steps: 1, seed: 3}
-eval: {every_steps: 0, max_queries: 20}
-checkpoint: {dir: $T/ckpt}
-output: {dir: $T/runs, name: b}
-YAML
-"$BIN" train "$T/run.yaml" --no-progress --no-eval-at-start --eval-passages 200 >/dev/null 2>"$T/err" || fail "train: $(cat "$T/err")"
-M="$T/ckpt/b/step-1.h5"
+tiny_model 1 b
 "$BIN" encode --model "$M" --input "$T/c.tsv" --output "$T/ok.h5" --quiet || fail "the intact checkpoint should load"
 sed "s#steps: 1#steps: 2#" "$T/run.yaml" > "$T/r2.yaml"
 
@@ -57,7 +39,7 @@ offs += list(range(7, size, max(1, size // 30)))             # and a stride over
 open(sys.argv[2], "w").write("\n".join(map(str, sorted(set(offs)))))
 print(f"{len(set(offs))} offsets, {total} metadata bytes in {len(meta)} regions of a {size}-byte file")
 PY
-tried=0; passed=0; crashed=0; k=0
+crashed=0; k=0
 while read -r off; do
   k=$((k + 1))
   cp "$M" "$T/flip.h5"
@@ -81,6 +63,5 @@ while read -r off; do
     else echo "FAIL: bit $((off % 8)) of byte $off: train --resume exit $rc: $(tail -c 200 "$T/err")"; fi
   fi
 done < "$T/offsets"
-echo "cases: $tried tried, $passed passed ($crashed crashed)"
-[ "$passed" -eq "$tried" ] || exit 1
-echo "PASS"
+echo "($crashed of them crashed)"
+finish

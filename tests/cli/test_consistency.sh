@@ -4,30 +4,10 @@
 # readers), a JSONL object naming "_id" twice, a resume whose config changes the
 # architecture (the message names the key), and the accepted cases still pass.
 set -u
-BIN=${BIENC_BIN:-./bienc}
-PY=/usr/bin/python3
-tried=0; passed=0
-fail() { echo "FAIL: $*"; echo "cases: $tried tried, $passed passed"; exit 1; }
-bad() { echo "FAIL: $*"; }
-if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
-  echo "SKIP: no apt translations and no /var/lib/dpkg/status: cannot build the Debian data set"
-  exit 77
-fi
-$PY -c 'import h5py, numpy' 2>/dev/null || { echo "SKIP: python3-h5py / numpy missing"; exit 77; }
-T=$(mktemp -d /tmp/bienc_test_consistency.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-"$BIN" data debian --output "$T/deb" >/dev/null 2>&1 || fail "bienc data debian failed"
-cat > "$T/run.yaml" <<YAML
-model: {hidden: 32, layers: 1, heads: 2, intermediate: 64, max_positions: 64}
-tokenizer: {train: {size: 1500}, max_query_length: 16, max_passage_length: 48}
-data: {format: debian, dir: $T/deb}
-train: {batch_size: 8, steps: 1, seed: 3}
-eval: {every_steps: 0, max_queries: 20}
-checkpoint: {dir: $T/ckpt}
-output: {dir: $T/runs, name: c}
-YAML
-"$BIN" train "$T/run.yaml" --no-progress --no-eval-at-start --eval-passages 200 >/dev/null 2>"$T/err" || fail "train: $(cat "$T/err")"
-M=$(ls "$T"/ckpt/c/step-1.h5)
+. "$(dirname "$0")/lib.sh"
+need_h5py
+scratch consistency
+tiny_model 1 c
 
 # emb NAME ID...: an embeddings file with one 4-dim row per id
 emb() {
@@ -89,6 +69,4 @@ refused "resume: model.hidden" train "$T/r2.yaml" --resume "$M" --set model.size
   --set model.layers=0 --set model.heads=0 --set model.intermediate=0 --no-progress --eval-passages 200
 # a changed dropout or learning rate is not the architecture: resuming with it works
 accepted train "$T/r2.yaml" --resume "$M" --set model.dropout=0.2 --set optim.lr=1e-4 --no-progress --eval-passages 200
-echo "cases: $tried tried, $passed passed"
-[ "$passed" -eq "$tried" ] || exit 1
-echo "PASS"
+finish
