@@ -15,8 +15,21 @@ for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 # The built-in data set (bienc data debian) reads apt's English package descriptions.
 have_translations=0
 ls /var/lib/apt/lists/*_i18n_Translation-en* >/dev/null 2>&1 && have_translations=1
-if [ "${#missing[@]}" -gt 0 ] || [ "$have_translations" = 0 ]; then
+if [ "$have_translations" = 0 ]; then
+  # Container images often switch translations off (Acquire::Languages "none" in a file of
+  # apt.conf.d), and `-o Acquire::Languages=en` does not undo a list entry: read apt's
+  # config parts without those files and ask for English.
+  parts=$(mktemp -d)
+  for f in /etc/apt/apt.conf.d/*; do
+    [ -e "$f" ] && ! grep -q 'Acquire::Languages' "$f" && ln -s "$f" "$parts/"
+  done
+  printf 'Dir::Etc::Parts "%s";\nAcquire::Languages { "en"; };\n' "$parts" > "$parts.conf"
+  echo "fetching apt's English package descriptions (the built-in data set)"
+  $SUDO env APT_CONFIG="$parts.conf" apt-get update -qq
+  rm -rf "$parts" "$parts.conf"
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  $SUDO apt-get update -o Acquire::Languages=en -qq
+  [ "$have_translations" = 1 ] && $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -8,6 +8,7 @@
  *     schedule:  {name: warmup_linear, warmup_ratio: 0.1}
  *     train:     {batch_size: 32, epochs: 1, seed: 42}
  *     teacher:   {model: {kind: cross_encoder}, loss: {name: BinaryCrossEntropy}}
+ *     pretrain:  {mask_prob: 0.15, train: {steps: 1000}}
  *
  * The schema is one table (src/io/config_schema.c): every key has a type, a default, a
  * range and a line of documentation; `bienc config --keys` prints it and the README's key
@@ -101,6 +102,7 @@ typedef struct bienc_cfg_loss {
     int distance;              /* bienc_distance (TripletLoss) */
     double margin;             /* TripletLoss: 5 */
     int64_t hard_negatives;    /* negatives per query taken from the data */
+    int64_t mini_batch_size;   /* MNRL: 0 = plain; N > 0 = GradCache (CachedMultipleNegativesRankingLoss) */
 } bienc_cfg_loss_section;
 
 typedef struct bienc_cfg_optim {
@@ -148,6 +150,19 @@ typedef struct bienc_cfg_index {
     int64_t k;                 /* search depth */
 } bienc_cfg_index;
 
+/* Hard-negative mining of `bienc run` (stage `mine`): BM25 (eval/bm25_xapian.py) searches the
+ * training queries, mine_hard_negatives (metrics.h) keeps the non-relevant top ranks, and the
+ * bi-encoder trains on them (data.format hard_negatives). */
+typedef struct bienc_cfg_mine {
+    int enabled;
+    int64_t max_queries;       /* the first N training queries with a positive (0 = all) */
+    int64_t range_min;         /* skip the top N BM25 ranks */
+    int64_t range_max;         /* BM25 depth searched: candidates are ranks [range_min, range_max) */
+    int64_t num_negatives;     /* per query */
+    int sampling;              /* 0 top, 1 random */
+    int bi_encoder, teacher;   /* who trains on them */
+} bienc_cfg_mine;
+
 /* The cross-encoder teacher of `bienc run`: the same sections, parsed by the same code. */
 typedef struct bienc_cfg_teacher {
     int enabled;
@@ -158,6 +173,17 @@ typedef struct bienc_cfg_teacher {
     bienc_cfg_schedule schedule;
     bienc_cfg_train train;
 } bienc_cfg_teacher;
+
+/* MLM pre-training of the encoder on the collection's text (`bienc pretrain`; a stage of
+ * `bienc run` when enabled). The model is the `model:` section's. */
+typedef struct bienc_cfg_pretrain {
+    int enabled;               /* bienc run: pre-train first; bi-encoder and teacher start from it */
+    double mask_prob;          /* BERT: 0.15 of the tokens are prediction targets */
+    int64_t max_length;        /* tokens per passage, [CLS] and [SEP] included */
+    bienc_cfg_optim optim;
+    bienc_cfg_schedule schedule;
+    bienc_cfg_train train;
+} bienc_cfg_pretrain;
 
 typedef struct bienc_run_config {
     char *source;              /* file it was loaded from (NULL when none); not a key */
@@ -172,7 +198,9 @@ typedef struct bienc_run_config {
     bienc_cfg_checkpoint checkpoint;
     bienc_cfg_output output;
     bienc_cfg_index index;
+    bienc_cfg_mine mine;
     bienc_cfg_teacher teacher;
+    bienc_cfg_pretrain pretrain;
 } bienc_run_config;
 
 /* ---- loading ---- */

@@ -33,6 +33,7 @@
 #define BIENC_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- qrels ---------------------------------------------------------------------------- */
 
@@ -57,6 +58,9 @@ size_t qrels_num_judgments(const bienc_qrels *q);
 const char *qrels_query_id(const bienc_qrels *q, size_t i);
 /* 1 and *grade when (qid, docid) is judged, 0 when not. */
 int qrels_lookup(const bienc_qrels *q, const char *qid, const char *docid, int *grade);
+/* The judgments of the i-th query (qrels_query_id order): their count, the document ids and
+ * grades in file order (views owned by q). */
+size_t qrels_query_judgments(const bienc_qrels *q, size_t i, const char *const **docids, const int **grades);
 /* Documents of query qid with grade >= min_grade (0 when the query is unknown). */
 size_t qrels_count_relevant(const bienc_qrels *q, const char *qid, int min_grade);
 
@@ -78,6 +82,8 @@ int run_sort(bienc_run *r);
 /* Sorts, then writes `qid Q0 docid rank score name` with ranks 1..n, queries in first-seen
  * order, scores printed so that they read back to the same double. */
 int run_write(bienc_run *r, const char *path);
+/* Keeps the top k documents of every query (sorts first). */
+int run_truncate(bienc_run *r, size_t k);
 void run_free(bienc_run *r);
 
 const char *run_name(const bienc_run *r);
@@ -90,6 +96,59 @@ size_t run_query_size(const bienc_run *r, size_t qi);
 /* After run_sort(): the document at 0-based rank in query qi, and its score. */
 const char *run_doc_id(const bienc_run *r, size_t qi, size_t rank);
 double run_doc_score(const bienc_run *r, size_t qi, size_t rank);
+
+/* ---- fusion of runs (hybrid retrieval) ------------------------------------------------- */
+
+typedef enum bienc_fusion {
+    BIENC_FUSION_RRF,    /* reciprocal-rank fusion: sum of w / (rrf_k + rank), rank from 1 */
+    BIENC_FUSION_LINEAR, /* sum of w * (score - min) / (max - min), per query and run */
+} bienc_fusion;
+
+typedef struct bienc_fusion_opts {
+    bienc_fusion method;
+    double rrf_k;          /* RRF's constant (60, as Cormack et al.) */
+    const double *weights; /* one per run, NULL = all 1 */
+    int depth;             /* ranks of each run taken (0 = all) */
+    int k;                 /* ranks written per query (0 = all) */
+} bienc_fusion_opts;
+
+/* {RRF, rrf_k 60, weights NULL, depth 0, k 0}. */
+bienc_fusion_opts fusion_default_opts(void);
+/* Fuses n >= 1 runs into *out (named name): every query of any run, every document ranked by
+ * any; a document missing from a run adds nothing from it (for LINEAR: the run's minimum).
+ * Ties are broken by document id (run_sort's rule), so the result is deterministic. */
+int run_fuse(bienc_run *const *runs, int n, const bienc_fusion_opts *o, const char *name, bienc_run **out);
+
+/* ---- hard-negative mining from runs ----------------------------------------------------- */
+
+typedef struct bienc_mine_opts {
+    int range_min;       /* skip the top range_min ranks of each run (likely unjudged positives) */
+    int range_max;       /* consider ranks below range_max only (0 = all) */
+    int num_negatives;   /* per query and run (0 = every candidate in the range) */
+    int random;          /* 0: the highest-ranked candidates; 1: a seeded random sample of them */
+    uint64_t seed;
+    int min_grade;       /* qrels grade that counts as positive (1) */
+    /* false-negative guard: drop a candidate whose guard score (e.g. a cross-encoder's,
+     * see teacher_guard_scores) is above the query's best positive score minus margin */
+    double margin;
+} bienc_mine_opts;
+
+/* {range_min 0, range_max 100, num_negatives 8, random 0, seed 42, min_grade 1, margin 0}. */
+bienc_mine_opts mine_default_opts(void);
+
+/* Optional guard: scores (query text, passage) pairs; fills scores[n]. */
+typedef int (*bienc_mine_scorer)(void *ctx, const char *qid, const char *const *pids, int n, float *scores);
+
+/* Writes sentence-transformers' hard-negative JSON lines to path (atomically):
+ *   {"qid": "Q", "pos": ["P", ...], "neg": {"<run name>": ["N", ...], ...}}
+ * one line per qrels query (qrels order) that has a positive and at least one negative;
+ * negatives are run documents that are not judged relevant for the query (any grade >=
+ * min_grade), deduplicated across runs (the first run keeps a shared one). With a scorer,
+ * candidates scoring within margin of the best positive are dropped as likely false
+ * negatives. *n_rows / *n_negs count what was written (may be NULL). */
+int mine_hard_negatives(bienc_run *const *runs, int n_runs, const bienc_qrels *qrels, const bienc_mine_opts *o,
+                        bienc_mine_scorer scorer, void *scorer_ctx, const char *path, int64_t *n_rows,
+                        int64_t *n_negs);
 
 /* ---- metrics -------------------------------------------------------------------------- */
 

@@ -10,11 +10,13 @@
  *         activation ("gelu" / "gelu_new"), pooling ("mean" / "cls" / "max") (strings);
  *         normalize, max_query_length, max_passage_length, lower_case (int64)
  * A training checkpoint (trainer.h) adds the optimiser, sampler and RNG state next to these;
- * model_io_read ignores them, so any training checkpoint is also a model file.
+ * model_io_read ignores them, so any training checkpoint is also a model file. An MLM
+ * pre-training checkpoint (pretrain.h) adds its head as /params/cls.predictions.*:
+ * model_io_read drops it, so `model.init_from` starts a bi-encoder from the pre-trained encoder.
  *
  * Loading validates everything before use: the config attributes (ranges as
  * encoder_config_check), every parameter's presence and shape against that config, no
- * unexpected tensor under /params, the vocabulary against vocab_size. Errors name the file
+ * unexpected tensor under /params (but the MLM head), the vocabulary against vocab_size. Errors name the file
  * and the attribute or tensor. */
 #ifndef BIENC_MODEL_IO_H
 #define BIENC_MODEL_IO_H

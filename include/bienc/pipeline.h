@@ -4,6 +4,10 @@
  *   data       data.format debian and no collection yet: debian_build() into data.dir
  *   vocab      tokenizer.vocab, else RUN_DIR/vocab.txt (reused when present), else trained
  *              on the training texts (the trainer's recipe) and saved there
+ *   mine       only with mine.enabled: BM25 (eval/bm25_xapian.py) ranks the training queries
+ *              (the first mine.max_queries), mine_hard_negatives keeps the non-relevant ranks
+ *              [mine.range_min, mine.range_max) -> RUN_DIR/hardnegs.jsonl, which the bi-encoder
+ *              then trains on (data.format hard_negatives, mine.num_negatives per query)
  *   teacher    cross-encoder trained on the training qrels (teacher.h) -> RUN_DIR/teacher.h5
  *              (reused when present and opts.reuse)
  *   score      only with loss.name MarginMSELoss (distillation): the teacher scores the
@@ -15,10 +19,12 @@
  *   encode     the collection and the dev queries with the trained model
  *   index      HNSW (index.M, ef_construction, metric) over the collection -> RUN_DIR/index.hnsw
  *   search     dev queries, top index.k: HNSW (index.ef) and exact -> run.hnsw.trec, run.exact.trec
- *   rerank     the teacher re-scores the exact top teacher.rerank_depth -> run.teacher.trec
  *   bm25       eval/bm25_xapian.py (python3-xapian) when importable -> run.bm25.trec, else a note
+ *   fuse       hybrid: reciprocal-rank fusion of the HNSW and BM25 runs -> run.hybrid.trec
+ *   rerank     the teacher re-scores the hybrid top teacher.rerank_depth (the exact run's
+ *              when there is no BM25) -> run.teacher.trec
  *   evaluate   every run against the dev qrels (metrics.h); teacher agreement: recall@{1,10,100}
- *              of the HNSW and exact runs against the teacher's ranking, and of HNSW against exact
+ *              of every run against the teacher's ranking, and of HNSW against exact
  * The dev queries are those of data.dev_queries with a relevant passage in data.dev_qrels,
  * the first eval.max_queries of them (0 = all), searched against the WHOLE collection.
  * Outputs: RUN_DIR/report.md, report.json, report.svg (training losses, recall@k bars). */
@@ -45,8 +51,8 @@ typedef struct bienc_pipeline_opts {
 
 void pipeline_opts_default(bienc_pipeline_opts *o);
 
-#define PIPELINE_MAX_STAGES 16
-enum { PIPE_RUN_UNTRAINED, PIPE_RUN_HNSW, PIPE_RUN_EXACT, PIPE_RUN_TEACHER, PIPE_RUN_BM25, PIPE_RUN_COUNT };
+#define PIPELINE_MAX_STAGES 24
+enum { PIPE_RUN_UNTRAINED, PIPE_RUN_HNSW, PIPE_RUN_EXACT, PIPE_RUN_TEACHER, PIPE_RUN_BM25, PIPE_RUN_HYBRID, PIPE_RUN_COUNT };
 
 typedef struct bienc_pipeline_result {
     char run_dir[1024];
@@ -60,6 +66,9 @@ typedef struct bienc_pipeline_result {
     int has_agreement;
     bienc_agreement agree_hnsw, agree_exact;            /* vs the teacher's ranking */
     bienc_agreement ann_vs_exact;                       /* HNSW vs exact search */
+    bienc_agreement agree_teacher[PIPE_RUN_COUNT];      /* every run vs the teacher (has_agreement) */
+    int teacher_on_hybrid;                              /* the teacher re-scored the hybrid run, not the exact one */
+    int64_t mined_queries, mined_negatives;             /* stage mine */
     char bm25_note[256];                                /* why BM25 is absent ("" when present) */
     float *bi_losses, *teacher_losses;                  /* per optimiser step */
     int64_t n_bi_losses, n_teacher_losses;

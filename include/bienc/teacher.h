@@ -9,7 +9,11 @@
  * schedule and clipping come from teacher.optim / teacher.schedule; teacher.train.steps
  * (or epochs over the pairs) sets the length.
  *
- * The result is a model-only cross-encoder checkpoint (cross_encoder.h layout). */
+ * It trains through the one training loop of `bienc train` (src/train/train_loop.h): with
+ * opts.dir it writes DIR/step-N.h5 training checkpoints (checkpoint.every_steps, pruned to
+ * checkpoint.keep_last; the cross-encoder plus optimiser, data position and RNG) and
+ * DIR/metrics.jsonl, and resumes from them bit for bit (opts.resume). The result is a
+ * model-only cross-encoder checkpoint (cross_encoder.h layout). */
 #ifndef BIENC_TEACHER_H
 #define BIENC_TEACHER_H
 
@@ -24,18 +28,25 @@
 typedef struct bienc_teacher_opts {
     const char *vocab;       /* vocab.txt the teacher tokenizes with (required) */
     const char *output;      /* checkpoint written at the end (NULL: none) */
-    const char *init_from;   /* bi- or cross-encoder checkpoint whose encoder weights start the
-                                teacher (names and shapes must match; the head stays fresh).
+    const char *init_from;   /* bi-encoder, MLM (pretrain.h) or cross-encoder checkpoint whose encoder
+                                weights start the teacher (names and shapes must match, except that a
+                                stored token-type table may have fewer rows: those are copied, the
+                                teacher's extra types keep their init; the head stays fresh).
                                 NULL: teacher.model.init_from, else from scratch */
     int threads;             /* > 0 overrides teacher.train.threads */
     FILE *log;               /* progress lines (NULL: silent) */
+    const char *dir;         /* training checkpoints step-N.h5 and metrics.jsonl (NULL: none, no resume) */
+    const char *resume;      /* NULL: fresh; "auto": the latest step-N.h5 of dir; else a checkpoint path */
+    int overwrite;           /* fresh start over an earlier run's checkpoints in dir (deletes them) */
+    int64_t stop_at_step;    /* > 0: stop after this step with a checkpoint (no output written) */
 } bienc_teacher_opts;
 
 typedef struct bienc_teacher_result {
-    int64_t steps;
+    int64_t start_step, steps; /* resumed from, reached */
+    int stopped;             /* non-zero when opts.stop_at_step ended the run early */
     double final_loss;       /* mean of the last log window's losses */
     double seconds, pairs_per_s;
-    float *losses;           /* loss of every step (n_losses) */
+    float *losses;           /* loss of every step of this call (losses[i]: step start_step + 1 + i) */
     int64_t n_losses;
 } bienc_teacher_result;
 
@@ -56,6 +67,16 @@ int teacher_eval_loss(bienc_cross_encoder *ce, const char *const *q, const char 
  * from queries / collection is BIENC_ENOTFOUND naming it. */
 int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *queries, const bienc_texts *collection,
                    int top, int batch_size, const char *name, bienc_run **out);
+
+/* The false-negative guard of mine_hard_negatives (src/train/teacher_score.c): a
+ * bienc_mine_scorer over this context scores (query, passage) pairs with the cross-encoder,
+ * texts looked up by id (an unknown id is BIENC_ENOTFOUND naming it). */
+typedef struct bienc_teacher_scorer {
+    bienc_cross_encoder *ce;
+    const bienc_texts *queries, *collection;
+    int batch_size;
+} bienc_teacher_scorer;
+int teacher_scorer_score(void *ctx, const char *qid, const char *const *pids, int n, float *scores);
 
 /* Teacher scores for MarginMSELoss (src/train/teacher_score.c): writes every row of `tr`
  * (up to max_rows written when > 0) as its three fields followed by \t score(q, pos) \t

@@ -19,7 +19,8 @@
  *                               checkpoint.keep_best, and at the end; pruned to the last
  *                               keep_last plus the best by eval.best_metric
  * and evaluates on the dev set (exact search, MRR@10, Recall@10, nDCG@10, MAP@100) before
- * training, every eval.every_steps and at the end.
+ * training, every eval.every_steps and at the end. The loop itself (src/train/train_loop.h)
+ * is shared with the cross-encoder teacher (teacher.h) and MLM pre-training (pretrain.h).
  *
  * Checkpoints hold the model (model_io.h layout) plus everything a resume needs:
  *     /optim/m/<param>, /optim/v/<param>   AdamW moments; attrs optim/step, optim/micro

@@ -33,9 +33,9 @@ static void train_usage(FILE *f)
             "Ctrl-C: the current step finishes, a checkpoint is saved, exit code 130.\n");
 }
 
-static void print_summary(const bienc_train_result *r)
+static void print_summary(const char *name, const bienc_train_result *r)
 {
-    printf("bienc train: %s\n", r->stopped ? "stopped" : "done");
+    printf("bienc %s: %s\n", name, r->stopped ? "stopped" : "done");
     printf("  steps          %lld of %lld (resumed at %lld), epoch %lld\n", (long long)r->steps,
            (long long)r->total_steps, (long long)r->start_step, (long long)r->epoch);
     if (isfinite(r->final_loss)) printf("  final loss     %.4f\n", r->final_loss);
@@ -53,7 +53,9 @@ static void print_summary(const bienc_train_result *r)
     printf("  run dir        %s (metrics.jsonl, config.yaml)\n", r->run_dir);
 }
 
-int cmd_train(int argc, char **argv)
+int cli_train_command(int argc, char **argv, const char *name,
+                      int (*run)(const bienc_run_config *, const bienc_train_opts *, bienc_train_result *),
+                      void (*usage)(FILE *))
 {
     const char *sets[ARG_MAX_SETS], *file = NULL;
     int n_sets = 0, quiet = 0, progress = -1, no_eval_start = 0;
@@ -63,7 +65,7 @@ int cmd_train(int argc, char **argv)
         int64_t n;
         int rc, flag = 0;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            train_usage(stdout);
+            usage(stdout);
             return 0;
         }
         if (arg_flag(argv, i, "--quiet", &quiet) || arg_flag(argv, i, "--no-eval-at-start", &no_eval_start) ||
@@ -90,7 +92,7 @@ int cmd_train(int argc, char **argv)
             }
             continue;
         }
-        if ((rc = arg_set(argc, argv, &i, "train", sets, &n_sets)) != 0) {
+        if ((rc = arg_set(argc, argv, &i, name, sets, &n_sets)) != 0) {
             if (rc < 0) return 2;
             continue;
         }
@@ -109,12 +111,12 @@ int cmd_train(int argc, char **argv)
             o.eval_max_passages = n;
             continue;
         }
-        if (argv[i][0] == '-' && argv[i][1]) return arg_unknown("train", argv[i]);
-        if (file) return arg_unknown("train", argv[i]);
+        if (argv[i][0] == '-' && argv[i][1]) return arg_unknown(name, argv[i]);
+        if (file) return arg_unknown(name, argv[i]);
         file = argv[i];
     }
     if (!file) {
-        train_usage(stderr);
+        usage(stderr);
         return 2;
     }
     o.quiet = quiet;
@@ -126,21 +128,23 @@ int cmd_train(int argc, char **argv)
     int rc = config_load(&cfg, file, sets, n_sets);
     if (rc < 0) {
         config_free(&cfg);
-        return cli_fail("train");
+        return cli_fail(name);
     }
     struct sigaction old;
     cli_sigint_install(&old);
     bienc_train_result r;
-    rc = trainer_run(&cfg, &o, &r);
+    rc = run(&cfg, &o, &r);
     cli_sigint_restore(&old);
     config_free(&cfg);
     if (rc < 0) {
-        int code = cli_fail("train");
+        int code = cli_fail(name);
         train_result_free(&r);
         return code;
     }
-    print_summary(&r);
+    print_summary(name, &r);
     int stopped = r.stopped;
     train_result_free(&r);
     return stopped == 1 ? 130 : 0;
 }
+
+int cmd_train(int argc, char **argv) { return cli_train_command(argc, argv, "train", trainer_run, train_usage); }

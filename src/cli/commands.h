@@ -25,5 +25,19 @@ int cmd_score(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_mine(int argc, char **argv);
+int cmd_fuse(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
+
+/* The option parsing, Ctrl-C handling and summary of `bienc train`, shared by the commands
+ * that train through the one loop (train, pretrain): `run` is trainer_run or alike. */
+#include <stdio.h>
+struct bienc_run_config;
+struct bienc_train_opts;
+struct bienc_train_result;
+int cli_train_command(int argc, char **argv, const char *name,
+                      int (*run)(const struct bienc_run_config *, const struct bienc_train_opts *,
+                                 struct bienc_train_result *),
+                      void (*usage)(FILE *));
 
 #endif

@@ -3,6 +3,7 @@
 #define BIENC_EVAL_INTERNAL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "bienc/metrics.h"
@@ -11,6 +12,7 @@
 typedef struct qrels_query {
     const char *qid; /* owned by bienc_qrels.qmap's pool */
     int *grades;     /* every judgment's grade, in file order */
+    const char **docids; /* the judged documents, same order (owned by bienc_qrels.pairs' pool) */
     size_t n, cap;
 } qrels_query;
 
@@ -51,6 +53,9 @@ struct bienc_run {
     size_t nentries;
     const char *path;  /* while reading: names the file in duplicate errors */
 };
+
+/* s as a JSON string literal, quoted and escaped. */
+void eval_json_string(FILE *f, const char *s);
 
 int run_add_line(bienc_run *r, const char *qid, const char *docid, double score, long line);
 

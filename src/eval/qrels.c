@@ -20,7 +20,10 @@ int qrels_new(bienc_qrels **out)
 void qrels_free(bienc_qrels *q)
 {
     if (!q) return;
-    for (size_t i = 0; i < q->nq; i++) free(q->queries[i].grades);
+    for (size_t i = 0; i < q->nq; i++) {
+        free(q->queries[i].grades);
+        free(q->queries[i].docids);
+    }
     free(q->queries);
     strmap_free(&q->qmap);
     strmap_free(&q->pairs);
@@ -73,7 +76,8 @@ int qrels_add_line(bienc_qrels *q, const char *qid, const char *docid, int grade
     size_t klen = 0, qi = 0;
     BIENC_TRY(qrels_pair_key(q, qid, docid, &klen));
     int64_t packed = ((int64_t)line << 32) | (uint32_t)grade, existing;
-    int rc = strmap_put(&q->pairs, q->key, klen, packed, &existing, NULL);
+    const char *stored = NULL;
+    int rc = strmap_put(&q->pairs, q->key, klen, packed, &existing, &stored);
     if (rc < 0) return rc;
     if (rc == 1) {
         if (first_line) *first_line = (long)(existing >> 32);
@@ -84,10 +88,13 @@ int qrels_add_line(bienc_qrels *q, const char *qid, const char *docid, int grade
     if (qq->n == qq->cap) {
         size_t cap = qq->cap ? qq->cap * 2 : 8;
         int *g = realloc(qq->grades, cap * sizeof *g);
-        if (!g) return bienc_error(BIENC_ENOMEM, "out of memory adding a judgment");
-        qq->grades = g;
+        if (g) qq->grades = g;
+        const char **d = g ? realloc(qq->docids, cap * sizeof *d) : NULL;
+        if (!d) return bienc_error(BIENC_ENOMEM, "out of memory adding a judgment");
+        qq->docids = d;
         qq->cap = cap;
     }
+    qq->docids[qq->n] = stored + strlen(qid) + 1; /* the key is "qid\0docid" */
     qq->grades[qq->n++] = grade;
     q->nj++;
     return 0;
@@ -200,6 +207,14 @@ int qrels_lookup(const bienc_qrels *q, const char *qid, const char *docid, int *
     if (key != small) free(key);
     if (found && grade) *grade = (int)(int32_t)(uint32_t)(v & 0xffffffff);
     return found;
+}
+
+size_t qrels_query_judgments(const bienc_qrels *q, size_t i, const char *const **docids, const int **grades)
+{
+    if (!q || i >= q->nq) return 0;
+    if (docids) *docids = q->queries[i].docids;
+    if (grades) *grades = q->queries[i].grades;
+    return q->queries[i].n;
 }
 
 size_t qrels_count_relevant(const bienc_qrels *q, const char *qid, int min_grade)

@@ -7,8 +7,9 @@
 #include "bienc/error.h"
 #include "bienc/metrics.h"
 #include "core/atomic_file.h"
+#include "eval/eval_internal.h"
 
-static void json_string(FILE *f, const char *s)
+void eval_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -71,7 +72,7 @@ int metrics_write_json(const char *path, const bienc_eval_result *r, const bienc
         for (size_t i = 0; i < r->num_queries; i++) {
             const bienc_query_metrics *m = &r->per_query[i];
             fputs(i ? ",\n    " : "\n    ", f);
-            json_string(f, m->qid);
+            eval_json_string(f, m->qid);
             fprintf(f, ": {\"num_relevant\": %zu, \"num_retrieved\": %zu", m->num_relevant, m->num_retrieved);
             for (int k = 0; k < BIENC_METRIC_COUNT; k++) {
                 fprintf(f, ", \"%s\": ", metrics_name(k));

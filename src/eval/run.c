@@ -163,6 +163,18 @@ int run_sort(bienc_run *r)
     return 0;
 }
 
+int run_truncate(bienc_run *r, size_t k)
+{
+    BIENC_TRY(run_sort(r));
+    for (size_t i = 0; i < r->nq; i++) {
+        run_query *q = &r->queries[i];
+        if (q->n <= k) continue;
+        r->nentries -= q->n - k;
+        q->n = k;
+    }
+    return 0;
+}
+
 static int run_read_lines(line_reader *lr, bienc_run *r)
 {
     char *line, *f[7];

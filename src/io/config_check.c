@@ -116,7 +116,10 @@ int config_finalize(bienc_run_config *cfg)
     BIENC_TRY(finalize_model(&cfg->model, &cfg->loss, &cfg->tokenizer, ""));
     if (cfg->teacher.enabled) BIENC_TRY(finalize_model(&cfg->teacher.model, &cfg->teacher.loss, &cfg->tokenizer, "teacher."));
     BIENC_TRY(finalize_data(&cfg->data));
-    if (cfg->optim.betas.n != 2 || cfg->teacher.optim.betas.n != 2)
+    if (cfg->mine.range_max <= cfg->mine.range_min)
+        return bienc_error(BIENC_EINVAL, "mine.range_max (%lld) must be above mine.range_min (%lld)",
+                           (long long)cfg->mine.range_max, (long long)cfg->mine.range_min);
+    if (cfg->optim.betas.n != 2 || cfg->teacher.optim.betas.n != 2 || cfg->pretrain.optim.betas.n != 2)
         return bienc_error(BIENC_EINVAL, "optim.betas must hold two numbers");
     return 0;
 }

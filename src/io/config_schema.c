@@ -98,6 +98,9 @@ static const cfg_key loss_keys[] = {
     KEY(L, "margin", F, margin, "5", NULL, 0, 1e6, "TripletLoss margin"),
     KEY(L, "hard_negatives", I, hard_negatives, "1", NULL, 0, 64,
         "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1)"),
+    KEY(L, "mini_batch_size", I, mini_batch_size, "0", NULL, 0, 1048576,
+        "MNRL: 0 = plain; N > 0 = GradCache (sentence-transformers' CachedMultipleNegativesRankingLoss): embed N "
+        "sequences at a time, so train.batch_size (the in-batch negatives) can grow at the memory of N"),
 };
 #undef L
 
@@ -172,12 +175,36 @@ static const cfg_key index_keys[] = {
 };
 #undef X
 
+#define N bienc_cfg_mine
+static const cfg_key mine_keys[] = {
+    KEY(N, "enabled", B, enabled, "false", NULL, 0, 0,
+        "bienc run: mine hard negatives from BM25's ranking of the training queries (see mine.bi_encoder, mine.teacher)"),
+    KEY(N, "max_queries", I, max_queries, "0", NULL, 0, BIG, "mine for the first N training queries (0 = all)"),
+    KEY(N, "range_min", I, range_min, "0", NULL, 0, 1000000, "skip BM25's top N ranks (likely unjudged positives)"),
+    KEY(N, "range_max", I, range_max, "30", NULL, 1, 1000000, "candidates are BM25's ranks [range_min, range_max)"),
+    KEY(N, "num_negatives", I, num_negatives, "4", NULL, 1, 1024, "negatives kept per query"),
+    KEY(N, "sampling", C, sampling, "top", "top|random", 0, 0, "the best-ranked candidates, or a seeded random sample"),
+    KEY(N, "bi_encoder", B, bi_encoder, "true", NULL, 0, 0,
+        "the bi-encoder trains on the mined negatives (data.format hard_negatives, loss.hard_negatives per query)"),
+    KEY(N, "teacher", B, teacher, "true", NULL, 0, 0,
+        "half of the teacher's negatives per query come from the mined ones (the rest stay random)"),
+};
+#undef N
+
 #define Q bienc_cfg_teacher
 static const cfg_key teacher_keys[] = {
     KEY(Q, "enabled", B, enabled, "true", NULL, 0, 0, "bienc run: train (or load) a cross-encoder teacher and rerank with it"),
     KEY(Q, "rerank_depth", I, rerank_depth, "100", NULL, 1, 1000000, "the teacher re-scores the bi-encoder's exact top-N"),
 };
 #undef Q
+
+#define M bienc_cfg_pretrain
+static const cfg_key pretrain_keys[] = {
+    KEY(M, "enabled", B, enabled, "false", NULL, 0, 0, "bienc run: MLM pre-training of the encoder first; the bi-encoder and the teacher start from it"),
+    KEY(M, "mask_prob", F, mask_prob, "0.15", NULL, 0.001, 0.999, "fraction of tokens chosen as MLM targets (of them 80% [MASK], 10% random, 10% unchanged)"),
+    KEY(M, "max_length", I, max_length, "128", NULL, 3, 1000000, "tokens per collection passage, [CLS] and [SEP] included (at most model.max_positions)"),
+};
+#undef M
 
 typedef struct cfg_section {
     const char *path;
@@ -199,12 +226,17 @@ static const cfg_section sections[] = {
     SEC("checkpoint", checkpoint, checkpoint_keys),
     SEC("output", output, output_keys),
     SEC("index", index, index_keys),
+    SEC("mine", mine, mine_keys),
     SEC("teacher", teacher, teacher_keys),
     SEC("teacher.model", teacher.model, model_keys),
     SEC("teacher.loss", teacher.loss, loss_keys),
     SEC("teacher.optim", teacher.optim, optim_keys),
     SEC("teacher.schedule", teacher.schedule, schedule_keys),
     SEC("teacher.train", teacher.train, train_keys),
+    SEC("pretrain", pretrain, pretrain_keys),
+    SEC("pretrain.optim", pretrain.optim, optim_keys),
+    SEC("pretrain.schedule", pretrain.schedule, schedule_keys),
+    SEC("pretrain.train", pretrain.train, train_keys),
 };
 
 /* Defaults that differ inside the teacher block. */
@@ -215,9 +247,11 @@ static const struct {
     {"teacher.loss.name", "BinaryCrossEntropy"},
     {"teacher.loss.hard_negatives", "4"},
     {"teacher.train.batch_size", "16"},
+    {"pretrain.optim.lr", "0.0001"},
+    {"pretrain.train.steps", "1000"},
 };
 
-/* Alias -> canonical, relative to the top level or to "teacher.". */
+/* Alias -> canonical, relative to the top level or to "teacher." / "pretrain.". */
 static const struct {
     const char *from, *to;
 } aliases[] = {
@@ -287,9 +321,9 @@ int cfg_is_section(const char *path)
 
 const char *cfg_resolve_alias(const char *path, char *buf, size_t size)
 {
-    static const char *prefixes[] = {"", "teacher."};
+    static const char *prefixes[] = {"", "teacher.", "pretrain."};
     for (size_t a = 0; a < sizeof aliases / sizeof aliases[0]; a++)
-        for (size_t p = 0; p < 2; p++) {
+        for (size_t p = 0; p < 3; p++) {
             size_t pl = strlen(prefixes[p]);
             if (strncmp(path, prefixes[p], pl) == 0 && strcmp(path + pl, aliases[a].from) == 0) {
                 snprintf(buf, size, "%s%s", prefixes[p], aliases[a].to);
@@ -331,7 +365,9 @@ const char *cfg_suggest(const char *path)
         size_t d = edit_distance(path, e[i].path);
         /* a key in the wrong section: same last component */
         const char *el = strrchr(e[i].path, '.');
-        if (last && el && strcmp(last, el) == 0 && strncmp(e[i].path, "teacher.", 8) != 0 && d > 1) d = 2;
+        if (last && el && strcmp(last, el) == 0 && strncmp(e[i].path, "teacher.", 8) != 0 &&
+            strncmp(e[i].path, "pretrain.", 9) != 0 && d > 1)
+            d = 2;
         if (d < best_d) {
             best_d = d;
             best = e[i].path;

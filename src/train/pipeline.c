@@ -17,6 +17,7 @@
 #include "bienc/pipeline.h"
 #include "bienc/teacher.h"
 #include "bienc/trainer.h"
+#include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
 #include "train/trainer_internal.h"
 
@@ -29,7 +30,8 @@ void pipeline_opts_default(bienc_pipeline_opts *o)
 const char *pipeline_run_label(int run)
 {
     static const char *labels[PIPE_RUN_COUNT] = {"untrained bi-encoder (exact)", "bi-encoder + HNSW", "bi-encoder exact",
-                                                 "teacher rerank (exact top-N)", "BM25 (xapian)"};
+                                                 "teacher rerank (top-N)", "BM25 (xapian)",
+                                                 "hybrid (RRF of HNSW and BM25)"};
     return run >= 0 && run < PIPE_RUN_COUNT ? labels[run] : "?";
 }
 
@@ -152,14 +154,88 @@ static int stage_teacher(pipe_ctx *p)
         pipe_log(p, "   reusing %s\n", p->r->teacher_path);
         return cross_io_load(p->r->teacher_path, &p->teacher);
     }
+    char dir[1100]; /* the teacher's checkpoints and metrics.jsonl; `bienc run` redoes the job */
+    snprintf(dir, sizeof dir, "%s/teacher", p->r->run_dir);
     bienc_teacher_opts to = {.vocab = p->vocab, .output = p->r->teacher_path, .threads = p->o->threads,
-                             .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr)};
+                             .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr), .dir = dir,
+                             .overwrite = 1};
     bienc_teacher_result tr;
-    int rc = teacher_train(&p->work, &to, &p->teacher, &tr);
+    /* with mine.teacher, half of the teacher's negatives come from the mined BM25 lists */
+    bienc_run_config tc = p->work;
+    if (p->hardnegs[0] && p->cfg->mine.teacher) {
+        tc.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
+        tc.data.hard_negatives_file = p->hardnegs;
+    }
+    int rc = teacher_train(&tc, &to, &p->teacher, &tr);
     if (rc == 0) rc = copy_losses(&p->r->teacher_losses, &p->r->n_teacher_losses, tr.losses, tr.n_losses);
     p->r->teacher_steps = tr.steps;
     p->r->teacher_pairs_per_s = tr.pairs_per_s;
     teacher_result_free(&tr);
+    return rc;
+}
+
+/* Hard negatives: BM25's ranking of the training queries minus their positives, for the
+ * bi-encoder (mine.bi_encoder: it trains on data.format hard_negatives) and the teacher
+ * (mine.teacher: half of its negatives are drawn from them). */
+static int stage_mine(pipe_ctx *p)
+{
+    const bienc_run_config *cfg = p->cfg;
+    const bienc_cfg_mine *m = &cfg->mine;
+    if (!cfg->data.queries || !cfg->data.qrels || !cfg->data.collection)
+        return bienc_error(BIENC_EINVAL, "mine.enabled needs data.queries, data.qrels and data.collection (the "
+                                         "training queries, their positives and the passages BM25 searches)");
+    bienc_read_opts ro = {.skip_malformed = cfg->data.skip_malformed};
+    bienc_texts *queries = NULL;
+    bienc_qrels *qrels = NULL;
+    bienc_run *bm25 = NULL;
+    char qpath[1200], runpath[1200], note[256];
+    snprintf(qpath, sizeof qpath, "%s/mine_queries.tsv", p->r->run_dir);
+    snprintf(runpath, sizeof runpath, "%s/run.bm25.train.trec", p->r->run_dir);
+    snprintf(p->hardnegs, sizeof p->hardnegs, "%s/hardnegs.jsonl", p->r->run_dir);
+    int rc = trainer_load_texts(&queries, cfg->data.queries, &ro);
+    if (rc == 0) rc = qrels_read(cfg->data.qrels, &qrels);
+    /* the first max_queries training queries with a positive and a text */
+    atomic_file qf = {0};
+    FILE *f = NULL;
+    if (rc == 0 && (rc = atomic_file_open(&qf, qpath)) == 0) f = qf.f;
+    int64_t nq = 0;
+    for (size_t i = 0; rc == 0 && i < qrels_num_queries(qrels); i++) {
+        if (m->max_queries > 0 && nq >= m->max_queries) break;
+        const char *qid = qrels_query_id(qrels, i), *id, *text;
+        size_t idl, tl;
+        int64_t row = texts_find(queries, qid, strlen(qid));
+        if (row < 0 || qrels_count_relevant(qrels, qid, 1) == 0) continue;
+        rc = texts_get(queries, row, &id, &idl, &text, &tl);
+        if (rc == 0) fprintf(f, "%s\t%.*s\n", qid, (int)tl, text);
+        nq++;
+    }
+    if (f) rc = atomic_file_finish(&qf, rc);
+    if (rc == 0) rc = pipe_bm25_search(p, qpath, m->range_max, runpath, note, sizeof note);
+    if (rc == 0 && note[0]) rc = bienc_error(BIENC_EINVAL, "mine.enabled needs BM25, which is %s", note);
+    if (rc == 0) rc = run_read(runpath, &bm25);
+    bienc_mine_opts mo = mine_default_opts();
+    mo.range_min = (int)m->range_min;
+    mo.range_max = (int)m->range_max;
+    mo.num_negatives = (int)m->num_negatives;
+    mo.random = m->sampling == 1;
+    mo.seed = (uint64_t)cfg->train.seed;
+    if (rc == 0)
+        rc = mine_hard_negatives(&bm25, 1, qrels, &mo, NULL, NULL, p->hardnegs, &p->r->mined_queries,
+                                 &p->r->mined_negatives);
+    if (rc == 0) {
+        pipe_log(p, "   %lld negatives for %lld of %lld training queries (BM25 ranks %lld-%lld) -> %s\n",
+                 (long long)p->r->mined_negatives, (long long)p->r->mined_queries, (long long)nq,
+                 (long long)m->range_min + 1, (long long)m->range_max, p->hardnegs);
+        if (m->bi_encoder) {
+            p->work.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
+            p->work.data.hard_negatives_file = p->hardnegs;
+            p->work.data.skip_malformed = 1; /* a query with fewer candidates than loss.hard_negatives is left out */
+            if (p->work.loss.hard_negatives > m->num_negatives) p->work.loss.hard_negatives = m->num_negatives;
+        }
+    }
+    texts_free(queries);
+    qrels_free(qrels);
+    run_free(bm25);
     return rc;
 }
 
@@ -399,12 +475,26 @@ static int stage_search(pipe_ctx *p)
     return rc;
 }
 
+/* Hybrid retrieval: reciprocal-rank fusion of the dense (HNSW) and BM25 runs. */
+static int stage_fuse(pipe_ctx *p)
+{
+    bienc_run *runs[2] = {p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_BM25]};
+    bienc_fusion_opts fo = fusion_default_opts();
+    fo.k = (int)p->cfg->index.k;
+    BIENC_TRY(run_fuse(runs, 2, &fo, "hybrid", &p->runs[PIPE_RUN_HYBRID]));
+    return save_run(p, p->runs[PIPE_RUN_HYBRID], "run.hybrid.trec");
+}
+
+/* The teacher re-scores the best candidate list there is: the hybrid one, else exact search's. */
 static int stage_rerank(pipe_ctx *p)
 {
     int depth = (int)p->cfg->teacher.rerank_depth;
-    BIENC_TRY(teacher_rerank(p->teacher, p->runs[PIPE_RUN_EXACT], p->dev_queries, p->collection, depth,
-                             (int)p->cfg->eval.batch_size, "teacher", &p->runs[PIPE_RUN_TEACHER]));
-    pipe_log(p, "   %lld queries x top-%d pairs re-scored\n", (long long)p->nq, depth);
+    p->r->teacher_on_hybrid = p->runs[PIPE_RUN_HYBRID] != NULL;
+    bienc_run *cand = p->r->teacher_on_hybrid ? p->runs[PIPE_RUN_HYBRID] : p->runs[PIPE_RUN_EXACT];
+    BIENC_TRY(teacher_rerank(p->teacher, cand, p->dev_queries, p->collection, depth, (int)p->cfg->eval.batch_size,
+                             "teacher", &p->runs[PIPE_RUN_TEACHER]));
+    pipe_log(p, "   %lld queries x top-%d pairs of the %s run re-scored\n", (long long)p->nq, depth,
+             p->r->teacher_on_hybrid ? "hybrid" : "exact");
     return save_run(p, p->runs[PIPE_RUN_TEACHER], "run.teacher.trec");
 }
 
@@ -422,8 +512,10 @@ static int stage_evaluate(pipe_ctx *p)
     if (p->runs[PIPE_RUN_HNSW] && p->runs[PIPE_RUN_EXACT])
         BIENC_TRY(metrics_agreement(p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_EXACT], 0, &p->r->ann_vs_exact));
     if (p->runs[PIPE_RUN_TEACHER]) {
-        BIENC_TRY(metrics_agreement(p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_TEACHER], 0, &p->r->agree_hnsw));
-        BIENC_TRY(metrics_agreement(p->runs[PIPE_RUN_EXACT], p->runs[PIPE_RUN_TEACHER], 0, &p->r->agree_exact));
+        for (int i = 0; i < PIPE_RUN_COUNT; i++)
+            if (p->runs[i]) BIENC_TRY(metrics_agreement(p->runs[i], p->runs[PIPE_RUN_TEACHER], 0, &p->r->agree_teacher[i]));
+        p->r->agree_hnsw = p->r->agree_teacher[PIPE_RUN_HNSW];
+        p->r->agree_exact = p->r->agree_teacher[PIPE_RUN_EXACT];
         p->r->has_agreement = 1;
     }
     return 0;
@@ -484,9 +576,12 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     /* the working config: the same keys with the vocabulary fixed (a shallow copy: the
      * strings stay cfg's; only tokenizer.vocab points into p.vocab) */
     p.work = *cfg;
-    int rc = run_stage(&p, "data", stage_data);
+    int rc = pipe_bm25_reset(&p);
+    if (rc == 0) rc = run_stage(&p, "data", stage_data);
     if (rc == 0) rc = run_stage(&p, "vocab", stage_vocab);
     p.work.tokenizer.vocab = p.vocab;
+    if (rc == 0 && cfg->mine.enabled) rc = run_stage(&p, "mine", stage_mine);
+    if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
     if (rc == 0 && cfg->teacher.enabled) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
@@ -495,8 +590,9 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0) rc = run_stage(&p, "encode", stage_encode);
     if (rc == 0) rc = run_stage(&p, "index", stage_index);
     if (rc == 0) rc = run_stage(&p, "search", stage_search);
-    if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
     if (rc == 0) rc = run_stage(&p, "bm25", pipe_stage_bm25);
+    if (rc == 0 && p.runs[PIPE_RUN_BM25]) rc = run_stage(&p, "fuse", stage_fuse);
+    if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
     if (rc == 0) rc = run_stage(&p, "evaluate", stage_evaluate);
     r->total_seconds = now_s() - t0;
     ctx_free(&p);

@@ -19,6 +19,8 @@ typedef struct pipe_ctx {
     double t_stage;
     char vocab[1100];
     char scored_triples[1100];      /* MarginMSELoss: the training triples with teacher scores */
+    char hardnegs[1100];            /* mine.enabled: the mined hard negatives */
+    char pretrained[1100];          /* pretrain.enabled: the MLM checkpoint both models start from */
     bienc_cross_encoder *teacher;
     bienc_biencoder *bi;
     bienc_texts *collection, *dev_queries;
@@ -36,5 +38,14 @@ void pipe_log(pipe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2
 /* BM25 baseline: runs eval/bm25_xapian.py when python3 can import xapian; otherwise
  * leaves runs[PIPE_RUN_BM25] NULL and explains why in r->bm25_note (not an error). */
 int pipe_stage_bm25(pipe_ctx *p);
+/* Removes an earlier run's RUN_DIR/bm25.index (its collection may have changed). */
+int pipe_bm25_reset(pipe_ctx *p);
+/* BM25's top k of every query of queries_tsv (id \t text) as a TREC run at out; the Xapian
+ * index is built once per run directory (RUN_DIR/bm25.index) and reused. When BM25 cannot
+ * run, note says why and nothing is written (still returns 0). */
+int pipe_bm25_search(pipe_ctx *p, const char *queries_tsv, int64_t k, const char *out, char *note, size_t ns);
+/* MLM pre-training (src/train/pipeline_pretrain.c): sets work.model.init_from (and
+ * work.teacher.model.init_from unless the config names one) to the pre-trained checkpoint. */
+int pipe_stage_pretrain(pipe_ctx *p);
 
 #endif

@@ -41,23 +41,30 @@ void pipeline_print_table(FILE *f, const bienc_pipeline_result *r)
 {
     fprintf(f, "| run | ");
     for (int j = 0; j < N_TABLE; j++) fprintf(f, "%s | ", metrics_name(table_metrics[j]));
+    if (r->has_agreement) fprintf(f, "teacher agree@10 | ");
     fprintf(f, "\n|---|");
-    for (int j = 0; j < N_TABLE; j++) fprintf(f, "---:|");
+    for (int j = 0; j < N_TABLE + (r->has_agreement ? 1 : 0); j++) fprintf(f, "---:|");
     fprintf(f, "\n");
     for (int i = 0; i < PIPE_RUN_COUNT; i++) {
         if (!r->has_run[i]) continue;
         fprintf(f, "| %s | ", pipeline_run_label(i));
         for (int j = 0; j < N_TABLE; j++) fprintf(f, "%.4f | ", r->metrics[i][table_metrics[j]]);
+        if (r->has_agreement) fprintf(f, "%.4f | ", r->agree_teacher[i].recall[1]);
         fprintf(f, "\n");
     }
     if (r->bm25_note[0]) fprintf(f, "\nBM25: %s\n", r->bm25_note);
     if (r->has_agreement) {
-        fprintf(f, "\nTeacher agreement (recall@k of the teacher's top-k; the teacher re-scores the exact top-N):\n\n");
+        fprintf(f, "\nTeacher agreement (recall@k of the teacher's top-k; the teacher re-scores the %s top-N):\n\n",
+                r->teacher_on_hybrid ? "hybrid" : "exact");
         fprintf(f, "| run vs reference | @1 | @10 | @100 |\n|---|---:|---:|---:|\n");
-        const bienc_agreement *a[3] = {&r->agree_hnsw, &r->agree_exact, &r->ann_vs_exact};
-        const char *n[3] = {"bi-encoder + HNSW vs teacher", "bi-encoder exact vs teacher", "HNSW vs exact (ANN recall)"};
-        for (int i = 0; i < 3; i++)
-            fprintf(f, "| %s | %.4f | %.4f | %.4f |\n", n[i], a[i]->recall[0], a[i]->recall[1], a[i]->recall[2]);
+        for (int i = 0; i < PIPE_RUN_COUNT; i++) {
+            if (!r->has_run[i] || i == PIPE_RUN_TEACHER) continue;
+            const bienc_agreement *a = &r->agree_teacher[i];
+            fprintf(f, "| %s vs teacher | %.4f | %.4f | %.4f |\n", pipeline_run_label(i), a->recall[0], a->recall[1],
+                    a->recall[2]);
+        }
+        const bienc_agreement *a = &r->ann_vs_exact;
+        fprintf(f, "| HNSW vs exact (ANN recall) | %.4f | %.4f | %.4f |\n", a->recall[0], a->recall[1], a->recall[2]);
     } else if (r->has_run[PIPE_RUN_HNSW]) {
         const bienc_agreement *a = &r->ann_vs_exact;
         fprintf(f, "\nANN recall (HNSW vs exact) @1 %.4f @10 %.4f @100 %.4f\n", a->recall[0], a->recall[1], a->recall[2]);
@@ -71,8 +78,8 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
             (long long)r->n_queries, (long long)r->n_passages, (long long)r->dim);
     pipeline_print_table(f, r);
     fprintf(f, "\nMetrics follow trec_eval (see include/bienc/metrics.h); runs are in this directory "
-               "(run.*.trec). Agreement @100 of the exact run is 1 by construction when the teacher "
-               "re-scores exactly its top-100.\n\n");
+               "(run.*.trec). Agreement @100 of the run the teacher re-scored (hybrid, else exact) is 1 by "
+               "construction when its depth is 100.\n\n");
     fprintf(f, "![losses and recall](report.svg)\n\n## Training\n\n");
     fprintf(f, "| model | steps | final loss | pairs/s |\n|---|---:|---:|---:|\n");
     fprintf(f, "| bi-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->loss.name), (long long)r->bi_steps,
@@ -134,7 +141,7 @@ static void json_losses(FILE *f, const char *name, const float *v, int64_t n)
 
 static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_result *r, const char *cpu)
 {
-    static const char *keys[PIPE_RUN_COUNT] = {"untrained", "bi_encoder_hnsw", "bi_encoder_exact", "teacher_rerank", "bm25"};
+    static const char *keys[PIPE_RUN_COUNT] = {"untrained", "bi_encoder_hnsw", "bi_encoder_exact", "teacher_rerank", "bm25", "hybrid"};
     fprintf(f, "{\n  \"run_dir\": ");
     json_string(f, r->run_dir);
     fprintf(f, ",\n  \"num_queries\": %lld,\n  \"num_passages\": %lld,\n  \"dim\": %lld,\n  \"metrics\": {\n",
@@ -156,7 +163,17 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     json_agreement(f, "ann_vs_exact", &r->ann_vs_exact, !r->has_agreement);
     if (r->has_agreement) {
         json_agreement(f, "hnsw_vs_teacher", &r->agree_hnsw, 0);
-        json_agreement(f, "exact_vs_teacher", &r->agree_exact, 1);
+        /* then every other run, "<key>_vs_teacher"; the last one written closes the object */
+        int last = PIPE_RUN_EXACT;
+        for (int i = 0; i < PIPE_RUN_COUNT; i++)
+            if (r->has_run[i] && i != PIPE_RUN_TEACHER && i != PIPE_RUN_HNSW && i != PIPE_RUN_EXACT) last = i;
+        json_agreement(f, "exact_vs_teacher", &r->agree_exact, last == PIPE_RUN_EXACT);
+        for (int i = 0; i < PIPE_RUN_COUNT; i++) {
+            if (!r->has_run[i] || i == PIPE_RUN_TEACHER || i == PIPE_RUN_HNSW || i == PIPE_RUN_EXACT) continue;
+            char name[64];
+            snprintf(name, sizeof name, "%s_vs_teacher", keys[i]);
+            json_agreement(f, name, &r->agree_teacher[i], i == last);
+        }
     }
     fprintf(f, "  },\n  \"timings_s\": {");
     for (int i = 0; i < r->n_stages; i++) {
@@ -231,7 +248,7 @@ static void svg_loss_panel(FILE *f, double x0, double y0, double w, double h, co
 static void write_svg(FILE *f, const bienc_pipeline_result *r)
 {
     static const int ks[] = {BIENC_METRIC_RECALL1, BIENC_METRIC_RECALL5, BIENC_METRIC_RECALL10, BIENC_METRIC_RECALL100};
-    static const char *colors[PIPE_RUN_COUNT] = {"#999999", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e"};
+    static const char *colors[PIPE_RUN_COUNT] = {"#999999", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd"};
     double W = 1260, H = 380;
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' font-family='sans-serif'>\n", W, H);
     fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");

@@ -104,3 +104,32 @@ int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, cons
     if (rc == 0 && n_written) *n_written = written;
     return rc;
 }
+
+int teacher_scorer_score(void *ctx, const char *qid, const char *const *pids, int n, float *scores)
+{
+    bienc_teacher_scorer *ts = ctx;
+    const char *id, *qt;
+    size_t idl, ql;
+    int64_t qrow = texts_find(ts->queries, qid, strlen(qid));
+    if (qrow < 0) return bienc_error(BIENC_ENOTFOUND, "query '%s' is not in %s", qid, texts_path(ts->queries));
+    BIENC_TRY(texts_get(ts->queries, qrow, &id, &idl, &qt, &ql));
+    const char **q = malloc((size_t)n * sizeof *q), **p = malloc((size_t)n * sizeof *p);
+    size_t *qlen = malloc((size_t)n * sizeof *qlen), *plen = malloc((size_t)n * sizeof *plen);
+    int rc = q && p && qlen && plen ? 0 : bienc_error(BIENC_ENOMEM, "out of memory");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int64_t row = texts_find(ts->collection, pids[i], strlen(pids[i]));
+        if (row < 0) {
+            rc = bienc_error(BIENC_ENOTFOUND, "passage '%s' is not in %s", pids[i], texts_path(ts->collection));
+            break;
+        }
+        q[i] = qt;
+        qlen[i] = ql;
+        rc = texts_get(ts->collection, row, &id, &idl, &p[i], &plen[i]);
+    }
+    if (rc == 0) rc = cross_encoder_score(ts->ce, NULL, q, qlen, p, plen, n, ts->batch_size, scores);
+    free(q);
+    free(p);
+    free(qlen);
+    free(plen);
+    return rc;
+}

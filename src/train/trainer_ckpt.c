@@ -7,7 +7,7 @@
 
 #include "bienc/error.h"
 #include "bienc/model_io.h"
-#include "train/trainer_internal.h"
+#include "train/train_loop.h"
 
 void trainer_ckpt_metric_attr(int metric, char *buf, size_t size) { snprintf(buf, size, "eval/%s", metrics_name(metric)); }
 
@@ -25,17 +25,13 @@ static int write_moments(bienc_ckpt_writer *w, bienc_adamw *opt)
     return ckpt_write_int64(w, "optim/micro", opt->micro);
 }
 
-static int write_state(bienc_ckpt_writer *w, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st)
+static int write_state(bienc_ckpt_writer *w, const train_model *m, bienc_adamw *opt, const trainer_state *st)
 {
-    BIENC_TRY(model_io_write(w, bi));
+    BIENC_TRY(m->save(m->self, w));
     BIENC_TRY(write_moments(w, opt));
     BIENC_TRY(ckpt_write_int64(w, "train/step", st->step));
     BIENC_TRY(ckpt_write_double(w, "train/loss", st->loss));
     BIENC_TRY(ckpt_write_double(w, "train/mrr_before", st->mrr_before));
-    uint64_t seed = st->sampler.seed;
-    BIENC_TRY(ckpt_write_uint64s(w, "sampler/seed", &seed, 1));
-    BIENC_TRY(ckpt_write_int64(w, "sampler/epoch", st->sampler.epoch));
-    BIENC_TRY(ckpt_write_int64(w, "sampler/batch", st->sampler.batch));
     BIENC_TRY(ckpt_write_uint64s(w, "rng/state", st->rng.s, 4));
     if (st->sched) {
         BIENC_TRY(ckpt_write_string(w, "schedule/kind", schedule_kind_name(st->sched->kind)));
@@ -52,11 +48,11 @@ static int write_state(bienc_ckpt_writer *w, const bienc_biencoder *bi, bienc_ad
     return ckpt_write_double(w, "log/row_sum", st->row_sum);
 }
 
-int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st)
+int trainer_ckpt_save(const char *path, const train_model *m, bienc_adamw *opt, const trainer_state *st)
 {
     bienc_ckpt_writer *w;
     BIENC_TRY(ckpt_writer_open(&w, path));
-    int rc = write_state(w, bi, opt, st);
+    int rc = write_state(w, m, opt, st);
     if (rc < 0) rc = bienc_error_context(rc, "saving checkpoint %s: ", path);
     return ckpt_writer_finish(w, rc);
 }
@@ -64,7 +60,7 @@ int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *
 int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state *st)
 {
     const char *path = ckpt_path(c);
-    if (!ckpt_has_attr(c, "optim/step") || !ckpt_has_attr(c, "sampler/epoch"))
+    if (!ckpt_has_attr(c, "optim/step") || !ckpt_has_attr(c, "train/step"))
         return bienc_error(BIENC_EFORMAT, "%s: a model-only checkpoint (no optimiser or data state): cannot resume "
                                           "from it (use model.init_from to start a new run from its weights)", path);
     char name[512];
@@ -82,7 +78,7 @@ int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state
                 return bienc_error(BIENC_EFORMAT, "%s: %s[%lld] = %g: a second moment cannot be negative", path, name,
                                    (long long)j, (double)v[j]);
     }
-    int64_t step, micro, v;
+    int64_t step, micro;
     BIENC_TRY(ckpt_read_int64(c, "optim/step", &step));
     BIENC_TRY(ckpt_read_int64(c, "optim/micro", &micro));
     if (step < 0 || micro < 0 || micro >= opt->cfg.grad_accumulation)
@@ -96,14 +92,6 @@ int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state
                            (long long)step);
     BIENC_TRY(ckpt_read_double(c, "train/loss", &st->loss));
     BIENC_TRY(ckpt_read_double(c, "train/mrr_before", &st->mrr_before));
-    uint64_t seed;
-    BIENC_TRY(ckpt_read_uint64s(c, "sampler/seed", &seed, 1));
-    st->sampler.seed = seed;
-    BIENC_TRY(ckpt_read_int64(c, "sampler/epoch", &st->sampler.epoch));
-    BIENC_TRY(ckpt_read_int64(c, "sampler/batch", &v));
-    st->sampler.batch = v;
-    if (st->sampler.epoch < 0 || st->sampler.batch < 0)
-        return bienc_error(BIENC_EFORMAT, "%s: negative sampler position", path);
     BIENC_TRY(ckpt_read_uint64s(c, "rng/state", st->rng.s, 4));
     /* (checkpoints from before the row state start a new row at the resume step) */
     st->row_start = step;

@@ -1,6 +1,7 @@
-/* Shared state of the trainer's files: trainer.c (setup and loop), trainer_data.c (data,
- * tokenizer), trainer_eval.c (dev evaluation), trainer_log.c (progress, metrics log),
- * trainer_ckpt.c (training checkpoints). */
+/* Shared state of the trainer's files: train_loop.c (the one training loop, train_loop.h),
+ * trainer.c (the bi-encoder's setup and train_model), trainer_data.c (data, tokenizer),
+ * trainer_eval.c (dev evaluation), trainer_log.c (progress, metrics log), trainer_ckpt.c
+ * (training checkpoints); teacher.c and pretrain.c train through the same loop. */
 #ifndef BIENC_TRAINER_INTERNAL_H
 #define BIENC_TRAINER_INTERNAL_H
 
@@ -69,12 +70,14 @@ int trainer_best_metric(const bienc_run_config *cfg);
 /* Logging: progress on the log stream, rows in metrics.jsonl. */
 typedef struct trainer_log {
     FILE *out;          /* NULL when quiet */
+    const char *prefix; /* before "step" in progress lines ("teacher ", ...; NULL: none) */
     int bar;            /* progress bar (TTY) instead of lines */
     FILE *jsonl;
     double last_bar;    /* time of the last bar redraw */
     int bar_drawn;
 } trainer_log;
 
+/* run_dir NULL: no metrics.jsonl (rows are not written). */
 int trainer_log_open(trainer_log *l, const char *run_dir, int64_t resume_step, const bienc_train_opts *o);
 void trainer_log_close(trainer_log *l);
 /* printf to the log stream (clearing a progress bar first). */
@@ -95,7 +98,6 @@ typedef struct trainer_state {
     int has_eval;
     int best_metric;
     double eval_value;
-    bienc_sampler_state sampler;
     bienc_rng rng;
     const bienc_schedule *sched;
     const char *config_text;
@@ -105,9 +107,11 @@ typedef struct trainer_state {
     double row_sum;
 } trainer_state;
 
-int trainer_ckpt_save(const char *path, const bienc_biencoder *bi, bienc_adamw *opt, const trainer_state *st);
-/* Restores the optimiser moments and counters, the sampler state, RNG and step into opt/st
- * (the model itself is read by model_io_read). */
+struct train_model;
+/* The model and its data position (the train_model's save), the optimiser and st. */
+int trainer_ckpt_save(const char *path, const struct train_model *m, bienc_adamw *opt, const trainer_state *st);
+/* Restores the optimiser moments and counters, RNG and step into opt/st (the model and its
+ * data position are the train_model's). */
 int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state *st);
 /* The attribute name ckpt_prune compares for the best checkpoint ("eval/mrr@10"). */
 void trainer_ckpt_metric_attr(int metric, char *buf, size_t size);

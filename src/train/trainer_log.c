@@ -56,6 +56,7 @@ int trainer_log_open(trainer_log *l, const char *run_dir, int64_t resume_step, c
     memset(l, 0, sizeof *l);
     l->out = o->quiet ? NULL : (o->log ? o->log : stderr);
     l->bar = l->out && (o->progress == 1 || (o->progress < 0 && isatty(fileno(l->out))));
+    if (!run_dir) return 0;
     char path[1200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
     if (resume_step >= 0) BIENC_TRY(truncate_after(path, resume_step));
@@ -110,8 +111,9 @@ void trainer_log_progress(trainer_log *l, const trainer_step_info *s, int line_d
     fmt_eta(eta, sizeof eta, s->eta_s);
     if (!l->bar) {
         if (line_due)
-            fprintf(l->out, "step %lld/%lld epoch %lld loss %.4f lr %.3g grad_norm %.3g %.1f pairs/s ETA %s\n",
-                    (long long)s->step, (long long)s->total, (long long)s->epoch, s->loss, s->lr, s->grad_norm,
+            fprintf(l->out, "%sstep %lld/%lld epoch %lld loss %.4f lr %.3g grad_norm %.3g %.1f pairs/s ETA %s\n",
+                    l->prefix ? l->prefix : "", (long long)s->step, (long long)s->total, (long long)s->epoch, s->loss,
+                    s->lr, s->grad_norm,
                     s->pairs_per_s, eta);
         fflush(l->out);
         return;
@@ -123,8 +125,8 @@ void trainer_log_progress(trainer_log *l, const trainer_step_info *s, int line_d
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
-    fprintf(l->out, "\r\033[Kstep %lld/%lld [%s] %3.0f%% loss %.4f lr %.2e %.1f pairs/s ETA %s", (long long)s->step,
-            (long long)s->total, bar, s->total > 0 ? 100.0 * s->step / s->total : 0.0, s->loss, s->lr, s->pairs_per_s, eta);
+    fprintf(l->out, "\r\033[K%sstep %lld/%lld [%s] %3.0f%% loss %.4f lr %.2e %.1f pairs/s ETA %s", l->prefix ? l->prefix : "",
+            (long long)s->step, (long long)s->total, bar, s->total > 0 ? 100.0 * s->step / s->total : 0.0, s->loss, s->lr, s->pairs_per_s, eta);
     fflush(l->out);
     l->bar_drawn = 1;
 }
@@ -140,6 +142,7 @@ static void json_num(FILE *f, const char *key, double v, int last)
 int trainer_log_train_row(trainer_log *l, const trainer_step_info *s)
 {
     FILE *f = l->jsonl;
+    if (!f) return 0;
     fprintf(f, "{\"step\":%lld,\"epoch\":%lld,", (long long)s->step, (long long)s->epoch);
     json_num(f, "loss", s->loss, 0);
     json_num(f, "lr", s->lr, 0);
@@ -153,6 +156,7 @@ int trainer_log_train_row(trainer_log *l, const trainer_step_info *s)
 int trainer_log_eval_row(trainer_log *l, int64_t step, const trainer_eval_scores *s)
 {
     FILE *f = l->jsonl;
+    if (!f) return 0;
     static const int shown[] = {BIENC_METRIC_MRR10, BIENC_METRIC_RECALL10, BIENC_METRIC_NDCG10, BIENC_METRIC_MAP100,
                                 BIENC_METRIC_RECALL100};
     fprintf(f, "{\"step\":%lld,\"eval\":{", (long long)step);

@@ -71,7 +71,13 @@ a = r["agreement"]
 for k in ("ann_vs_exact", "hnsw_vs_teacher", "exact_vs_teacher"):
     for kk in ("recall@1", "recall@10", "recall@100"):
         assert 0.0 <= a[k][kk] <= 1.0, (k, kk)
-assert a["exact_vs_teacher"]["recall@100"] == 1.0  # the teacher re-scored the exact run's top-N
+# the teacher re-scored the hybrid run's top-N (the exact run's without BM25)
+if "bm25" in m:
+    assert "hybrid" in m and a["hybrid_vs_teacher"]["recall@100"] == 1.0, a
+    assert a["bm25_vs_teacher"]["recall@10"] >= 0.0
+    assert "fuse" in r["timings_s"]
+else:
+    assert "hybrid" not in m and a["exact_vs_teacher"]["recall@100"] == 1.0, a
 for s in ("data", "vocab", "teacher", "train", "baseline", "encode", "index", "search", "rerank", "bm25", "evaluate", "total"):
     assert s in r["timings_s"], s
 for k in ("cpu", "cores", "threads", "blas_kernel"):
@@ -101,24 +107,50 @@ PY
 if $PY -c 'import xapian' 2>/dev/null; then
   [ -s "$R/run.bm25.trec" ] || fail "xapian importable but no run.bm25.trec: $(grep -i bm25 "$T/err")"
   grep -q '| BM25 (xapian) |' <<<"$out" || fail "no BM25 row"
+  grep -q '| hybrid (RRF of HNSW and BM25) |' <<<"$out" || fail "no hybrid row"
+  "$BIN" fuse --run "$R/run.hnsw.trec" --run "$R/run.bm25.trec" --k 30 --name hybrid --output "$T/hy.trec" >/dev/null ||
+    fail "bienc fuse of the pipeline's runs"
+  cmp -s "$T/hy.trec" "$R/run.hybrid.trec" || fail "bienc fuse differs from the pipeline's hybrid run"
+  CAND="$R/run.hybrid.trec"
 else
+  CAND="$R/run.exact.trec"
   grep -q 'BM25: skipped' <<<"$out" || fail "no note about the missing BM25 baseline"
 fi
 
 # a second run reusing the teacher: the bi-encoder is deterministic, so its runs are identical
-cp "$R/run.exact.trec" "$T/exact1" && cp "$R/run.teacher.trec" "$T/teacher1"
+cp "$R/run.exact.trec" "$T/exact1" && cp "$R/run.teacher.trec" "$T/teacher1" && cp "$CAND" "$T/cand.trec"
 "$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --threads 2 --reuse --no-bm25 --quiet >"$T/out2" 2>"$T/err2" ||
   fail "second run: $(tail -3 "$T/err2")"
 grep -q 'BM25: skipped (--no-bm25)' "$T/out2" || fail "--no-bm25 not reported"
 cmp -s "$T/exact1" "$R/run.exact.trec" || fail "run.exact.trec differs between two identical runs"
-cmp -s "$T/teacher1" "$R/run.teacher.trec" || fail "run.teacher.trec differs with the reused teacher"
+# (with BM25 the first run's teacher re-scored the hybrid run; this one has only the exact run)
+[ "$CAND" != "$R/run.exact.trec" ] || cmp -s "$T/teacher1" "$R/run.teacher.trec" ||
+  fail "run.teacher.trec differs with the reused teacher"
 [ ! -s "$T/err2" ] || fail "--quiet printed: $(head -3 "$T/err2")"
 
 # bienc rerank with the pipeline's teacher reproduces the pipeline's reranked run
-"$BIN" rerank --model "$R/teacher.h5" --run "$R/run.exact.trec" --queries "$D/queries.dev.tsv" \
+"$BIN" rerank --model "$R/teacher.h5" --run "$T/cand.trec" --queries "$D/queries.dev.tsv" \
   --collection "$D/collection.tsv" --top 20 --name teacher --output "$T/rr.trec" 2>"$T/err3" ||
   fail "bienc rerank: $(cat "$T/err3")"
-cmp -s "$T/rr.trec" "$R/run.teacher.trec" || fail "bienc rerank differs from the pipeline's rerank"
+cmp -s "$T/rr.trec" "$T/teacher1" || fail "bienc rerank differs from the pipeline's rerank"
+
+# hard negatives mined from BM25 (its own run directory): a "mine" stage writes hardnegs.jsonl
+# for the first mine.max_queries training queries and the bi-encoder trains on them
+if $PY -c 'import xapian' 2>/dev/null; then
+  "$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=mined --set mine.enabled=true \
+    --set mine.max_queries=40 --set mine.num_negatives=2 --threads 2 >"$T/out5" 2>"$T/err5" ||
+    fail "mined run: $(tail -3 "$T/err5")"
+  RM="$T/runs/mined"
+  [ "$(wc -l < "$RM/hardnegs.jsonl")" -ge 30 ] || fail "mined run: too few rows in hardnegs.jsonl"
+  grep -q '"neg": {"bm25": \["[^"]*", "[^"]*"\]}' "$RM/hardnegs.jsonl" || fail "mined run: 2 BM25 negatives per row"
+  grep -q "== mine" "$T/err5" || fail "mined run: no mine stage"
+  grep -Eq "training examples.*$(wc -l < "$RM/hardnegs.jsonl")|$(wc -l < "$RM/hardnegs.jsonl") training examples" "$T/err5" ||
+    fail "mined run: the trainer did not train on the mined rows: $(grep -i 'training examples' "$T/err5")"
+  [ -d "$RM/bm25.index" ] || fail "mined run: no shared BM25 index"
+  grep -q "negatives each (every other one mined" "$T/err5" || fail "mined run: the teacher did not use the mined negatives"
+else
+  echo "SKIP mine stage: python3 cannot import xapian"
+fi
 
 # MarginMSELoss in bienc run (its own run directory): a "score" stage has the teacher score
 # the first data.max_examples training triples, and the bi-encoder trains on them

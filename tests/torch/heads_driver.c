@@ -6,7 +6,7 @@
  * Both files are sequences of records:
  *   u32 name_len, name, u32 dtype (0 = f32, 1 = i32), u32 ndim, i64 dims[ndim], data
  * Inputs: the float tensors of the case (names below), "upstream" (dL/d out, the size of
- * the output), optionally "offsets" / "labels" (i32), "targets" and "params" (f32).
+ * the output), optionally "offsets" / "labels" / "positions" (i32), "targets" and "params" (f32).
  * Outputs: "out" and "grad/<name>" for every float input. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 
 #include "bienc/error.h"
 #include "bienc/loss.h"
+#include "bienc/mlm.h"
 #include "bienc/pooling.h"
 
 #define MAX_RECORDS 16
@@ -122,6 +123,14 @@ static int run_case(bienc_tape *tape, const char *c, bienc_tensor **out)
     if (!strcmp(c, "margin_mse")) {
         bienc_tensor *q = in("q");
         return loss_margin_mse(tape, q, in("p"), in("n"), raw("targets", 0, q ? q->shape[0] : 0), out);
+    }
+    if (!strncmp(c, "mlm_", 4)) { /* params: [layer_norm_eps]; case mlm_gelu / mlm_gelu_new */
+        bienc_mlm_head h = {.dense_w = in("dense_w"), .dense_b = in("dense_b"), .ln_w = in("ln_w"),
+                            .ln_b = in("ln_b"), .bias = in("bias"), .eps = p0,
+                            .activation = strcmp(c, "mlm_gelu_new") ? BIENC_GELU_ERF : BIENC_GELU_TANH};
+        record *pos = find("positions");
+        if (!pos || pos->dtype != 1 || !h.dense_w || !h.bias) return bienc_error(BIENC_EINVAL, "mlm: inputs missing");
+        return mlm_loss(tape, &h, in("word_emb"), in("hidden"), pos->data, raw("labels", 1, pos->size), pos->size, out);
     }
     return bienc_error(BIENC_EINVAL, "unknown case %s", c);
 }

@@ -9,7 +9,11 @@ on them with a random upstream gradient, and recomputes the same function in PyT
   - util.cos_sim (normalize then mm), MultipleNegativesRankingLoss = CrossEntropyLoss(
     cos_sim(q, docs) * scale, arange(B)), its symmetric variant, TripletLoss
     (F.pairwise_distance / 1 - F.cosine_similarity, relu, mean), MarginMSELoss
-    (pairwise dot scores, MSELoss), BCEWithLogitsLoss, MSELoss, CrossEntropyLoss.
+    (pairwise dot scores, MSELoss), BCEWithLogitsLoss, MSELoss, CrossEntropyLoss;
+  - BERT's MLM head and loss (BertForMaskedLM: cls.predictions.transform = dense, gelu or
+    gelu_new, LayerNorm; decoder tied to the word embeddings plus cls.predictions.bias;
+    CrossEntropyLoss over the masked positions, labels -100 elsewhere), with repeated
+    label ids and masked rows so the tied-decoder and gather gradients accumulate.
 Outputs and every input gradient are compared: rel = max|bienc - torch| / max|torch| per
 tensor must be <= 1e-4. Prints a table of the errors; exits 1 on any failure.
 """
@@ -184,7 +188,27 @@ def make_cases():
     teacher = randn(7) * 2
     cases.append(("margin_mse", {"q": mq, "p": mp, "n": mn, "targets": teacher},
                   lambda t: st_margin_mse(t["q"], t["p"], t["n"], torch.from_numpy(teacher.astype(np.float64)))))
+    # MLM: T = 29 token states, C = 24, V = 53; 9 masked rows (label 7 twice, row 3 masked once)
+    T, C, V = 29, 24, 53
+    positions = np.array([1, 3, 4, 8, 12, 17, 18, 25, 27], dtype=np.int32)
+    mlabels = np.array([7, 0, 52, 7, 11, 30, 2, 45, 19], dtype=np.int32)
+    mlm = {"hidden": randn(T, C), "word_emb": randn(V, C) * 0.5, "dense_w": randn(C, C) * 0.2,
+           "dense_b": randn(C) * 0.1, "ln_w": 1 + 0.1 * randn(C), "ln_b": 0.1 * randn(C), "bias": 0.1 * randn(V),
+           "positions": positions, "labels": mlabels, "params": np.float32([1e-12])}
+    for act in ("gelu", "gelu_new"):
+        cases.append(("mlm_" + act, mlm, lambda t, act=act: bert_mlm_loss(t, positions, mlabels, T, act, 1e-12)))
     return cases
+
+
+def bert_mlm_loss(t, positions, labels, T, act, eps):
+    """BertForMaskedLM's head and loss on the states of all T tokens (labels -100 where unmasked)."""
+    x = t["hidden"] @ t["dense_w"].T + t["dense_b"]
+    x = F.gelu(x, approximate="tanh" if act == "gelu_new" else "none")
+    x = F.layer_norm(x, (x.shape[-1],), t["ln_w"], t["ln_b"], eps)
+    logits = x @ t["word_emb"].T + t["bias"]
+    full = torch.full((T,), -100, dtype=torch.long)
+    full[torch.from_numpy(positions.astype(np.int64))] = torch.from_numpy(labels.astype(np.int64))
+    return torch.nn.CrossEntropyLoss()(logits, full)
 
 
 def main():

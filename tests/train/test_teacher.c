@@ -203,6 +203,65 @@ static void test_train(void **state)
     config_free(&c0);
 }
 
+/* N steps + resume + M steps = N + M steps in one go, bit for bit (losses and weights),
+ * across an epoch boundary (8 pairs, batch 4: an epoch every 2 steps). */
+static void test_resume(void **state)
+{
+    (void)state;
+    bienc_run_config cfg;
+    tiny_config(&cfg, 9);
+    assert_int_equal(config_set_override(&cfg, "checkpoint.every_steps=4"), 0);
+    assert_int_equal(config_set_override(&cfg, "checkpoint.keep_last=0"), 0);
+    assert_int_equal(config_finalize(&cfg), 0);
+    char vocab[512], d1[512], d2[512];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", g_dir);
+    snprintf(d1, sizeof d1, "%s/one", g_dir);
+    snprintf(d2, sizeof d2, "%s/split", g_dir);
+    bienc_teacher_opts o = {.vocab = vocab, .dir = d1};
+    bienc_cross_encoder *a = NULL, *b = NULL;
+    bienc_teacher_result ra, r1, r2;
+    assert_int_equal(teacher_train(&cfg, &o, &a, &ra), 0);
+    assert_int_equal(ra.n_losses, 9);
+    /* a fresh start refuses an earlier run's checkpoints */
+    assert_int_equal(teacher_train(&cfg, &o, NULL, NULL), BIENC_ESTATE);
+
+    o.dir = d2;
+    o.stop_at_step = 3;
+    assert_int_equal(teacher_train(&cfg, &o, NULL, &r1), 0);
+    assert_true(r1.stopped);
+    assert_int_equal(r1.steps, 3);
+    o.stop_at_step = 0;
+    o.resume = "auto";
+    assert_int_equal(teacher_train(&cfg, &o, &b, &r2), 0);
+    assert_int_equal(r2.start_step, 3);
+    assert_int_equal(r2.steps, 9);
+    assert_int_equal(r2.n_losses, 6);
+    assert_memory_equal(ra.losses, r1.losses, sizeof(float) * 3);
+    assert_memory_equal(ra.losses + 3, r2.losses, sizeof(float) * 6);
+    for (int i = 0; i < a->n_params; i++)
+        assert_memory_equal(a->params[i]->data, b->params[i]->data, sizeof(float) * (size_t)a->params[i]->size);
+    printf("  teacher resume: steps 1-3 + 4-9 = 1-9 bit for bit (loss at 9: %.6f)\n", ra.losses[8]);
+
+    /* the training checkpoint is also a cross-encoder checkpoint */
+    char path[600];
+    snprintf(path, sizeof path, "%s/step-9.h5", d2);
+    bienc_cross_encoder *c = NULL;
+    assert_int_equal(cross_io_load(path, &c), 0);
+    for (int i = 0; i < a->n_params; i++)
+        assert_memory_equal(a->params[i]->data, c->params[i]->data, sizeof(float) * (size_t)a->params[i]->size);
+
+    cross_encoder_free(a);
+    cross_encoder_free(b);
+    cross_encoder_free(c);
+    teacher_result_free(&ra);
+    teacher_result_free(&r1);
+    teacher_result_free(&r2);
+    config_free(&cfg);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", d1, d2);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -221,6 +280,7 @@ static void test_errors(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_train), cmocka_unit_test(test_errors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_train), cmocka_unit_test(test_resume),
+                                       cmocka_unit_test(test_errors)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }

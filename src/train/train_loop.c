@@ -1,0 +1,289 @@
+/* The one training loop (see train_loop.h): one optimiser step = grad_accumulation
+ * micro-batches; each resets the tape, records the model's forward and loss, checks the
+ * loss is finite (before any gradient touches the parameters) and back-propagates; AdamW
+ * steps on the last one. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bienc/error.h"
+#include "train/train_loop.h"
+
+int train_mkdir_p(const char *path)
+{
+    char buf[1100];
+    int n = snprintf(buf, sizeof buf, "%s", path);
+    if (n <= 0 || (size_t)n >= sizeof buf) return bienc_error(BIENC_ERANGE, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+/* A fresh run must not mix its checkpoints with an earlier run's: a later --resume would
+ * pick the wrong latest step and pruning would keep a stale "best". */
+static int check_fresh_dir(const char *dir, int overwrite)
+{
+    int64_t *steps = NULL;
+    size_t n = 0;
+    BIENC_TRY(ckpt_list_steps(dir, &steps, &n));
+    int rc = 0;
+    if (n && !overwrite)
+        rc = bienc_error(BIENC_ESTATE,
+                         "%s already holds checkpoints of an earlier run (latest: step-%lld.h5): resume it with "
+                         "--resume, start over with --overwrite (deletes them), or pick another output.name",
+                         dir, (long long)steps[n - 1]);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char path[1100];
+        rc = ckpt_step_path(dir, steps[i], path, sizeof path);
+        if (rc == 0 && remove(path) != 0) rc = bienc_error(BIENC_EIO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    free(steps);
+    return rc;
+}
+
+int train_loop_resolve_resume(const char *ckpt_dir, const bienc_train_opts *o, trainer_log *log, char *path, size_t size)
+{
+    path[0] = 0;
+    const char *res = o->resume;
+    if (!res) return ckpt_dir ? check_fresh_dir(ckpt_dir, o->overwrite) : 0;
+    if (strcmp(res, "auto") != 0) {
+        snprintf(path, size, "%s", res);
+        return 0;
+    }
+    if (!ckpt_dir) return 0;
+    int64_t step;
+    int rc = ckpt_latest_step(ckpt_dir, &step);
+    if (rc == BIENC_ENOTFOUND) {
+        trainer_log_msg(log, "resume: no checkpoint in %s, starting from scratch\n", ckpt_dir);
+        return check_fresh_dir(ckpt_dir, o->overwrite);
+    }
+    BIENC_TRY(rc);
+    return ckpt_step_path(ckpt_dir, step, path, size);
+}
+
+int train_loop_init(train_loop *L, const train_model *m, const train_loop_opts *lo, const bienc_cfg_optim *optim,
+                    const bienc_cfg_schedule *schedule, trainer_log *log, bienc_train_result *r, const bienc_ckpt *ck)
+{
+    memset(L, 0, sizeof *L);
+    L->m = *m;
+    L->lo = *lo;
+    L->log = log;
+    L->r = r;
+    L->accum = (int)(optim->grad_accumulation > 0 ? optim->grad_accumulation : 1);
+    int64_t total = lo->total_steps;
+    r->total_steps = total;
+    BIENC_TRY(schedule_from_config(&L->sched, schedule, total > 0 ? total : 1));
+    bienc_adamw_config oc;
+    adamw_config_from(&oc, optim);
+    BIENC_TRY(adamw_new(&L->opt, m->params, m->n_params, &oc, &L->sched));
+    rng_seed(&L->st.rng, lo->seed);
+    L->st.mrr_before = NAN;
+    L->st.loss = NAN;
+    if (ck) {
+        const char *path = ckpt_path(ck);
+        char attr[64];
+        trainer_ckpt_metric_attr(lo->best_metric, attr, sizeof attr);
+        L->resumed_eval = ckpt_has_attr(ck, attr);
+        BIENC_TRY(trainer_ckpt_load_state(ck, L->opt, &L->st));
+        BIENC_TRY(m->load_state(m->self, ck));
+        int64_t stored_total;
+        if (ckpt_read_int64(ck, "schedule/total_steps", &stored_total) == 0 && stored_total != total)
+            trainer_log_msg(log, "%sresume: the run now has %lld steps instead of %lld: the schedule changes\n", lo->what,
+                            (long long)total, (long long)stored_total);
+        r->start_step = L->st.step;
+        r->mrr_before = L->st.mrr_before;
+        snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+        trainer_log_msg(log, "%sresumed from %s at step %lld\n", lo->what, path, (long long)L->st.step);
+    }
+    L->last_saved = ck ? L->st.step : -1;
+    L->row_start = ck ? L->st.row_start : 0;
+    L->resumed_row_sum = ck ? L->st.row_sum : 0;
+    L->st.sched = &L->sched;
+    L->st.best_metric = lo->best_metric;
+    L->st.config_text = lo->config_text;
+    return tape_new(&L->tape);
+}
+
+void train_loop_free(train_loop *L)
+{
+    if (!L) return;
+    tape_free(L->tape);
+    adamw_free(L->opt);
+    L->tape = NULL;
+    L->opt = NULL;
+}
+
+static int push_loss(train_loop *L, float v)
+{
+    bienc_train_result *r = L->r;
+    if (r->n_losses == L->losses_cap) {
+        int64_t nc = L->losses_cap ? L->losses_cap * 2 : 256;
+        float *a = realloc(r->losses, (size_t)nc * sizeof *a);
+        if (!a) return bienc_error(BIENC_ENOMEM, "out of memory");
+        r->losses = a;
+        L->losses_cap = nc;
+    }
+    r->losses[r->n_losses++] = v;
+    return 0;
+}
+
+/* One optimiser step (grad_accumulation micro-batches). */
+static int train_step(train_loop *L, int64_t *examples, double *loss_out)
+{
+    int64_t step = L->opt->step; /* steps done: this is step + 1 */
+    double sum = 0;
+    for (int m = 0; m < L->accum; m++) {
+        tape_reset(L->tape);
+        /* dropout masks: a pure function of (seed, step, micro-batch), restored on resume */
+        uint64_t key = rng_hash_u64(L->lo.dropout_base, (uint64_t)(step * L->accum + m));
+        bienc_tensor *loss;
+        int64_t n = 0;
+        BIENC_TRY(L->m.micro_loss(L->m.self, L->tape, key, &loss, &n, &L->r->epoch));
+        float v = loss->data[0];
+        if (!isfinite(v))
+            return bienc_error(BIENC_ERANGE, "%sstep %lld: the loss is %s; training stopped (the checkpoints on disk are "
+                                             "from earlier steps%s%s)",
+                               L->lo.what, (long long)(step + 1), isnan(v) ? "NaN" : "infinite",
+                               L->r->last_ckpt[0] ? ", last: " : "", L->r->last_ckpt);
+        BIENC_TRY(tape_backward(L->tape, loss));
+        tape_reset(L->tape);
+        sum += v;
+        *examples += n;
+        int stepped;
+        int rc = adamw_micro_step(L->opt, &stepped);
+        if (rc == BIENC_ERANGE)
+            return bienc_error(BIENC_ERANGE, "%sstep %lld: the gradient norm is not finite; training stopped (last "
+                                             "checkpoint: %s)",
+                               L->lo.what, (long long)(step + 1), L->r->last_ckpt[0] ? L->r->last_ckpt : "none");
+        BIENC_TRY(rc);
+    }
+    *loss_out = sum / L->accum;
+    return push_loss(L, (float)*loss_out);
+}
+
+/* Sum of the losses of steps [L->row_start, upto): those before a resume come from the
+ * checkpoint, added first, in the order an uninterrupted run adds them. */
+static double row_sum(const train_loop *L, int64_t upto)
+{
+    const bienc_train_result *r = L->r;
+    double sum = L->row_start < r->start_step ? L->resumed_row_sum : 0;
+    for (int64_t i = L->row_start > r->start_step ? L->row_start : r->start_step; i < upto; i++)
+        sum += r->losses[i - r->start_step];
+    return sum;
+}
+
+static int save_ckpt(train_loop *L, int64_t step, int with_eval, double eval_value)
+{
+    if (!L->lo.ckpt_dir) return 0;
+    char path[1100];
+    BIENC_TRY(ckpt_step_path(L->lo.ckpt_dir, step, path, sizeof path));
+    L->st.step = step;
+    L->st.has_eval = with_eval;
+    L->st.eval_value = eval_value;
+    L->st.row_start = L->row_start;
+    L->st.row_sum = row_sum(L, step);
+    BIENC_TRY(trainer_ckpt_save(path, &L->m, L->opt, &L->st));
+    snprintf(L->r->last_ckpt, sizeof L->r->last_ckpt, "%s", path);
+    L->last_saved = step;
+    if (L->lo.keep_last > 0) {
+        char attr[64];
+        trainer_ckpt_metric_attr(L->st.best_metric, attr, sizeof attr);
+        int64_t best = -1;
+        BIENC_TRY(ckpt_prune(L->lo.ckpt_dir, (int)L->lo.keep_last, L->lo.keep_best ? attr : NULL, 1, &best, NULL));
+        if (best >= 0) BIENC_TRY(ckpt_step_path(L->lo.ckpt_dir, best, L->r->best_ckpt, sizeof L->r->best_ckpt));
+    }
+    return 0;
+}
+
+static int evaluate(train_loop *L, int64_t step, trainer_eval_scores *s)
+{
+    BIENC_TRY(L->m.eval(L->m.self, L->tape, s));
+    BIENC_TRY(trainer_log_eval_row(L->log, step, s));
+    trainer_log_msg(L->log,
+                    "%seval step %lld: MRR@10 %.4f Recall@10 %.4f nDCG@10 %.4f (%lld queries, %lld passages, %.1f s)\n",
+                    L->lo.what, (long long)step, s->v[BIENC_METRIC_MRR10], s->v[BIENC_METRIC_RECALL10],
+                    s->v[BIENC_METRIC_NDCG10], (long long)s->nq, (long long)s->np, s->seconds);
+    return 0;
+}
+
+int train_loop_run(train_loop *L)
+{
+    const train_loop_opts *lo = &L->lo;
+    const bienc_train_opts *o = lo->o;
+    bienc_train_result *r = L->r;
+    trainer_eval_scores s;
+    memset(&s, 0, sizeof s);
+    int has_dev = L->m.eval != NULL;
+    if (has_dev && o->eval_at_start && L->last_saved < 0) {
+        BIENC_TRY(evaluate(L, 0, &s));
+        r->mrr_before = L->st.mrr_before = s.v[BIENC_METRIC_MRR10];
+        r->recall_before = s.v[BIENC_METRIC_RECALL10];
+    }
+    int64_t examples = 0;
+    double t_train = 0;
+    int64_t step = L->opt->step;
+    if (r->start_step > 0 && step >= r->total_steps && L->last_saved == step) {
+        /* resuming a finished run: its final eval row is in metrics.jsonl already */
+        trainer_log_msg(L->log, "%sthe run is already complete at step %lld (%s): nothing to do\n", lo->what,
+                        (long long)step, r->last_ckpt);
+        r->steps = step;
+        return 0;
+    }
+    if (r->start_step > 0 && has_dev && lo->eval_every > 0 && step % lo->eval_every == 0 && step < r->total_steps &&
+        !L->resumed_eval)
+        BIENC_TRY(evaluate(L, step, &s)); /* the eval a stop at this step skipped */
+    while (step < r->total_steps) {
+        double t0 = trainer_now(), loss = 0;
+        BIENC_TRY(train_step(L, &examples, &loss));
+        t_train += trainer_now() - t0;
+        step = L->opt->step;
+        r->steps = step;
+        r->final_loss = L->st.loss = loss;
+        r->pairs_per_s = t_train > 0 ? examples / t_train : 0;
+        int line_due = step % lo->log_every == 0 || step == r->total_steps;
+        trainer_step_info info = {.step = step, .total = r->total_steps, .epoch = r->epoch, .loss = loss,
+                                  .lr = L->opt->last_lr, .grad_norm = L->opt->last_grad_norm,
+                                  .pairs_per_s = r->pairs_per_s,
+                                  .eta_s = (r->total_steps - step) * t_train / (double)(step - r->start_step)};
+        if (line_due) {
+            /* the row's loss is the mean over the steps since the previous row */
+            trainer_step_info row = info;
+            row.loss = row_sum(L, step) / (double)(step - L->row_start);
+            L->row_start = step;
+            BIENC_TRY(trainer_log_train_row(L->log, &row));
+        }
+        trainer_log_progress(L->log, &info, line_due);
+
+        int stop = (o->stop && *o->stop) ? 1 : (o->stop_at_step > 0 && step >= o->stop_at_step) ? 2 : 0;
+        int eval_due = has_dev && lo->eval_every > 0 && step % lo->eval_every == 0 && step < r->total_steps && !stop;
+        int has_eval = 0;
+        if (eval_due) {
+            BIENC_TRY(evaluate(L, step, &s));
+            has_eval = 1;
+        }
+        int ckpt_due = (lo->ckpt_every > 0 && step % lo->ckpt_every == 0) || (has_eval && lo->keep_best) || stop;
+        if (ckpt_due && step < r->total_steps) BIENC_TRY(save_ckpt(L, step, has_eval, s.v[L->st.best_metric]));
+        if (stop && step < r->total_steps) {
+            r->stopped = stop;
+            trainer_log_msg(L->log, "%sstopped at step %lld (%s); checkpoint %s\n", lo->what, (long long)step,
+                            stop == 1 ? "interrupted" : "--stop-at", r->last_ckpt);
+            return 0;
+        }
+    }
+    r->steps = step;
+    int has_eval = 0;
+    if (has_dev) {
+        BIENC_TRY(evaluate(L, step, &s));
+        r->mrr_after = s.v[BIENC_METRIC_MRR10];
+        r->recall_after = s.v[BIENC_METRIC_RECALL10];
+        has_eval = 1;
+    }
+    return save_ckpt(L, step, has_eval, s.v[L->st.best_metric]);
+}
