@@ -45,6 +45,10 @@ refused "$T/run.trec" rerank --model "$M" --run "$T/run.trec" --queries "$T/q.ts
 refused "$T/c.tsv" rerank --model "$M" --run "$T/run.trec" --queries "$T/q.tsv" --collection "$T/c.tsv" --output "$T/c.tsv"
 refused "$T/tr.tsv" score --model "$M" --triples "$T/tr.tsv" --output "$T/tr.tsv"
 refused "$T/c.tsv" vocab train --corpus "$T/c.tsv" --size 200 --output "$T/c.tsv"
+cp "$T/run.trec" "$T/run2.trec"
+refused "$T/run2.trec" fuse --run "$T/run.trec" --run "$T/run2.trec" --output "$T/run2.trec"
+refused "$T/qrels.tsv" mine --run "$T/run.trec" --qrels "$T/qrels.tsv" --output "$T/qrels.tsv"
+refused "$T/run.trec" mine --run "$T/run.trec" --qrels "$T/qrels.tsv" --output "$T/run.trec"
 refused "$T/hf/model.safetensors" import --from "$T/hf" --output "$T/hf/model.safetensors"
 refused "$T/hf/vocab.txt" import --from "$T/hf" --output "$T/hf/vocab.txt"
 
