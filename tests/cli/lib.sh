@@ -49,3 +49,19 @@ tiny_model() {
   M="$T/ckpt/$name/step-$steps.h5"
   [ -f "$M" ] || fail "no checkpoint $M"
 }
+
+# retrieval_fixture: the tiny model ($M) and what the retrieval commands read and write:
+# $T/c.tsv (300 passages), q.tsv and qrels.tsv (20 dev queries), c.h5, q.h5, c.idx,
+# run.trec (k 10) and hf/ (the model exported as a sentence-transformers folder)
+retrieval_fixture() {
+  head -n 300 "$T/deb/collection.tsv" > "$T/c.tsv"
+  head -n 20 "$T/deb/queries.dev.tsv" > "$T/q.tsv"
+  head -n 20 "$T/deb/qrels.dev.tsv" > "$T/qrels.tsv"
+  tiny_model 2 o
+  "$BIN" encode --model "$M" --input "$T/c.tsv" --output "$T/c.h5" --quiet >/dev/null || fail "encode"
+  "$BIN" encode --model "$M" --input "$T/q.tsv" --output "$T/q.h5" --quiet >/dev/null || fail "encode queries"
+  "$BIN" index build --embeddings "$T/c.h5" --output "$T/c.idx" >/dev/null || fail "index build"
+  "$BIN" search --index "$T/c.idx" --query-embeddings "$T/q.h5" --k 10 --output "$T/run.trec" >/dev/null 2>&1 ||
+    fail "search"
+  "$BIN" export --model "$M" --output "$T/hf" >/dev/null || fail "export"
+}

@@ -15,15 +15,7 @@ if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=4m tmpfs "$D" 2>/dev/null; th
   echo "SKIP: cannot mount a tmpfs here (needs root and mount permission)"
   exit 77
 fi
-head -n 300 "$T/deb/collection.tsv" > "$T/c.tsv"
-head -n 20 "$T/deb/queries.dev.tsv" > "$T/q.tsv"
-head -n 20 "$T/deb/qrels.dev.tsv" > "$T/qrels.tsv"
-tiny_model 2 o
-"$BIN" encode --model "$M" --input "$T/c.tsv" --output "$T/c.h5" --quiet >/dev/null || fail "encode"
-"$BIN" encode --model "$M" --input "$T/q.tsv" --output "$T/q.h5" --quiet >/dev/null || fail "encode queries"
-"$BIN" index build --embeddings "$T/c.h5" --output "$T/c.idx" >/dev/null || fail "index build"
-"$BIN" search --index "$T/c.idx" --query-embeddings "$T/q.h5" --k 10 --output "$T/run.trec" >/dev/null 2>&1 || fail "search"
-"$BIN" export --model "$M" --output "$T/hf" >/dev/null || fail "export"
+retrieval_fixture
 
 echo "old content" > "$T/old"
 # fill FREE: leaves about FREE bytes free on the tmpfs

@@ -7,16 +7,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 scratch outputs
-head -n 300 "$T/deb/collection.tsv" > "$T/c.tsv"
-head -n 20 "$T/deb/queries.dev.tsv" > "$T/q.tsv"
+retrieval_fixture
 head -n 50 "$T/deb/triples.train.tsv" > "$T/tr.tsv"
-tiny_model 2 o
-"$BIN" encode --model "$M" --input "$T/c.tsv" --output "$T/c.h5" --quiet >/dev/null || fail "encode"
-"$BIN" encode --model "$M" --input "$T/q.tsv" --output "$T/q.h5" --quiet >/dev/null || fail "encode queries"
-"$BIN" index build --embeddings "$T/c.h5" --output "$T/c.idx" >/dev/null || fail "index build"
-"$BIN" search --index "$T/c.idx" --query-embeddings "$T/q.h5" --k 10 --output "$T/run.trec" >/dev/null 2>&1 || fail "search"
-head -n 20 "$T/deb/qrels.dev.tsv" > "$T/qrels.tsv"
-"$BIN" export --model "$M" --output "$T/hf" >/dev/null || fail "export"
 ln "$T/c.tsv" "$T/c_link.tsv"
 
 # refused CMD... : the command must fail with "same file", and INPUT must keep its bytes.
