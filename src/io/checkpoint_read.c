@@ -156,6 +156,8 @@ static int reader_attr_string(const bienc_ckpt *c, const char *name, char **valu
     else if (H5Tis_variable_str(type) > 0) {
         char *s = NULL;
         mem = ckpt_vlen_string_type();
+        /* in the file's character set (h5py writes ASCII for bytes): HDF5 converts neither way */
+        if (mem >= 0) H5Tset_cset(mem, H5Tget_cset(type));
         char detail[256];
         if (mem < 0 || H5Aread(attr, mem, &s) < 0)
             rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read as a string: %s", c->path, name,

@@ -59,6 +59,29 @@ accepted encode --model "$M" --input "$T/ok.jsonl" --output "$T/j.h5" --quiet
 refused 'duplicate member name "_id"' encode --model "$M" --input "$T/dup.jsonl" --output "$T/j2.h5" --quiet
 refused 'duplicate member name "x"' encode --model "$M" --input "$T/nested.jsonl" --output "$T/j2.h5" --quiet
 
+# model/kind as h5py writes it (ASCII or UTF-8, variable or fixed length): an unknown kind
+# is named, a known one loads
+kind() { # OUT VALUE TYPE
+  cp "$M" "$1"
+  $PY - "$1" "$2" "$3" <<'PY' || fail "setting model/kind"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+")
+v, t = sys.argv[2], sys.argv[3]
+del f["model"].attrs["kind"]
+if t == "ascii": f["model"].attrs.create("kind", v.encode(), dtype=h5py.string_dtype("ascii"))
+elif t == "fixed": f["model"].attrs["kind"] = np.bytes_(v)
+else: f["model"].attrs["kind"] = v
+f.close()
+PY
+  reseal "$1"
+}
+for t in ascii fixed utf8; do
+  kind "$T/k.h5" mystery_encoder $t
+  refused "model/kind is 'mystery_encoder'" encode --model "$T/k.h5" --input "$T/ok.jsonl" --output "$T/k.out" --quiet
+  kind "$T/k.h5" bi_encoder $t
+  accepted encode --model "$T/k.h5" --input "$T/ok.jsonl" --output "$T/k.out" --quiet
+done
+
 # resume: the architecture cannot change; the message names the key
 sed "s#steps: 1#steps: 2#" "$T/run.yaml" > "$T/r2.yaml"
 for set in "model.hidden=64" "model.layers=2" "model.heads=4" "model.intermediate=128" "model.max_positions=128" \
