@@ -28,7 +28,10 @@ with the speed ratio and MFU in CPU seconds: on a shared, loaded machine those m
 less with other processes than wall-clock figures.
 
 usage: eval/bench_train.sh [--configs mnrl:32,mnrl:64,triplet:32,triplet:64] [--threads 2]
-                           [--steps 3] [--warmup 2] [--out eval/results/bench_train.md]
+                           [--steps 3] [--warmup 2] [--out eval/results/bench_train.md] [--bf16]
+--bf16 (issue 12) adds, for each configuration in the same lock slot, bienc with
+train.precision bf16 and PyTorch under torch.autocast("cpu", dtype=torch.bfloat16), and
+bienc's bf16 GEMM 2048^3 peak for their MFU; a second table compares the four.
        (the .sh builds torch_bench_train_driver in $BUILD_DIR, default build/, then runs this)
 """
 import argparse
@@ -87,7 +90,8 @@ def torch_child(a):
             cpu0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
-        reps = [bert_ref.pool(model(ids, types, mask), mask, "mean") for ids, types, mask in cols]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
+            reps = [bert_ref.pool(model(ids, types, mask), mask, "mean").float() for ids, types, mask in cols]
         if a.loss == "mnrl":
             q, d = torch.nn.functional.normalize(reps[0], dim=1), torch.nn.functional.normalize(reps[1], dim=1)
             loss = torch.nn.functional.cross_entropy(20.0 * q @ d.T, labels)
@@ -123,7 +127,18 @@ def bench_config(a, driver, env, loss, B):
     b = run_json([driver] + common, env)
     t = run_json([sys.executable, os.path.abspath(__file__), "--torch-child"] + common, env)
     flop = b["model_gflop_per_step"]
-    return {"loss": loss, "batch": B, "threads": a.threads, "kernel": peak["kernel"],
+    extra = {}
+    if a.bf16:  # issue 12: bienc bf16 and PyTorch autocast bf16, in the same run; MFU against the bf16 GEMM peak
+        peak16 = run_json([driver, "--sgemm", "2048", "--threads", str(a.threads), "--steps", "5", "--precision", "bf16"],
+                          env)
+        b16 = run_json([driver] + common + ["--precision", "bf16"], env)
+        t16 = run_json([sys.executable, os.path.abspath(__file__), "--torch-child", "--autocast"] + common, env)
+        extra = {"bf16_peak_gflops": peak16["gflops"], "bf16_kernel": peak16["kernel"],
+                 "bienc_bf16_per_s": B * b16["steps_per_s"], "torch_bf16_per_s": B * t16["steps_per_s"],
+                 "bienc_bf16_cpu_s": b16["cpu_s_per_step"], "torch_bf16_cpu_s": t16["cpu_s_per_step"],
+                 "bienc_bf16_mfu": flop * b16["steps_per_s"] / peak16["gflops"],
+                 "bienc_bf16_rss_mb": b16["peak_rss_mb"], "torch_bf16_rss_mb": t16["peak_rss_mb"]}
+    return {**extra, "loss": loss, "batch": B, "threads": a.threads, "kernel": peak["kernel"],
             "sgemm_peak_gflops": peak["gflops"], "model_gflop_per_step": flop,
             "bienc_per_s": B * b["steps_per_s"], "torch_per_s": B * t["steps_per_s"],
             "speed_ratio": b["steps_per_s"] / t["steps_per_s"],
@@ -154,6 +169,24 @@ def table(rows, a):
     return "\n".join(lines)
 
 
+def table_bf16(rows):
+    lines = ["| loss | B | bienc fp32 /s | bienc bf16 /s | torch fp32 /s | torch bf16 /s | bf16 / bienc fp32 | "
+             "bf16 / best torch | bienc bf16 MFU (bf16 peak) | RSS MB bienc fp32 / bf16 / torch bf16 | "
+             "CPU s/step bienc fp32 / bf16 / torch fp32 / bf16 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "bienc_bf16_per_s" not in r:
+            continue
+        best = max(r["torch_per_s"], r["torch_bf16_per_s"])
+        lines.append("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2fx | %.2fx | %.0f%% of %.0f GFLOP/s | %.0f / %.0f / %.0f "
+                     "| %.2f / %.2f / %.2f / %.2f |"
+                     % (r["loss"], r["batch"], r["bienc_per_s"], r["bienc_bf16_per_s"], r["torch_per_s"],
+                        r["torch_bf16_per_s"], r["bienc_bf16_per_s"] / r["bienc_per_s"], r["bienc_bf16_per_s"] / best,
+                        100 * r["bienc_bf16_mfu"], r["bf16_peak_gflops"], r["bienc_rss_mb"], r["bienc_bf16_rss_mb"],
+                        r["torch_bf16_rss_mb"], r["bienc_cpu_s"], r["bienc_bf16_cpu_s"], r["torch_cpu_s"],
+                        r["torch_bf16_cpu_s"]))
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def verdicts(rows):
     out = []
     for r in rows:
@@ -181,7 +214,12 @@ def write_md(path, rows, head):
                 "RSS = peak resident set of each process. CPU x = PyTorch's CPU seconds per step / bienc's; MFU (CPU) = "
                 "model FLOPs per CPU second / sgemm FLOPs per CPU second (both hardly moved by other load on the "
                 "machine).\n\n")
-        f.write(table(rows, None) + "\n\n" + verdicts(rows) + "\n\n```json\n" + json.dumps(rows, indent=1) + "\n```\n")
+        bf = table_bf16(rows)
+        if bf:
+            bf = "bf16 (`--bf16`): bienc `--precision bf16` and PyTorch under torch.autocast(\"cpu\", bfloat16); " \
+                 "MFU against bienc's bf16 GEMM 2048^3 peak of the same run.\n\n" + bf + "\n\n"
+        f.write(table(rows, None) + "\n\n" + bf + verdicts(rows) + "\n\n```json\n" + json.dumps(rows, indent=1)
+                + "\n```\n")
 
 
 def main():
@@ -198,6 +236,9 @@ def main():
     ap.add_argument("--loss", default="mnrl")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_train.md"))
     ap.add_argument("--note", default="", help="a line added to the results file (conditions of the run)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also bienc --precision bf16 and PyTorch autocast bf16 (issue 12), with the bf16 GEMM peak")
+    ap.add_argument("--autocast", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.torch_child:
@@ -230,6 +271,8 @@ def main():
             write_md(a.out, rows, head)
     print()
     print(table(rows, a))
+    if table_bf16(rows):
+        print(table_bf16(rows))
     print(verdicts(rows))
     print("json: " + json.dumps(rows))
     if a.out:

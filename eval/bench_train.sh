@@ -2,7 +2,8 @@
 # Bi-encoder training benchmark, bienc vs PyTorch at MiniLM-L6 size (see eval/bench_train.py).
 # Builds the driver in $BUILD_DIR (default build/), then runs the whole benchmark (about
 # 5 minutes) holding /tmp/bienc-heavy.lock (flock), so other heavy jobs do not skew it.
-#   eval/bench_train.sh [--configs mnrl:32,mnrl:64,triplet:32,triplet:64] [--steps 3] [--warmup 2]
+#   eval/bench_train.sh [--configs mnrl:32,mnrl:64,triplet:32,triplet:64] [--steps 3] [--warmup 2] [--bf16]
+# --bf16 adds bienc bf16 and PyTorch autocast bf16 (issue 12).
 # Results: printed, and written to eval/results/bench_train.md (--out FILE, --out '' for none).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Extra Debian packages for the HNSW benchmark (eval/bench_hnsw.sh): the libraries bienc
-# is compared with. Not needed to build or test bienc (CI does not run it). The plot is
-# written as SVG by the script itself, so matplotlib is not required.
+# Extra Debian packages for the benchmarks: the libraries bienc is compared with (HNSW:
+# eval/bench_hnsw.sh; oneDNN's bf16 matmul: eval/bench_gemm_bf16.sh). Not needed to build
+# or test bienc (CI does not run them). The plot is written as SVG by the script itself,
+# so matplotlib is not required.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-PKGS=(python3-hnswlib python3-faiss libhnswlib-dev python3-numpy g++)
+PKGS=(python3-hnswlib python3-faiss libhnswlib-dev python3-numpy g++ libdnnl-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

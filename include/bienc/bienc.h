@@ -49,6 +49,11 @@ int bienc_model_normalized(const bienc_model *m);
  * (OMP_NUM_THREADS); results do not depend on their number. */
 int bienc_encode(bienc_model *m, const char *const *texts, int64_t n, int is_query, float *out);
 
+/* Matrix products of the following bienc_encode calls: "fp32" (the default) or "bf16"
+ * (bf16 inputs, fp32 accumulation: about 2x faster on CPUs with AVX512_BF16, embeddings
+ * within about 1e-2 relative of fp32's). Returns 0, or BIENC_EINVAL for another name. */
+int bienc_model_set_precision(bienc_model *m, const char *precision);
+
 /* An HNSW index file (`bienc index build`). */
 int bienc_index_open(const char *path, bienc_index **out);
 void bienc_index_close(bienc_index *x);

@@ -13,6 +13,7 @@
 
 typedef struct bienc_cpu_features {
     int avx2, fma, avx512f, avx512bw, avx512vl, avx512_bf16;
+    int amx_bf16;      /* CPUID says AMX-TILE + AMX-BF16 and the kernel granted the tile state */
 } bienc_cpu_features;
 
 void cpu_features(bienc_cpu_features *out);
@@ -28,6 +29,23 @@ const char *cpu_blas_preferred_coretype(void);
  * Returns only when no re-exec was needed (or it failed: then a warning is printed and
  * the program continues on the slow kernel). */
 void cpu_blas_fix_and_reexec(char **argv);
+
+/* Which kernel runs the bf16 matmuls (src/ops/gemm_bf16.c). Chosen once, at first use:
+ *   BIENC_BF16_AVX512   vdpbf16ps (AVX512_BF16: Zen 4, Cooper Lake, Sapphire Rapids)
+ *   BIENC_BF16_FALLBACK bf16-rounded inputs multiplied by OpenBLAS's sgemm: the same
+ *                       products (a product of two bf16 values is exact in fp32), only the
+ *                       order of the fp32 additions differs; runs on any CPU.
+ * There is no AMX kernel yet: it could not be tested on the machines that have none, so
+ * a CPU with AMX runs the AVX512_BF16 kernel (AMX is only reported, by cpu_features).
+ * BIENC_BF16_PATH=fallback | avx512_bf16 | auto (the default) forces a path; a path the
+ * CPU cannot run falls back, with a warning on stderr. */
+typedef enum { BIENC_BF16_FALLBACK = 0, BIENC_BF16_AVX512 = 1 } bienc_bf16_path;
+
+bienc_bf16_path cpu_bf16_path(void);
+const char *cpu_bf16_path_name(bienc_bf16_path path);
+/* For tests: choose the path (a path the CPU cannot run becomes the fallback); returns
+ * the path now in force. */
+bienc_bf16_path cpu_bf16_set_path(bienc_bf16_path path);
 
 /* Worker threads for OpenMP regions and BLAS; n <= 0 leaves the default. */
 void cpu_set_threads(int n);

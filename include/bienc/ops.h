@@ -28,8 +28,9 @@ typedef struct bienc_seqs {
 int seqs_check(const bienc_seqs *seqs, int64_t T, const char *what);
 
 /* y[T, out] = x[T, in] W[out, in]^T + b[out]  (nn.Linear layout; b may be NULL).
- * x may have leading dimensions (they are flattened into T). On OpenBLAS sgemm; the
- * bias gradient is a blocked column sum whose order depends only on the shape. */
+ * x may have leading dimensions (they are flattened into T). On OpenBLAS sgemm, or on a
+ * bf16 tape (tape_set_precision) bf16 products with fp32 accumulation; the bias gradient
+ * is a blocked column sum whose order depends only on the shape. */
 int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *b, bienc_tensor **out);
 
 /* y = a + b, same shapes (residual connections). */

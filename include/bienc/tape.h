@@ -50,6 +50,18 @@ void tape_free(bienc_tape *tape);
 void tape_set_grad_enabled(bienc_tape *tape, int enabled);
 int tape_grad_enabled(const bienc_tape *tape);
 
+/* Precision of the matrix products of the ops run on this tape (linear layers and
+ * attention, forward and backward): fp32 (OpenBLAS sgemm, the default) or bf16 (inputs
+ * rounded to bf16, products accumulated in fp32: src/ops/gemm_bf16.h), as PyTorch's
+ * autocast does. Every tensor stays fp32, and LayerNorm, softmax, GELU, losses and the
+ * optimizer run in fp32 whatever the setting. tape_reset keeps it. */
+typedef enum { BIENC_PRECISION_FP32 = 0, BIENC_PRECISION_BF16 = 1 } bienc_precision;
+void tape_set_precision(bienc_tape *tape, bienc_precision precision);
+bienc_precision tape_precision(const bienc_tape *tape);
+/* "fp32" / "bf16" <-> the enum (config keys and CLI options); parse returns 0 or BIENC_EINVAL. */
+const char *precision_name(bienc_precision precision);
+int precision_parse(const char *name, bienc_precision *out);
+
 /* A new activation tensor from the arena. Contents are NOT initialised. */
 int tape_tensor(bienc_tape *tape, int ndim, const int64_t *shape, bienc_tensor **out);
 /* Same, zero-filled. */

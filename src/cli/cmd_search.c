@@ -39,7 +39,9 @@ static void search_usage(FILE *f)
             "  --run-name NAME          last column of the run, default bienc\n"
             "  --model CKPT             encode --queries with this bi-encoder (query side)\n"
             "  --queries FILE           queries.tsv or queries.jsonl (with --model)\n"
-            "  --batch-size N           queries per forward pass when encoding, default 64\n");
+            "  --batch-size N           queries per forward pass when encoding, default 64\n"
+            "  --precision fp32|bf16    matrix products of the query encoder (default fp32; bf16: bf16\n"
+            "                           inputs, fp32 accumulation, see `bienc version`)\n");
 }
 
 static double seconds(void)
@@ -67,15 +69,19 @@ static int write_run(const char *path, const bienc_hnsw *h, const bienc_embeddin
 }
 
 /* Encodes the queries of `qfile` with the bi-encoder `model` into q (ids and rows). */
-static int encode_queries(const char *model, const char *qfile, int batch_size, bienc_embeddings *q)
+static int encode_queries(const char *model, const char *qfile, int batch_size, bienc_precision precision,
+                          bienc_embeddings *q)
 {
     memset(q, 0, sizeof *q);
     q->normalized = -1;
     bienc_biencoder *bi = NULL;
     bienc_texts *t = NULL;
+    bienc_tape *tape = NULL;
     const char **texts = NULL;
     size_t *lens = NULL;
     int rc = model_io_load(model, &bi);
+    if (rc == 0) rc = tape_new(&tape);
+    if (rc == 0) tape_set_precision(tape, precision);
     if (rc == 0) rc = cli_load_texts(qfile, &t);
     if (rc == 0) {
         q->n = texts_count(t);
@@ -93,7 +99,8 @@ static int encode_queries(const char *model, const char *qfile, int batch_size, 
         if (rc == 0 && !(q->ids[i] = strndup(id, id_len))) rc = bienc_error(BIENC_ENOMEM, "search: out of memory");
     }
     if (rc == 0 && q->n > 0)
-        rc = biencoder_encode_texts(bi, NULL, texts, lens, q->n, BIENC_SIDE_QUERY, batch_size, q->data);
+        rc = biencoder_encode_texts(bi, tape, texts, lens, q->n, BIENC_SIDE_QUERY, batch_size, q->data);
+    tape_free(tape);
     free(texts);
     free(lens);
     texts_free(t);
@@ -105,6 +112,7 @@ static int encode_queries(const char *model, const char *qfile, int batch_size, 
 int cmd_search(int argc, char **argv)
 {
     const char *index_path = NULL, *qpath = NULL, *out = NULL, *run_name = "bienc", *model = NULL, *queries = NULL;
+    const char *precision_arg = NULL;
     int64_t k = 100, ef = 128, threads = 0, batch_size = 64;
     int exact = 0;
     for (int i = 1; i < argc; i++) {
@@ -115,6 +123,7 @@ int cmd_search(int argc, char **argv)
             (rc = arg_string(argc, argv, &i, "--run-name", &run_name)) ||
             (rc = arg_string(argc, argv, &i, "--model", &model)) ||
             (rc = arg_string(argc, argv, &i, "--queries", &queries)) ||
+            (rc = arg_string(argc, argv, &i, "--precision", &precision_arg)) ||
             (rc = arg_int(argc, argv, &i, "--k", 1, 100000, &k)) ||
             (rc = arg_int(argc, argv, &i, "--ef", 1, 1000000, &ef)) ||
             (rc = arg_int(argc, argv, &i, "--threads", 1, 4096, &threads)) ||
@@ -138,13 +147,18 @@ int cmd_search(int argc, char **argv)
         fprintf(stderr, "bienc search: --run-name must be one word\n");
         return 2;
     }
+    bienc_precision precision = BIENC_PRECISION_FP32;
+    if (precision_arg && precision_parse(precision_arg, &precision) < 0) {
+        fprintf(stderr, "bienc search: --precision must be fp32 or bf16, not '%s'\n", precision_arg);
+        return 2;
+    }
     const char *inputs[] = {index_path, qpath, model, queries};
     if (atomic_file_check_inputs(out, inputs, 4) < 0) return cli_fail("search");
     if (threads > 0) cpu_set_threads((int)threads);
     bienc_hnsw *h = NULL;
     if (hnsw_load(&h, index_path) < 0) return cli_fail("search");
     bienc_embeddings q;
-    if ((qpath ? emb_read(qpath, &q) : encode_queries(model, queries, (int)batch_size, &q)) < 0) {
+    if ((qpath ? emb_read(qpath, &q) : encode_queries(model, queries, (int)batch_size, precision, &q)) < 0) {
         hnsw_free(h);
         return cli_fail("search");
     }

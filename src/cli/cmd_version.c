@@ -11,8 +11,11 @@ int cmd_version(int argc, char **argv)
     cpu_features(&f);
     const char *env = getenv("OPENBLAS_CORETYPE");
     printf("bienc %s\n", BIENC_VERSION_STRING);
-    printf("cpu: avx2=%d fma=%d avx512f=%d avx512bw=%d avx512vl=%d\n", f.avx2, f.fma, f.avx512f, f.avx512bw,
-           f.avx512vl);
+    printf("cpu: avx2=%d fma=%d avx512f=%d avx512bw=%d avx512vl=%d avx512_bf16=%d amx_bf16=%d\n", f.avx2, f.fma,
+           f.avx512f, f.avx512bw, f.avx512vl, f.avx512_bf16, f.amx_bf16);
+    const char *forced = getenv("BIENC_BF16_PATH");
+    printf("bf16: %s path (BIENC_BF16_PATH=%s)%s\n", cpu_bf16_path_name(cpu_bf16_path()), forced ? forced : "unset",
+           f.amx_bf16 ? "; AMX present but no AMX kernel in this build" : "");
     printf("blas: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s)\n", cpu_blas_corename(), env ? env : "unset");
     printf("threads: %d\n", cpu_get_threads());
     return 0;

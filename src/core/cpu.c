@@ -4,11 +4,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 /* OpenBLAS extensions (declared here to avoid depending on which cblas.h is found). */
 extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int n);
+
+/* AMX needs three things: the CPUID bits (leaf 7: EDX bit 24 AMX-TILE, bit 22 AMX-BF16),
+ * the OS saving the tile state (XCR0 bits 17 and 18) and, on Linux, the process asking
+ * for the tile data state with arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) before
+ * its first tile instruction (otherwise that instruction faults). */
+static int cpu_amx_usable(void)
+{
+#if defined(__x86_64__) && defined(SYS_arch_prctl)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(d & (1u << 24)) || !(d & (1u << 22))) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) return 0;
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return 0;
+#endif
+}
 
 void cpu_features(bienc_cpu_features *out)
 {
@@ -20,7 +46,9 @@ void cpu_features(bienc_cpu_features *out)
     out->avx512f = __builtin_cpu_supports("avx512f") != 0;
     out->avx512bw = __builtin_cpu_supports("avx512bw") != 0;
     out->avx512vl = __builtin_cpu_supports("avx512vl") != 0;
+    out->avx512_bf16 = out->avx512f && out->avx512bw && out->avx512vl && __builtin_cpu_supports("avx512bf16") != 0;
 #endif
+    out->amx_bf16 = cpu_amx_usable();
 }
 
 const char *cpu_blas_corename(void)
@@ -62,6 +90,44 @@ void cpu_blas_fix_and_reexec(char **argv)
     execv("/proc/self/exe", argv);
     fprintf(stderr, "bienc: warning: could not re-execute with OPENBLAS_CORETYPE=%s; "
                     "BLAS runs the slow %s kernel\n", want, cpu_blas_corename());
+}
+
+/* -1 until the first call chooses; the choice is the same in every thread, so a race
+ * between two first calls stores the same value twice. */
+static int bf16_path = -1;
+
+const char *cpu_bf16_path_name(bienc_bf16_path path)
+{
+    return path == BIENC_BF16_AVX512 ? "avx512_bf16" : "fallback";
+}
+
+bienc_bf16_path cpu_bf16_set_path(bienc_bf16_path path)
+{
+    bienc_cpu_features f;
+    cpu_features(&f);
+    if (path == BIENC_BF16_AVX512 && !f.avx512_bf16) path = BIENC_BF16_FALLBACK;
+    __atomic_store_n(&bf16_path, (int)path, __ATOMIC_RELAXED);
+    return path;
+}
+
+bienc_bf16_path cpu_bf16_path(void)
+{
+    int p = __atomic_load_n(&bf16_path, __ATOMIC_RELAXED);
+    if (p >= 0) return (bienc_bf16_path)p;
+    bienc_cpu_features f;
+    cpu_features(&f);
+    bienc_bf16_path best = f.avx512_bf16 ? BIENC_BF16_AVX512 : BIENC_BF16_FALLBACK, want = best;
+    const char *env = getenv("BIENC_BF16_PATH");
+    if (env && *env && strcmp(env, "auto") != 0) {
+        if (strcmp(env, "fallback") == 0) want = BIENC_BF16_FALLBACK;
+        else if (strcmp(env, "avx512_bf16") == 0) want = BIENC_BF16_AVX512;
+        else fprintf(stderr, "bienc: warning: BIENC_BF16_PATH=%s is not fallback, avx512_bf16 or auto; using %s\n",
+                     env, cpu_bf16_path_name(best));
+        if (want == BIENC_BF16_AVX512 && !f.avx512_bf16)
+            fprintf(stderr, "bienc: warning: BIENC_BF16_PATH=avx512_bf16 but this CPU has no AVX512_BF16; "
+                            "using the fallback\n");
+    }
+    return cpu_bf16_set_path(want);
 }
 
 void cpu_set_threads(int n)

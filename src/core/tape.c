@@ -39,6 +39,7 @@ struct bienc_tape {
     bienc_tape_node *nodes;
     size_t n_nodes, cap_nodes;
     int grad_enabled;
+    bienc_precision precision;
     grad_block *blocks;
     int n_blocks, cap_blocks;
     size_t grad_live, grad_peak; /* floats held by blocks in use, and its peak this step */
@@ -66,6 +67,19 @@ void tape_free(bienc_tape *tape)
 
 void tape_set_grad_enabled(bienc_tape *tape, int enabled) { if (tape) tape->grad_enabled = enabled != 0; }
 int tape_grad_enabled(const bienc_tape *tape) { return tape && tape->grad_enabled; }
+
+void tape_set_precision(bienc_tape *tape, bienc_precision precision) { if (tape) tape->precision = precision; }
+bienc_precision tape_precision(const bienc_tape *tape) { return tape ? tape->precision : BIENC_PRECISION_FP32; }
+
+const char *precision_name(bienc_precision precision) { return precision == BIENC_PRECISION_BF16 ? "bf16" : "fp32"; }
+
+int precision_parse(const char *name, bienc_precision *out)
+{
+    if (name && strcmp(name, "fp32") == 0) *out = BIENC_PRECISION_FP32;
+    else if (name && strcmp(name, "bf16") == 0) *out = BIENC_PRECISION_BF16;
+    else return bienc_error(BIENC_EINVAL, "precision '%s': expected fp32 or bf16", name ? name : "(null)");
+    return BIENC_OK;
+}
 
 static int arena_add_chunk(bienc_tape *tape, size_t size)
 {

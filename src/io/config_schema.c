@@ -18,6 +18,7 @@
 /* Choice indices must line up with the other modules' enums. */
 _Static_assert(BIENC_GELU_ERF == 0 && BIENC_GELU_TANH == 1, "model.activation order");
 _Static_assert(BIENC_POOL_MEAN == 0 && BIENC_POOL_CLS == 1 && BIENC_POOL_MAX == 2, "model.pooling order");
+_Static_assert(BIENC_PRECISION_FP32 == 0 && BIENC_PRECISION_BF16 == 1, "train.precision order");
 _Static_assert(BIENC_DIST_EUCLIDEAN == 0 && BIENC_DIST_COSINE == 1, "loss.distance order");
 
 #define BIG 1e15
@@ -135,6 +136,9 @@ static const cfg_key train_keys[] = {
     KEY(R, "threads", I, threads, "0", NULL, 0, 4096, "OpenMP threads (0 = all cores)"),
     KEY(R, "no_duplicates", B, no_duplicates, "true", NULL, 0, 0, "no text twice in a batch (true in-batch negatives)"),
     KEY(R, "log_every_steps", I, log_every_steps, "10", NULL, 1, BIG, "metrics log line every N optimiser steps"),
+    KEY(R, "precision", C, precision, "fp32", "fp32|bf16", 0, 0,
+        "matrix products of training: fp32, or bf16 inputs with fp32 accumulation (autocast-style mixed "
+        "precision; weights, gradients, AdamW and checkpoints stay fp32); `bienc version` shows the bf16 kernel"),
 };
 #undef R
 

@@ -9,6 +9,10 @@
  * depend on which thread runs it or in which order (dynamic scheduling only balances
  * sequences of different lengths).
  *
+ * On a bf16 tape the six products (two forward, four backward) round their inputs to
+ * bf16 and accumulate in fp32 (src/ops/gemm_bf16.h); the softmax, its backward and the
+ * saved probabilities stay fp32.
+ *
  * With attention dropout (BERT's attention_probs_dropout_prob), O_h = (P . M) V_h with
  * the inverted-dropout mask M of op_dropout; element (i, j) of pair (s, h) has mask
  * index p_start[s] + h L^2 + i L + j, so the mask is recomputed in the backward and the
@@ -19,6 +23,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "gemm_bf16.h"
 #include "ops_internal.h"
 
 typedef struct {
@@ -30,6 +35,7 @@ typedef struct {
     int max_len;
     float p;           /* attention dropout probability, 0 = none */
     uint64_t key;
+    bienc_precision precision;
 } attention_ctx;
 
 /* dst[n] = src[n] * M / (1 - p), M kept where ops_hash_uniform(key, index0 + e) >= p. */
@@ -52,7 +58,9 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
     float *scratch = tape_floats(tape, (size_t)omp_get_max_threads() * 2 * (size_t)LL);
     if (!scratch) return BIENC_ENOMEM;
     int64_t n_pairs = (int64_t)n * H;
-#pragma omp parallel for schedule(dynamic, 1) if (n_pairs > 1)
+    bienc_precision prec = ctx->precision;
+    int failed = 0; /* a bf16 product could not get its packing buffers */
+#pragma omp parallel for schedule(dynamic, 1) if (n_pairs > 1) reduction(| : failed)
     for (int64_t pair = 0; pair < n_pairs; pair++) {
         int s = (int)(pair / H), h = (int)(pair % H);
         int t0 = ctx->offsets[s], L = ctx->offsets[s + 1] - t0;
@@ -62,12 +70,12 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
         float *Pd = scratch + (int64_t)omp_get_thread_num() * 2 * LL, *dS = Pd + LL;
         if (p > 0.0f) attention_mask(Pd, P, (int64_t)L * L, p, ctx->key, index0);
         if (dv) /* dV_h[L, D] += Pd^T dO_h */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, L, 1.0f, p > 0.0f ? Pd : P, L, dO, C, 1.0f,
-                        dv + base, C);
+            failed |= ops_gemm(prec, CblasTrans, CblasNoTrans, L, D, L, 1.0f, p > 0.0f ? Pd : P, L, dO, C, 1.0f,
+                               dv + base, C) < 0;
         if (!dq && !dk) continue;
         /* dPd[L, L] = dO_h V_h^T; through the mask dP = dPd . M; through the softmax and the
          * 1/sqrt(D) scale: dS = P (dP - rowsum(dP P)) / sqrt(D), in place. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, D, 1.0f, dO, C, v->data + base, C, 0.0f, dS, L);
+        failed |= ops_gemm(prec, CblasNoTrans, CblasTrans, L, L, D, 1.0f, dO, C, v->data + base, C, 0.0f, dS, L) < 0;
         if (p > 0.0f) attention_mask(dS, dS, (int64_t)L * L, p, ctx->key, index0);
         for (int i = 0; i < L; i++) {
             const float *Pi = P + (int64_t)i * L;
@@ -76,13 +84,13 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
             for (int j = 0; j < L; j++) dSi[j] = Pi[j] * (dSi[j] - dot) * scale;
         }
         if (dq) /* dQ_h[L, D] += dS K_h */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, D, L, 1.0f, dS, L, k->data + base, C, 1.0f,
-                        dq + base, C);
+            failed |= ops_gemm(prec, CblasNoTrans, CblasNoTrans, L, D, L, 1.0f, dS, L, k->data + base, C, 1.0f,
+                               dq + base, C) < 0;
         if (dk) /* dK_h[L, D] += dS^T Q_h */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, D, L, 1.0f, dS, L, q->data + base, C, 1.0f,
-                        dk + base, C);
+            failed |= ops_gemm(prec, CblasTrans, CblasNoTrans, L, D, L, 1.0f, dS, L, q->data + base, C, 1.0f,
+                               dk + base, C) < 0;
     }
-    return BIENC_OK;
+    return failed ? BIENC_ENOMEM : BIENC_OK;
 }
 
 int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bienc_tensor *v, const bienc_seqs *seqs,
@@ -133,8 +141,9 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
     const float *pq = q->data, *pk = k->data, *pv = v->data;
     float *py = y->data;
     int64_t n_pairs = (int64_t)n * H;
-    int iC = (int)C, iD = (int)D;
-#pragma omp parallel for schedule(dynamic, 1) if (n_pairs > 1)
+    int iC = (int)C, iD = (int)D, failed = 0;
+    bienc_precision prec = tape_precision(tape);
+#pragma omp parallel for schedule(dynamic, 1) if (n_pairs > 1) reduction(| : failed)
     for (int64_t pair = 0; pair < n_pairs; pair++) {
         int s = (int)(pair / H), h = (int)(pair % H);
         int t0 = offsets[s], L = offsets[s + 1] - t0;
@@ -143,19 +152,20 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
         float *mine = scratch + (int64_t)omp_get_thread_num() * 2 * LL;
         float *Ph = save ? P + index0 : mine, *Pd = mine + LL;
         /* S[L, L] = Q_h K_h^T / sqrt(D), then row softmax in place */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, iD, scale, pq + base, iC, pk + base, iC, 0.0f,
-                    Ph, L);
+        failed |= ops_gemm(prec, CblasNoTrans, CblasTrans, L, L, iD, scale, pq + base, iC, pk + base, iC, 0.0f, Ph,
+                           L) < 0;
         for (int i = 0; i < L; i++) ops_softmax_row(Ph + (int64_t)i * L, Ph + (int64_t)i * L, L);
         if (p > 0.0f) attention_mask(Pd, Ph, (int64_t)L * L, p, key, index0);
         /* O_h[L, D] = P V_h */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, iD, L, 1.0f, p > 0.0f ? Pd : Ph, L, pv + base, iC,
-                    0.0f, py + base, iC);
+        failed |= ops_gemm(prec, CblasNoTrans, CblasNoTrans, L, iD, L, 1.0f, p > 0.0f ? Pd : Ph, L, pv + base, iC,
+                           0.0f, py + base, iC) < 0;
     }
+    if (failed) return BIENC_ENOMEM; /* the message is set by gemm_bf16 */
 
     attention_ctx *ctx;
     BIENC_TRY(tape_record(tape, "attention", attention_backward, y, 3, (bienc_tensor *[]){q, k, v}, (void **)&ctx,
                           sizeof *ctx));
-    if (ctx) *ctx = (attention_ctx){n, H, C, D, offsets, p_start, P, max_len, p, key};
+    if (ctx) *ctx = (attention_ctx){n, H, C, D, offsets, p_start, P, max_len, p, key, prec};
     *out = y;
     return BIENC_OK;
 }

@@ -1,12 +1,18 @@
 /* Linear layer on OpenBLAS: y[R, out] = x[R, in] W[out, in]^T + b[out] (nn.Linear layout).
- * R is every leading dimension of x flattened (T tokens of a packed batch). */
+ * R is every leading dimension of x flattened (T tokens of a packed batch). On a bf16
+ * tape the three products (y, dx, dW) round their inputs to bf16 and accumulate in fp32
+ * (src/ops/gemm_bf16.h); the bias and its gradient stay fp32. */
 #include "bienc/ops.h"
 
 #include <cblas.h>
 
+#include "gemm_bf16.h"
 #include "ops_internal.h"
 
-typedef struct { int64_t R, in, out; } linear_ctx;
+typedef struct {
+    int64_t R, in, out;
+    bienc_precision precision; /* of the forward, used by the backward too */
+} linear_ctx;
 
 static int linear_backward(bienc_tape *tape, bienc_tape_node *node)
 {
@@ -17,12 +23,12 @@ static int linear_backward(bienc_tape *tape, bienc_tape_node *node)
     if (R == 0) return BIENC_OK;
     float *dx = tape_grad(tape, x);
     if (dx && Cout > 0) /* dx[R, Cin] += dy[R, Cout] W[Cout, Cin] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)Cin, (int)Cout, 1.0f, dy, (int)Cout,
-                    W->data, (int)Cin, 1.0f, dx, (int)Cin);
+        BIENC_TRY(ops_gemm(ctx->precision, CblasNoTrans, CblasNoTrans, (int)R, (int)Cin, (int)Cout, 1.0f, dy,
+                           (int)Cout, W->data, (int)Cin, 1.0f, dx, (int)Cin));
     float *dW = tape_grad(tape, W);
     if (dW && Cin > 0 && Cout > 0) /* dW[Cout, Cin] += dy^T[Cout, R] x[R, Cin] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Cout, (int)Cin, (int)R, 1.0f, dy, (int)Cout,
-                    x->data, (int)Cin, 1.0f, dW, (int)Cin);
+        BIENC_TRY(ops_gemm(ctx->precision, CblasTrans, CblasNoTrans, (int)Cout, (int)Cin, (int)R, 1.0f, dy,
+                           (int)Cout, x->data, (int)Cin, 1.0f, dW, (int)Cin));
     float *db = b ? tape_grad(tape, b) : NULL;
     if (db) BIENC_TRY(ops_colsum_acc(tape, db, dy, R, Cout));
     return BIENC_OK;
@@ -56,15 +62,15 @@ int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *
     }
     if (R > 0 && Cout > 0) {
         if (Cin > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)Cout, (int)Cin, 1.0f, x->data, (int)Cin,
-                        W->data, (int)Cin, beta, py, (int)Cout);
+            BIENC_TRY(ops_gemm(tape_precision(tape), CblasNoTrans, CblasTrans, (int)R, (int)Cout, (int)Cin, 1.0f,
+                               x->data, (int)Cin, W->data, (int)Cin, beta, py, (int)Cout));
         else if (!b)
             memset(py, 0, sizeof(float) * (size_t)(R * Cout));
     }
     linear_ctx *ctx;
     BIENC_TRY(tape_record(tape, "linear", linear_backward, y, b ? 3 : 2, (bienc_tensor *[]){x, W, b},
                           (void **)&ctx, sizeof *ctx));
-    if (ctx) *ctx = (linear_ctx){R, Cin, Cout};
+    if (ctx) *ctx = (linear_ctx){R, Cin, Cout, tape_precision(tape)};
     *out = y;
     return BIENC_OK;
 }

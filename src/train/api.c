@@ -51,6 +51,15 @@ int bienc_model_dim(const bienc_model *m) { return m ? biencoder_dim(m->bi) : 0;
 
 int bienc_model_normalized(const bienc_model *m) { return m ? m->bi->normalize : 0; }
 
+int bienc_model_set_precision(bienc_model *m, const char *precision)
+{
+    if (!m) return bienc_error(BIENC_EINVAL, "bienc_model_set_precision: NULL model");
+    bienc_precision p;
+    BIENC_TRY(precision_parse(precision, &p));
+    tape_set_precision(m->tape, p);
+    return 0;
+}
+
 int bienc_encode(bienc_model *m, const char *const *texts, int64_t n, int is_query, float *out)
 {
     if (!m || n < 0 || (n > 0 && (!texts || !out))) return bienc_error(BIENC_EINVAL, "bienc_encode: NULL argument or n < 0");

@@ -291,7 +291,8 @@ static int setup(pretrain *P)
                               .ckpt_every = cfg->checkpoint.every_steps, .keep_last = cfg->checkpoint.keep_last,
                               .best_metric = BIENC_METRIC_MRR10, .seed = (uint64_t)pc->train.seed,
                               .dropout_base = rng_hash_u64((uint64_t)pc->train.seed, DROPOUT_KEY),
-                              .ckpt_dir = r->ckpt_dir, .config_text = P->config_text, .what = "pretrain ", .o = P->o};
+                              .ckpt_dir = r->ckpt_dir, .config_text = P->config_text, .what = "pretrain ", .o = P->o,
+                              .precision = (bienc_precision)pc->train.precision};
         rc = train_loop_init(&P->loop, &m, &lo, &pc->optim, &pc->schedule, &P->log, r, ck);
     }
     ckpt_close(ck);

@@ -108,7 +108,9 @@ int train_loop_init(train_loop *L, const train_model *m, const train_loop_opts *
     L->st.sched = &L->sched;
     L->st.best_metric = lo->best_metric;
     L->st.config_text = lo->config_text;
-    return tape_new(&L->tape);
+    BIENC_TRY(tape_new(&L->tape));
+    tape_set_precision(L->tape, lo->precision); /* the matrix products of every forward and backward */
+    return 0;
 }
 
 void train_loop_free(train_loop *L)

@@ -49,6 +49,7 @@ typedef struct train_loop_opts {
     const char *ckpt_dir;      /* step-N.h5 files; NULL: no checkpoints (then no resume either) */
     const char *config_text;   /* stored as the "config" attribute (may be NULL) */
     const char *what;          /* "" or e.g. "teacher " in messages */
+    bienc_precision precision; /* train.precision: fp32 or bf16 matrix products */
     const bienc_train_opts *o; /* eval_at_start, stop, stop_at_step */
 } train_loop_opts;
 

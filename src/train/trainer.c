@@ -153,7 +153,10 @@ static int check_loss(trainer *t)
         t->bo.n_neg = (int)(cfg->loss.hard_negatives < avail ? cfg->loss.hard_negatives : avail);
         if (cfg->loss.name == BIENC_CFG_LOSS_MNRL_SYMMETRIC && cfg->loss.similarity != BIENC_CFG_SIM_COS)
             return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss supports similarity cos_sim only");
-        if (cfg->loss.mini_batch_size > 0) return tape_new(&t->gc_scratch);
+        if (cfg->loss.mini_batch_size > 0) {
+            BIENC_TRY(tape_new(&t->gc_scratch));
+            tape_set_precision(t->gc_scratch, (bienc_precision)cfg->train.precision);
+        }
         return 0;
     case BIENC_CFG_LOSS_TRIPLET:
         if (cfg->loss.mini_batch_size > 0)
@@ -305,7 +308,8 @@ static int setup(trainer *t)
                               .keep_last = cfg->checkpoint.keep_last, .keep_best = cfg->checkpoint.keep_best,
                               .best_metric = trainer_best_metric(cfg), .seed = (uint64_t)cfg->train.seed,
                               .dropout_base = rng_hash_u64((uint64_t)cfg->train.seed, DROPOUT_KEY),
-                              .ckpt_dir = r->ckpt_dir, .config_text = t->config_text, .what = "", .o = t->o};
+                              .ckpt_dir = r->ckpt_dir, .config_text = t->config_text, .what = "", .o = t->o,
+                              .precision = (bienc_precision)cfg->train.precision};
         rc = train_loop_init(&t->loop, &m, &lo, &cfg->optim, &cfg->schedule, &t->log, r, ck);
     }
     ckpt_close(ck);
@@ -324,12 +328,15 @@ static int setup(trainer *t)
     const bienc_encoder_config *ec = &t->bi->enc->cfg;
     trainer_log_msg(&t->log,
                     "model: %d layers, hidden %d, %d heads, vocab %d (%.2fM parameters), pooling %s%s; "
-                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads\n",
+                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads, %s\n",
                     ec->num_layers, ec->hidden_size, ec->num_heads, ec->vocab_size,
                     encoder_num_scalars(t->bi->enc) / 1e6, pool_mode_name(t->bi->pool),
                     t->bi->normalize ? " + normalize" : "", (long long)tuples_count(t->data.tuples),
                     (long long)cfg->train.batch_size, accum, config_loss_name(cfg->loss.name), (long long)total,
-                    cpu_get_threads());
+                    cpu_get_threads(),
+                    cfg->train.precision == BIENC_PRECISION_BF16
+                        ? (cpu_bf16_path() == BIENC_BF16_AVX512 ? "bf16 (avx512_bf16)" : "bf16 (fallback kernel)")
+                        : "fp32");
     return 0;
 }
 

@@ -3,8 +3,9 @@
  * Prints one JSON line.
  *
  * usage: torch_bench_train_driver --loss mnrl|triplet [--batch B] [--qlen Q] [--plen P]
- *            [--threads N] [--steps N] [--warmup N] [--dropout 0.1]
- *        torch_bench_train_driver --sgemm N [--threads N] [--steps N]
+ *            [--threads N] [--steps N] [--warmup N] [--dropout 0.1] [--precision fp32|bf16]
+ *        torch_bench_train_driver --sgemm N [--threads N] [--steps N] [--precision bf16]
+ *            (--precision bf16: the peak of bienc's bf16 GEMM, src/ops/gemm_bf16.c, instead)
  * Step = zero grads; forward of the B queries (Q tokens) and of the passages (P tokens:
  * the B positives, plus the B negatives for triplet, in one packed batch as the trainer
  * does) through the ONE shared encoder, mean pooling; MultipleNegativesRankingLoss
@@ -25,27 +26,36 @@
 #include "bienc/pooling.h"
 #include "bienc/rng.h"
 #include "bench_util.h"
+#include "ops/gemm_bf16.h"
 
-/* Median GFLOP/s of an N^3 sgemm. */
-static int bench_sgemm(int n, int steps, int threads)
+/* One N^3 product: OpenBLAS sgemm, or bienc's bf16 GEMM. */
+static void gemm_once(int bf16, int n, const float *a, const float *b, float *c)
+{
+    if (bf16) gemm_bf16(CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+}
+
+/* Median GFLOP/s of an N^3 sgemm (or bf16 GEMM). */
+static int bench_sgemm(int n, int steps, int threads, int bf16)
 {
     float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n),
           *c = malloc(sizeof(float) * (size_t)n * n);
     double *t = malloc(sizeof(double) * (size_t)steps);
     if (!a || !b || !c || !t) return 1;
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 13) * 0.01f, b[i] = (float)(i % 7) * 0.02f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+    gemm_once(bf16, n, a, b, c);
     double c0 = cpu_s();
     for (int s = 0; s < steps; s++) {
         double t0 = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        gemm_once(bf16, n, a, b, c);
         t[s] = now_s() - t0;
     }
     double cpu = (cpu_s() - c0) / steps, med = median(t, steps), f = 2.0 * n * n * (double)n;
     /* gflops_per_cpu_s: the same per CPU second (all threads), a measure that other load on
      * the machine hardly moves; x threads = the peak of an otherwise idle machine */
-    printf("{\"impl\": \"sgemm\", \"n\": %d, \"threads\": %d, \"kernel\": \"%s\", \"gflops\": %.1f, "
-           "\"gflops_per_cpu_s\": %.1f}\n", n, threads, cpu_blas_corename(), f / med / 1e9, f / cpu / 1e9);
+    printf("{\"impl\": \"%s\", \"n\": %d, \"threads\": %d, \"kernel\": \"%s\", \"gflops\": %.1f, "
+           "\"gflops_per_cpu_s\": %.1f}\n", bf16 ? "gemm_bf16" : "sgemm", n, threads,
+           bf16 ? cpu_bf16_path_name(cpu_bf16_path()) : cpu_blas_corename(), f / med / 1e9, f / cpu / 1e9);
     free(a), free(b), free(c), free(t);
     return 0;
 }
@@ -54,6 +64,7 @@ int main(int argc, char **argv)
 {
     int threads = 0, steps = 5, warmup = 2, B = 32, Q = 32, P = 128, sgemm = 0, triplet = 0;
     float dropout = 0.1f;
+    bienc_precision precision = BIENC_PRECISION_FP32;
     bienc_encoder_config cfg;
     encoder_config_minilm_l6(&cfg);
     for (int i = 1; i < argc; i++) {
@@ -64,6 +75,7 @@ int main(int argc, char **argv)
         const char *v = argv[++i], *k = argv[i - 1];
         if (!strcmp(k, "--loss") && (!strcmp(v, "mnrl") || !strcmp(v, "triplet"))) triplet = !strcmp(v, "triplet");
         else if (!strcmp(k, "--dropout")) dropout = (float)atof(v);
+        else if (!strcmp(k, "--precision") && precision_parse(v, &precision) == 0) continue;
         else {
             int *dst = !strcmp(k, "--threads") ? &threads : !strcmp(k, "--steps") ? &steps
                      : !strcmp(k, "--warmup") ? &warmup : !strcmp(k, "--batch") ? &B
@@ -79,7 +91,7 @@ int main(int argc, char **argv)
     if (threads > 0) cpu_set_threads(threads);
     threads = cpu_get_threads();
     if (steps < 1) steps = 1;
-    if (sgemm > 0) return bench_sgemm(sgemm, steps, threads);
+    if (sgemm > 0) return bench_sgemm(sgemm, steps, threads, precision == BIENC_PRECISION_BF16);
     if (B < 2 || Q < 2 || P < 2 || Q > cfg.max_position_embeddings || P > cfg.max_position_embeddings) {
         fprintf(stderr, "bench_train_driver: bad shape\n");
         return 2;
@@ -104,6 +116,7 @@ int main(int argc, char **argv)
     bienc_adamw *opt = NULL;
     int rc = encoder_new(&enc, &cfg, 1);
     if (rc == 0) rc = tape_new(&tape);
+    if (rc == 0) tape_set_precision(tape, precision);
     if (rc == 0) rc = adamw_new(&opt, encoder_params(enc), encoder_param_count(enc), NULL, NULL);
     double fwd_s = 0, cpu0 = 0;
     for (int s = 0; rc == 0 && s < warmup + steps; s++) {
@@ -137,10 +150,10 @@ int main(int argc, char **argv)
     double cpu_per_step = (cpu_s() - cpu0) / steps;
     double flops = 3.0 * (encoder_forward_flops(&cfg, &pb.seqs) + encoder_forward_flops(&cfg, &qb.seqs));
     double med = median(times, steps);
-    printf("{\"impl\": \"bienc\", \"loss\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"qlen\": %d, "
+    printf("{\"impl\": \"bienc\", \"precision\": \"%s\", \"loss\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"batch\": %d, \"qlen\": %d, "
            "\"plen\": %d, \"steps\": %d, \"step_s_median\": %.4f, \"fwd_s_mean\": %.4f, \"steps_per_s\": %.4f, "
            "\"model_gflop_per_step\": %.3f, \"cpu_s_per_step\": %.3f, \"peak_rss_mb\": %.1f, \"arena_mb\": %.1f}\n",
-           triplet ? "triplet" : "mnrl", threads, cpu_blas_corename(), B, Q, P, steps, med, fwd_s / steps, 1.0 / med,
+           precision_name(precision), triplet ? "triplet" : "mnrl", threads, cpu_blas_corename(), B, Q, P, steps, med, fwd_s / steps, 1.0 / med,
            flops / 1e9, cpu_per_step, peak_rss_mb(), tape_bytes_reserved(tape) / 1048576.0);
     adamw_free(opt);
     tape_free(tape);

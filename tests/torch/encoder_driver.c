@@ -5,7 +5,9 @@
  * float32 data) for PyTorch to recompute.
  *
  * usage: torch_encoder_driver OUT [--pool mean|cls|max] [--act gelu|gelu_new]
- *                                 [--normalize] [--seed N] [--no-types] */
+ *                                 [--normalize] [--seed N] [--no-types]
+ *                                 [--precision fp32|bf16] [--minilm]
+ * --minilm: MiniLM-L6's layer widths (hidden 384, 12 heads, intermediate 1536; 2 layers). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@ static int run(const char *out_path, int argc, char **argv)
     bienc_pool_mode pool = BIENC_POOL_MEAN;
     int normalize = 0, no_types = 0;
     uint64_t seed = 42;
+    bienc_precision precision = BIENC_PRECISION_FP32;
     bienc_encoder_config cfg;
     encoder_config_default(&cfg);
     cfg.vocab_size = 97;
@@ -55,6 +58,11 @@ static int run(const char *out_path, int argc, char **argv)
         else if (!strcmp(argv[i], "--normalize")) normalize = 1;
         else if (!strcmp(argv[i], "--no-types")) no_types = 1;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) BIENC_TRY(precision_parse(argv[++i], &precision));
+        else if (!strcmp(argv[i], "--minilm")) {
+            cfg.hidden_size = 384, cfg.num_heads = 12, cfg.intermediate_size = 1536;
+            cfg.initializer_range = 0.05f; /* keeps 384-wide pre-activations of the same order */
+        }
         else return bienc_error(BIENC_EINVAL, "unknown argument %s", argv[i]);
     }
     if ((int)pool < 0 || (int)cfg.activation < 0) return bienc_error(BIENC_EINVAL, "bad --pool or --act");
@@ -77,11 +85,12 @@ static int run(const char *out_path, int argc, char **argv)
     FILE *f = NULL;
     int rc = encoder_new(&enc, &cfg, seed);
     if (rc == 0) rc = tape_new(&tape);
+    if (rc == 0) tape_set_precision(tape, precision);
     bienc_tensor *hidden = NULL, *emb = NULL;
     if (rc == 0) rc = encoder_forward(enc, tape, &batch, 0, 0, &hidden);
     if (rc == 0) rc = op_pool(tape, hidden, &batch.seqs, pool, &emb);
     if (rc == 0 && normalize) rc = op_l2_normalize(tape, emb, &emb);
-    float upstream[N * 64];
+    float upstream[N * 384];
     for (int i = 0; i < N * cfg.hidden_size; i++) upstream[i] = rng_normal(&rng);
     if (rc == 0) rc = tape_backward_from(tape, emb, upstream);
     if (rc == 0 && !(f = fopen(out_path, "wb"))) rc = bienc_error(BIENC_EIO, "cannot open %s", out_path);
