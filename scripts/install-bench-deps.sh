@@ -6,7 +6,7 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-PKGS=(python3-hnswlib python3-faiss libhnswlib-dev python3-numpy g++ libdnnl-dev)
+PKGS=(python3-hnswlib python3-faiss libhnswlib-dev python3-numpy python3-torch python3-h5py g++ libdnnl-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Installs everything bienc needs to build, test and benchmark, from Debian's packages.
+# Installs what bienc needs from Debian's packages: to build and run (no argument), or also
+# to run the test suite (--tests).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+# The main job (build + `bienc run`): the toolchain, the libraries, python3-xapian for the
+# BM25 baseline. `--tests` adds what only the test suite needs: PyTorch (the oracle of the
+# parity tests, about 1 GB), numpy, h5py and the Unicode data the tables are checked against.
 PKGS=(
   build-essential cmake pkg-config git
   libopenblas-openmp-dev libhdf5-dev libyaml-dev libcmocka-dev
-  python3 python3-torch python3-numpy python3-h5py python3-xapian
-  unicode-data
+  python3 python3-xapian
 )
+if [ "${1:-}" = "--tests" ]; then
+  PKGS+=(python3-torch python3-numpy python3-h5py unicode-data)
+fi
 # Skip the network when everything is already there.
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -112,8 +112,18 @@ static int teacher_data_load(teacher_data *d, const bienc_run_config *cfg)
         d->n++;
     }
     trainer_qrels_pairs_free(&pairs);
-    if (rc == 0 && dc->format == BIENC_CFG_DATA_HARD_NEGATIVES && dc->hard_negatives_file)
+    if (rc == 0 && dc->format == BIENC_CFG_DATA_HARD_NEGATIVES && dc->hard_negatives_file) {
         rc = teacher_hardnegs_load(d, dc->hard_negatives_file, &ro);
+        /* with mined negatives the teacher trains on the queries that have some (the mine
+         * stage may have covered only the first mine.max_queries) */
+        int64_t kept = 0;
+        for (int64_t i = 0; rc == 0 && i < d->n; i++) {
+            if (d->hn_first[d->q[i] + 1] == d->hn_first[d->q[i]]) continue;
+            d->q[kept] = d->q[i];
+            d->p[kept++] = d->p[i];
+        }
+        if (rc == 0) d->n = kept;
+    }
     if (rc == 0 && d->n == 0)
         rc = bienc_error(BIENC_EINVAL, "teacher: no (query, positive) pair of %s found in %s and %s", dc->qrels,
                          dc->queries, dc->collection);
