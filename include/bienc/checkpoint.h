@@ -83,7 +83,10 @@ int ckpt_tensor_shape(const bienc_ckpt *c, const char *name, int *ndim, int64_t 
  * rank or shape is BIENC_ESHAPE naming the tensor, the expected and the found shapes; a
  * checksum mismatch is BIENC_EFORMAT. */
 int ckpt_read_tensor(const bienc_ckpt *c, const char *name, int ndim, const int64_t *shape, float *data);
-/* Reads "params/<t->name>" into t->data, checking t's shape. */
+/* Same, for numbers a model or optimiser will use: NaN or Inf anywhere is BIENC_EFORMAT
+ * naming the tensor and the element (ckpt_read_tensor itself returns any bit pattern). */
+int ckpt_read_finite(const bienc_ckpt *c, const char *name, int ndim, const int64_t *shape, float *data);
+/* Reads "params/<t->name>" into t->data, checking t's shape and that every value is finite. */
 int ckpt_read_param(const bienc_ckpt *c, bienc_tensor *t);
 /* Names (root-relative paths, sorted) of every dataset under group `prefix` ("" = all).
  * Free with ckpt_free_strings(). */

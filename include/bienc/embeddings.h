@@ -19,13 +19,17 @@
 
 typedef struct bienc_emb_writer bienc_emb_writer;
 
-/* Creates (truncates) `path` for vectors of `dim`; normalized: 1, 0, or -1 to omit the
- * attribute. */
+/* Starts `path` for vectors of `dim`; normalized: 1, 0, or -1 to omit the attribute. The
+ * rows go to `path.tmp`, which emb_writer_close renames over `path` (an existing file stays
+ * as it was until then, and after any failure). */
 int emb_writer_open(bienc_emb_writer **out, const char *path, int dim, int normalized);
 /* Appends n rows (x: [n, dim]) with their ids (n non-NULL strings). */
 int emb_writer_append(bienc_emb_writer *w, const float *x, const char *const *ids, int64_t n);
-/* Flushes and closes; frees w even when it fails. close(NULL) is a no-op. */
+/* Flushes, closes and commits `path`; frees w even when it fails (then `path` is left as it
+ * was). close(NULL) is a no-op. */
 int emb_writer_close(bienc_emb_writer *w);
+/* Discards everything written; `path` is left as it was. abort(NULL) is a no-op. */
+void emb_writer_abort(bienc_emb_writer *w);
 
 typedef struct bienc_embeddings {
     int64_t n;

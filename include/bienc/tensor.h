@@ -39,6 +39,17 @@ int64_t tensor_shape_size(int ndim, const int64_t *shape);
  * otherwise a BIENC_ESHAPE / BIENC_EINVAL error naming `what`. */
 int tensor_check(const bienc_tensor *t, const char *what, int ndim, const int64_t *dims);
 
+/* Where numbers enter (checkpoints, safetensors, embeddings, indexes): the index of the
+ * first NaN or Inf among x[0, n), or -1 when every value is finite. */
+int64_t floats_first_nonfinite(const float *x, int64_t n);
+
+/* Vectors to search must keep their scores far from float overflow (FLT_MAX ~ 3.4e38: a
+ * dot product of two 1e20-norm vectors is already Inf, and Inf - Inf a NaN score). */
+#define BIENC_MAX_VECTOR_NORM 1e15
+/* The first row of x[n, dim] with a non-finite value or a norm above BIENC_MAX_VECTOR_NORM,
+ * or -1; *col gets the non-finite column, or -1 for a norm too large. */
+int64_t vectors_first_bad(const float *x, int64_t n, int dim, int *col);
+
 /* "[3, 64]" into buf (for error messages). */
 const char *tensor_shape_str(const bienc_tensor *t, char *buf, size_t bufsize);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "bienc/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 #define ENCODE_CHUNK 8192
 
@@ -54,7 +56,7 @@ static double now_seconds(void)
 /* Where embeddings go: the HDF5 writer, or a .npy file written row by row. */
 typedef struct encode_sink {
     bienc_emb_writer *h5;
-    FILE *npy, *npy_ids;
+    atomic_file npy, npy_ids; /* PATH and PATH.ids */
     const char *path;
     int dim;
 } encode_sink;
@@ -83,31 +85,34 @@ static int sink_open(encode_sink *s, const char *path, int npy, int64_t n, int d
     s->path = path;
     s->dim = dim;
     if (!npy) return emb_writer_open(&s->h5, path, dim, normalized);
-    s->npy = fopen(path, "wb");
-    if (!s->npy) return bienc_error(BIENC_EIO, "%s: cannot create: %s", path, strerror(errno));
     char ids_path[4096];
     snprintf(ids_path, sizeof ids_path, "%s.ids", path);
-    s->npy_ids = fopen(ids_path, "w");
-    if (!s->npy_ids) return bienc_error(BIENC_EIO, "%s: cannot create: %s", ids_path, strerror(errno));
-    if (npy_write_header(s->npy, n, dim) < 0) return bienc_error(BIENC_EIO, "%s: write failed", path);
+    BIENC_TRY(atomic_file_open(&s->npy, path));
+    BIENC_TRY(atomic_file_open(&s->npy_ids, ids_path));
+    if (npy_write_header(s->npy.f, n, dim) < 0) return bienc_error(BIENC_EIO, "%s: write failed: %s", path, strerror(errno));
     return 0;
 }
 
 static int sink_append(encode_sink *s, const float *x, const char *const *ids, int64_t n)
 {
     if (s->h5) return emb_writer_append(s->h5, x, ids, n);
-    if (fwrite(x, sizeof(float) * (size_t)s->dim, (size_t)n, s->npy) != (size_t)n)
-        return bienc_error(BIENC_EIO, "%s: write failed", s->path);
-    for (int64_t i = 0; i < n; i++) fprintf(s->npy_ids, "%s\n", ids[i]);
-    return ferror(s->npy_ids) ? bienc_error(BIENC_EIO, "%s.ids: write failed", s->path) : 0;
+    if (fwrite(x, sizeof(float) * (size_t)s->dim, (size_t)n, s->npy.f) != (size_t)n)
+        return bienc_error(BIENC_EIO, "%s: write failed: %s", s->path, strerror(errno));
+    for (int64_t i = 0; i < n; i++) fprintf(s->npy_ids.f, "%s\n", ids[i]);
+    return ferror(s->npy_ids.f) ? bienc_error(BIENC_EIO, "%s.ids: write failed: %s", s->path, strerror(errno)) : 0;
 }
 
-static int sink_close(encode_sink *s)
+/* Commits the output when rc == 0, else discards it (an existing file stays as it was). */
+static int sink_close(encode_sink *s, int rc)
 {
-    int rc = 0;
-    if (s->h5) rc = emb_writer_close(s->h5);
-    if (s->npy && fclose(s->npy) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "%s: write failed", s->path);
-    if (s->npy_ids && fclose(s->npy_ids) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "%s.ids: write failed", s->path);
+    if (s->h5) {
+        if (rc == 0) rc = emb_writer_close(s->h5);
+        else emb_writer_abort(s->h5);
+    }
+    if (rc == 0 && s->npy.tmp) rc = atomic_file_commit(&s->npy);
+    if (rc == 0 && s->npy_ids.tmp) rc = atomic_file_commit(&s->npy_ids);
+    atomic_file_abort(&s->npy);
+    atomic_file_abort(&s->npy_ids);
     memset(s, 0, sizeof *s);
     return rc;
 }
@@ -208,6 +213,8 @@ static int encode_lines(encode_job *j, text_chunk *c, FILE *f)
         rc = chunk_push(c, id, (size_t)id_len, line, (size_t)len);
         if (rc == 0 && c->n == ENCODE_CHUNK) rc = flush_chunk(j, c);
     }
+    /* getline ends on an error too (EISDIR for a directory, EIO): that is not the end */
+    if (rc == 0 && ferror(f)) rc = bienc_error(BIENC_EIO, "reading the input failed: %s", strerror(errno));
     free(line);
     if (rc == 0) rc = flush_chunk(j, c);
     return rc;
@@ -289,6 +296,12 @@ int cmd_encode(int argc, char **argv)
         return 2;
     }
     if (threads > 0) cpu_set_threads((int)threads);
+    char ids_output[4096];
+    snprintf(ids_output, sizeof ids_output, "%s.ids", output);
+    const char *inputs[] = {model, input};
+    if (atomic_file_check_inputs(output, inputs, 2) < 0 ||
+        (strcmp(out_format, "npy") == 0 && atomic_file_check_inputs(ids_output, inputs, 2) < 0))
+        return cli_fail("encode");
 
     encode_job j;
     memset(&j, 0, sizeof j);
@@ -313,8 +326,11 @@ int cmd_encode(int argc, char **argv)
             rc = texts_load_jsonl(&texts, input, &opts, &report);
             j.total = rc == 0 ? texts_count(texts) : 0;
         } else {
+            struct stat st;
             lines = fopen(input, "r");
             if (!lines) rc = bienc_error(BIENC_EIO, "%s: cannot open: %s", input, strerror(errno));
+            else if (fstat(fileno(lines), &st) == 0 && S_ISDIR(st.st_mode))
+                rc = bienc_error(BIENC_EINVAL, "%s: is a directory, not a text file", input);
             else j.total = count_lines(lines);
         }
         if (rc == 0 && report.n_skipped > 0 && !quiet)
@@ -337,10 +353,8 @@ int cmd_encode(int argc, char **argv)
             rc = bienc_error(BIENC_EIO, "%s: changed while it was read (%lld texts, expected %lld)", input,
                              (long long)j.done, (long long)j.total);
     }
-    int close_rc = sink_close(&j.sink);
-    if (rc == 0) rc = close_rc;
+    rc = sink_close(&j.sink, rc); /* never leaves a partial embeddings file behind a failure */
     if (rc == 0) show_progress(&j, 1);
-    else unlink(output); /* never leave a partial embeddings file behind a failure */
     chunk_clear(&c);
     free(c.ids);
     free(c.texts);

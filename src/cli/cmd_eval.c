@@ -6,6 +6,7 @@
 #include "bienc/metrics.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void eval_usage(FILE *f)
 {
@@ -89,6 +90,9 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "bienc eval: --run and --qrels are required (see bienc eval --help)\n");
         return 2;
     }
+
+    const char *inputs[] = {run_path, qrels_path, ref_path};
+    if (json_path && atomic_file_check_inputs(json_path, inputs, 3) < 0) return cli_fail("eval");
 
     bienc_run *run = NULL, *ref = NULL;
     bienc_qrels *qrels = NULL;

@@ -7,6 +7,7 @@
 #include "bienc/metrics.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 #define FUSE_MAX_RUNS 16
 
@@ -89,6 +90,7 @@ int cmd_fuse(int argc, char **argv)
         fprintf(stderr, "bienc fuse: --name must be one word\n");
         return 2;
     }
+    if (atomic_file_check_inputs(out, paths, (size_t)n) < 0) return cli_fail("fuse");
     o.weights = weights;
     o.depth = (int)depth;
     o.k = (int)k;

@@ -7,6 +7,7 @@
 #include "bienc/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void import_usage(FILE *f)
 {
@@ -46,6 +47,18 @@ int cmd_import(int argc, char **argv)
         import_usage(stderr);
         return 2;
     }
+    /* the files hf_import may read: the output must be none of them */
+    static const char *const names[] = {"config.json", "model.safetensors", "vocab.txt", "tokenizer.json",
+                                        "tokenizer_config.json", "modules.json", "1_Pooling/config.json",
+                                        "sentence_bert_config.json"};
+    enum { N_NAMES = sizeof names / sizeof names[0] };
+    char paths[N_NAMES][4096];
+    const char *inputs[N_NAMES];
+    for (int i = 0; i < N_NAMES; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%s", from, names[i]);
+        inputs[i] = paths[i];
+    }
+    if (atomic_file_check_inputs(output, inputs, N_NAMES) < 0) return cli_fail("import");
     bienc_biencoder *bi = NULL;
     int rc = hf_import(from, &bi);
     if (rc == 0 && qlen) bi->max_query_len = (int)qlen;

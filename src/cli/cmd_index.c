@@ -9,6 +9,7 @@
 #include "bienc/hnsw.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void index_usage(FILE *f)
 {
@@ -75,6 +76,7 @@ static int index_build(int argc, char **argv)
     p.seed = (uint64_t)seed;
     if (threads > 0) cpu_set_threads((int)threads);
 
+    if (atomic_file_check_inputs(out, &emb_path, 1) < 0) return cli_fail("index build");
     bienc_embeddings e;
     if (emb_read(emb_path, &e) < 0) return cli_fail("index build");
     if (e.n == 0) {

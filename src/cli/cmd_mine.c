@@ -8,6 +8,7 @@
 #include "bienc/teacher.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 #define MINE_MAX_RUNS 16
 
@@ -92,6 +93,9 @@ int cmd_mine(int argc, char **argv)
         fprintf(stderr, "bienc mine: --teacher needs --queries and --collection (the texts it scores)\n");
         return 2;
     }
+    const char *inputs[MINE_MAX_RUNS + 4] = {qrels_path, teacher, queries_path, coll_path};
+    for (int r = 0; r < n_runs; r++) inputs[4 + r] = runs_path[r];
+    if (atomic_file_check_inputs(out, inputs, (size_t)(4 + n_runs)) < 0) return cli_fail("mine");
     o.range_min = (int)rmin;
     o.range_max = (int)rmax;
     o.num_negatives = (int)nneg;

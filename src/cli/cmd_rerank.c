@@ -11,6 +11,7 @@
 #include "bienc/teacher.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void rerank_usage(FILE *f)
 {
@@ -52,6 +53,8 @@ int cmd_rerank(int argc, char **argv)
         rerank_usage(stderr);
         return 2;
     }
+    const char *inputs[] = {model, runp, qp, cp};
+    if (atomic_file_check_inputs(outp, inputs, 4) < 0) return cli_fail("rerank");
     if (threads > 0) cpu_set_threads((int)threads);
     bienc_cross_encoder *ce = NULL;
     bienc_run *run = NULL, *out = NULL;

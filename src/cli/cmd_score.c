@@ -12,6 +12,7 @@
 #include "bienc/teacher.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void score_usage(FILE *f)
 {
@@ -59,6 +60,8 @@ int cmd_score(int argc, char **argv)
         score_usage(stderr);
         return 2;
     }
+    const char *inputs[] = {model, tp, qp, cp};
+    if (atomic_file_check_inputs(outp, inputs, 4) < 0) return cli_fail("score");
     if (threads > 0) cpu_set_threads((int)threads);
     bienc_cross_encoder *ce = NULL;
     bienc_triples *tr = NULL;

@@ -14,6 +14,7 @@
 #include "bienc/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void search_usage(FILE *f)
 {
@@ -53,8 +54,9 @@ static double seconds(void)
 static int write_run(const char *path, const bienc_hnsw *h, const bienc_embeddings *q, int k, const int64_t *ids,
                      const float *scores, const char *run_name)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot create: %s", path, strerror(errno));
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     for (int64_t i = 0; i < q->n; i++)
         for (int j = 0; j < k; j++) {
             int64_t id = ids[i * k + j];
@@ -63,10 +65,7 @@ static int write_run(const char *path, const bienc_hnsw *h, const bienc_embeddin
             if (name) fprintf(f, "%s Q0 %s %d %.6f %s\n", q->ids[i], name, j + 1, scores[i * k + j], run_name);
             else fprintf(f, "%s Q0 %lld %d %.6f %s\n", q->ids[i], (long long)id, j + 1, scores[i * k + j], run_name);
         }
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad) return bienc_error(BIENC_EIO, "%s: write failed", path);
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 /* Encodes the queries of `qfile` with the bi-encoder `model` into q (ids and rows). */
@@ -153,6 +152,8 @@ int cmd_search(int argc, char **argv)
         fprintf(stderr, "bienc search: --precision must be fp32 or bf16, not '%s'\n", precision_arg);
         return 2;
     }
+    const char *inputs[] = {index_path, qpath, model, queries};
+    if (atomic_file_check_inputs(out, inputs, 4) < 0) return cli_fail("search");
     if (threads > 0) cpu_set_threads((int)threads);
     bienc_hnsw *h = NULL;
     if (hnsw_load(&h, index_path) < 0) return cli_fail("search");

@@ -8,6 +8,7 @@
 #include "bienc/tokenizer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static void usage(FILE *f)
 {
@@ -66,6 +67,7 @@ static int vocab_train(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (atomic_file_check_inputs(output, &corpus, 1) < 0) return cli_fail("vocab train");
     vocab_train_options o;
     vocab_train_defaults(&o);
     o.vocab_size = (int)size;

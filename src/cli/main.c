@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "bienc/cpu.h"
+#include "bienc/error.h"
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version, the CPU features and the BLAS kernel in use"},
@@ -44,7 +46,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0) return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            /* What went to stdout must have arrived (`bienc eval > /dev/full` fails). */
+            if (atomic_stream_check(stdout, "standard output") < 0) {
+                fprintf(stderr, "bienc %s: %s\n", argv[1], bienc_last_error());
+                if (rc == 0) rc = 1;
+            }
+            return rc;
+        }
     fprintf(stderr, "bienc: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,5 +1,6 @@
 #include "bienc/tensor.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,32 @@ int tensor_check(const bienc_tensor *t, const char *what, int ndim, const int64_
             return bienc_error(BIENC_ESHAPE, "%s: dimension %d is %lld, expected %lld (shape %s)", what, i,
                                (long long)t->shape[i], (long long)dims[i], tensor_shape_str(t, buf, sizeof buf));
     return BIENC_OK;
+}
+
+int64_t floats_first_nonfinite(const float *x, int64_t n)
+{
+    /* One OR over the exponent bits (all ones for NaN and Inf) vectorises; the slow search
+     * for the index runs only when something is wrong. */
+    const uint32_t *u = (const uint32_t *)x;
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+    if (!bad) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
+}
+
+int64_t vectors_first_bad(const float *x, int64_t n, int dim, int *col)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float *v = x + (size_t)i * (size_t)dim;
+        int64_t j = floats_first_nonfinite(v, dim);
+        double ss = 0.0;
+        for (int k = 0; j < 0 && k < dim; k++) ss += (double)v[k] * v[k];
+        if (j >= 0 || ss > BIENC_MAX_VECTOR_NORM * BIENC_MAX_VECTOR_NORM) {
+            if (col) *col = (int)j;
+            return i;
+        }
+    }
+    return -1;
 }

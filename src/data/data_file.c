@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/ids.h"
 
 /* Reads a non-regular file (pipe, character device) into memory: it cannot be mapped. */
 static int read_stream(data_file *f, int fd)
@@ -147,13 +148,10 @@ void data_rows_report(const data_rows *r, bienc_read_report *out)
 
 const char *data_id_problem(const char *s, size_t len, int numeric)
 {
-    if (len == 0) return "empty id";
-    if (len > DATA_MAX_ID_LEN) return "id longer than 256 bytes";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7F) return "id contains a space or control byte";
-        if (numeric && (c < '0' || c > '9')) return "id is not a decimal integer";
-    }
+    const char *why = id_problem(s, len);
+    if (why) return why;
+    for (size_t i = 0; numeric && i < len; i++)
+        if (s[i] < '0' || s[i] > '9') return "id is not a decimal integer";
     if (numeric && len > 18) return "numeric id too large";
     return NULL;
 }

@@ -8,6 +8,7 @@
 
 #include "bienc/error.h"
 #include "bienc/rng.h"
+#include "core/atomic_file.h"
 #include "data/data_internal.h"
 #include "data/debian_internal.h"
 
@@ -134,25 +135,17 @@ int deb_select(deb_entries *es, bienc_debian_stats *st)
     return rc;
 }
 
-static FILE *open_out(const char *dir, const char *name, char *path, size_t cap)
+/* dir/name through the atomic writer: a failure never leaves a cut-off file behind. */
+static FILE *open_out(atomic_file *a, const char *dir, const char *name)
 {
-    snprintf(path, cap, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) bienc_error(BIENC_EIO, "cannot write %s: %s", path, strerror(errno));
-    return f;
-}
-
-static int close_out(FILE *f, const char *path)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return bienc_error(BIENC_EIO, "error writing %s", path);
-    return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return atomic_file_open(a, path) == 0 ? a->f : NULL;
 }
 
 int deb_write(const deb_entries *es, const char *dir, uint64_t seed, bienc_debian_stats *st)
 {
     static const char *split_names[3] = {"train", "dev", "test"};
-    char path[4096];
     int64_t n = st->n_passages;
     /* Entries by pid, and the training passages (the pool of random negatives). */
     int64_t *by_pid = malloc((size_t)(n + 1) * sizeof *by_pid);
@@ -169,25 +162,25 @@ int deb_write(const deb_entries *es, const char *dir, uint64_t seed, bienc_debia
         if (es->e[i].split == 0) train[n_train++] = i;
     }
     int rc = 0;
-    FILE *f = open_out(dir, "collection.tsv", path, sizeof path);
+    atomic_file out, out2;
+    FILE *f = open_out(&out, dir, "collection.tsv");
     if (!f) rc = BIENC_EIO;
     for (int64_t p = 0; f && p < n; p++) fprintf(f, "%lld\t%s\n", (long long)p, es->e[by_pid[p]].passage);
-    if (f) rc = close_out(f, path);
+    if (f) rc = atomic_file_commit(&out);
 
     /* Entries are in qid order already (sorted by name), so one pass per split. */
     for (int s = 0; s < 3 && rc == 0; s++) {
         char name[64];
         snprintf(name, sizeof name, "queries.%s.tsv", split_names[s]);
-        FILE *q = open_out(dir, name, path, sizeof path);
+        FILE *q = open_out(&out, dir, name);
         if (!q) {
             rc = BIENC_EIO;
             break;
         }
-        char qpath[4096];
         snprintf(name, sizeof name, "qrels.%s.tsv", split_names[s]);
-        FILE *r = open_out(dir, name, qpath, sizeof qpath);
+        FILE *r = open_out(&out2, dir, name);
         if (!r) {
-            fclose(q);
+            atomic_file_abort(&out);
             rc = BIENC_EIO;
             break;
         }
@@ -197,14 +190,13 @@ int deb_write(const deb_entries *es, const char *dir, uint64_t seed, bienc_debia
             fprintf(q, "%lld\t%s\n", (long long)e->qid, e->query);
             fprintf(r, "%lld 0 %lld 1\n", (long long)e->qid, (long long)e->pid);
         }
-        rc = close_out(q, path);
-        int rc2 = close_out(r, qpath);
-        if (rc == 0) rc = rc2;
+        rc = atomic_file_commit(&out);
+        rc = atomic_file_finish(&out2, rc);
     }
 
     /* One random negative per training query, drawn from the other training passages. */
     if (rc == 0) {
-        f = open_out(dir, "triples.train.tsv", path, sizeof path);
+        f = open_out(&out, dir, "triples.train.tsv");
         if (!f) rc = BIENC_EIO;
         bienc_rng rng;
         rng_seed(&rng, seed);
@@ -215,7 +207,7 @@ int deb_write(const deb_entries *es, const char *dir, uint64_t seed, bienc_debia
             fprintf(f, "%s\t%s\t%s\n", e->query, e->passage, es->e[train[j]].passage);
             st->n_triples++;
         }
-        if (f) rc = close_out(f, path);
+        if (f) rc = atomic_file_commit(&out);
     }
     free(by_pid);
     free(train);

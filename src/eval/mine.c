@@ -8,6 +8,7 @@
 
 #include "bienc/error.h"
 #include "bienc/rng.h"
+#include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 
 bienc_mine_opts mine_default_opts(void)
@@ -61,9 +62,6 @@ int mine_hard_negatives(bienc_run *const *runs, int n_runs, const bienc_qrels *q
     for (int i = 0; i < n_runs; i++)
         for (size_t q = 0; q < run_num_queries(runs[i]); q++)
             if (run_query_size(runs[i], q) > maxc) maxc = run_query_size(runs[i], q);
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return bienc_error(BIENC_ERANGE, "path too long: %s", path);
     mine_query m = {0};
     m.cand = malloc((maxc + 1) * sizeof *m.cand);
     m.score = malloc((maxc + 1) * sizeof *m.score);
@@ -71,8 +69,9 @@ int mine_hard_negatives(bienc_run *const *runs, int n_runs, const bienc_qrels *q
     const char **pos = NULL;
     size_t pos_cap = 0;
     FILE *f = NULL;
+    atomic_file out = {0};
     int rc = m.cand && m.score && chosen ? 0 : bienc_error(BIENC_ENOMEM, "mine: out of memory");
-    if (rc == 0 && !(f = fopen(tmp, "w"))) rc = bienc_error(BIENC_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    if (rc == 0 && (rc = atomic_file_open(&out, path)) == 0) f = out.f;
     int64_t rows = 0, negs = 0;
     bienc_rng rng;
     rng_seed(&rng, o->seed);
@@ -162,14 +161,7 @@ int mine_hard_negatives(bienc_run *const *runs, int n_runs, const bienc_qrels *q
             negs += n_chosen;
         }
     }
-    if (f) {
-        int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-        if (fclose(f) != 0) bad = 1;
-        if (bad && rc == 0) rc = bienc_error(BIENC_EIO, "error writing %s: %s", tmp, strerror(errno));
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = bienc_error(BIENC_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        if (rc < 0) remove(tmp);
-    }
+    if (f) rc = atomic_file_finish(&out, rc);
     free(m.cand);
     free(m.score);
     free(chosen);

@@ -6,6 +6,7 @@
 
 #include "bienc/error.h"
 #include "bienc/metrics.h"
+#include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 
 void eval_json_string(FILE *f, const char *s)
@@ -44,8 +45,9 @@ int metrics_write_json(const char *path, const bienc_eval_result *r, const bienc
                        int per_query)
 {
     if (!path || !r) return bienc_error(BIENC_EINVAL, "metrics_write_json: NULL argument");
-    FILE *f = fopen(path, "w");
-    if (!f) return bienc_error(BIENC_EIO, "cannot write %s: %s", path, strerror(errno));
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     fputs("{\n  \"definitions\": \"trec_eval (see include/bienc/metrics.h)\",\n", f);
     fprintf(f, "  \"options\": {\"min_relevant_grade\": %d, \"complete\": %s},\n", r->options.min_relevant_grade,
             r->options.complete ? "true" : "false");
@@ -81,7 +83,5 @@ int metrics_write_json(const char *path, const bienc_eval_result *r, const bienc
         fputs("\n  }", f);
     }
     fputs("\n}\n", f);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return bienc_error(BIENC_EIO, "error writing %s: %s", path, strerror(errno));
-    return 0;
+    return atomic_file_commit(&out);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 #include "eval/lines.h"
 
@@ -241,8 +242,9 @@ int run_write(bienc_run *r, const char *path)
 {
     if (!r || !path) return bienc_error(BIENC_EINVAL, "run_write: NULL argument");
     BIENC_TRY(run_sort(r));
-    FILE *f = fopen(path, "w");
-    if (!f) return bienc_error(BIENC_EIO, "cannot write %s: %s", path, strerror(errno));
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     char score[40];
     for (size_t i = 0; i < r->nq; i++) {
         const run_query *q = &r->queries[i];
@@ -251,9 +253,7 @@ int run_write(bienc_run *r, const char *path)
             fprintf(f, "%s Q0 %s %zu %s %s\n", q->qid, q->e[j].docid, j + 1, score, r->name);
         }
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) return bienc_error(BIENC_EIO, "error writing %s: %s", path, strerror(errno));
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 const char *run_name(const bienc_run *r) { return r ? r->name : NULL; }

@@ -15,6 +15,8 @@
 
 #include "bienc/error.h"
 #include "bienc/rng.h"
+#include "bienc/tensor.h"
+#include "core/ids.h"
 #include "index/hnsw_internal.h"
 
 static void global_lock(bienc_hnsw *h)
@@ -167,13 +169,13 @@ static void insert_one(bienc_hnsw *h, hnsw_scratch *s, int32_t id, hnsw_pair *bu
 static int prepare_batch(bienc_hnsw *h, const float *x, int64_t n, const char *const *names)
 {
     int dim = h->p.dim;
-    for (int64_t i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * dim;
-        for (int j = 0; j < dim; j++)
-            if (!isfinite(xi[j]))
-                return bienc_error(BIENC_EINVAL, "hnsw_add: vector %lld has a non-finite value at column %d",
-                                   (long long)i, j);
-    }
+    int col;
+    int64_t bad = vectors_first_bad(x, n, dim, &col);
+    if (bad >= 0 && col >= 0)
+        return bienc_error(BIENC_EINVAL, "hnsw_add: vector %lld has a non-finite value at column %d", (long long)bad, col);
+    if (bad >= 0)
+        return bienc_error(BIENC_EINVAL, "hnsw_add: vector %lld has a norm above %g: its scores would overflow",
+                           (long long)bad, BIENC_MAX_VECTOR_NORM);
     for (int64_t i = 0; i < n; i++) {
         int64_t id = h->count + i;
         float *v = hnsw_vec(h, id);
@@ -228,6 +230,9 @@ int hnsw_add(bienc_hnsw *h, const float *x, int64_t n, const char *const *names,
     if (h->count > 0 && (names != NULL) != (h->has_names != 0))
         return bienc_error(BIENC_EINVAL, "hnsw_add: the index %s names, so this batch must %s", 
                            h->has_names ? "has" : "has no", h->has_names ? "name every vector" : "have none");
+    /* names are the run's document ids: valid and distinct within the batch (as emb_read
+     * checks whole files) */
+    if (names) BIENC_TRY(ids_check(names, n, "hnsw_add"));
     if (h->count + n > INT32_MAX)
         return bienc_error(BIENC_ERANGE, "hnsw_add: %lld elements exceed the int32 id range",
                            (long long)(h->count + n));

@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
+#include "core/atomic_file.h"
+#include "core/crc32c.h"
+#include "core/ids.h"
 #include "index/hnsw_internal.h"
-
-#if defined(__SSE4_2__)
-#include <nmmintrin.h>
-#endif
 
 #define HNSW_MAGIC "BIENCHNW"
 #define HNSW_VERSION 1u
@@ -35,40 +35,7 @@ static const char *sect_name[HNSW_NSECT] = {"elements", "levels", "upper links",
 
 /* ---- CRC-32C ---- */
 
-#if !defined(__SSE4_2__)
-static uint32_t crc_table[256];
-static void crc_table_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
-        crc_table[i] = c;
-    }
-}
-#endif
-
-uint32_t hnsw_crc32c(uint32_t crc, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    crc = ~crc;
-#if defined(__SSE4_2__)
-    /* the CPU's crc32 instruction computes exactly CRC-32C */
-    for (; n >= 8; n -= 8, p += 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        crc = (uint32_t)_mm_crc32_u64(crc, v);
-    }
-    for (; n; n--, p++) crc = _mm_crc32_u8(crc, *p);
-#else
-    static int ready;
-    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-        crc_table_init(); /* idempotent: concurrent first calls write the same values */
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-    }
-    for (; n; n--, p++) crc = crc_table[(crc ^ *p) & 0xFF] ^ (crc >> 8);
-#endif
-    return ~crc;
-}
+uint32_t hnsw_crc32c(uint32_t crc, const void *data, size_t n) { return crc32c(crc, data, n); }
 
 /* ---- header encoding ---- */
 
@@ -217,23 +184,9 @@ static void write_sections(const bienc_hnsw *h, writer *w, header *hd)
 int hnsw_save(const bienc_hnsw *h, const char *path)
 {
     if (!h || !path) return bienc_error(BIENC_EINVAL, "hnsw_save: NULL argument");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return bienc_error(BIENC_ENOMEM, "hnsw_save: out of memory");
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return bienc_error(BIENC_EIO, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return bienc_error(BIENC_EIO, "%s: fdopen failed", path);
-    }
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     header hd = {0};
     hd.version = HNSW_VERSION;
     hd.header_size = HNSW_HEADER_SIZE;
@@ -256,27 +209,11 @@ int hnsw_save(const bienc_hnsw *h, const char *path)
     write_sections(h, &w, &hd);
     header_encode(&hd, hb);
     if (!w.err && (fseek(f, 0, SEEK_SET) != 0 || fwrite(hb, 1, sizeof hb, f) != sizeof hb)) w.err = errno ? errno : EIO;
-    if (!w.err && fflush(f) != 0) w.err = errno ? errno : EIO;
-    if (!w.err && fsync(fileno(f)) != 0) w.err = errno ? errno : EIO;
-    if (fclose(f) != 0 && !w.err) w.err = errno ? errno : EIO;
-    if (!w.err && rename(tmp, path) != 0) w.err = errno ? errno : EIO;
     if (w.err) {
-        unlink(tmp);
-        free(tmp);
+        atomic_file_abort(&out);
         return bienc_error(BIENC_EIO, "%s: write failed: %s", path, strerror(w.err));
     }
-    /* make the rename itself durable */
-    char *dcopy = strdup(path);
-    if (dcopy) {
-        int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dcopy);
-    }
-    free(tmp);
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 /* ---- loading ---- */
@@ -377,9 +314,11 @@ static int read_body(bienc_hnsw *h, reader *r, const header *hd, unsigned flags,
         memset(blk + vbytes + lbytes, 0, h->stride - vbytes - lbytes);
         if (r_get(r, blk, vbytes) || r_get(r, blk + h->links0_offset, lbytes))
             return FAIL("%s: truncated in section 'elements' at element %lld", what, (long long)i);
-        const float *v = (const float *)blk;
-        for (int j = 0; j < dim; j++)
-            if (!isfinite(v[j])) return FAIL("%s: element %lld has a non-finite value at column %d", what, (long long)i, j);
+        int col;
+        if (vectors_first_bad((const float *)blk, 1, dim, &col) == 0)
+            return col >= 0 ? FAIL("%s: element %lld has a non-finite value at column %d", what, (long long)i, col)
+                            : FAIL("%s: element %lld has a norm above %g: its scores would overflow", what, (long long)i,
+                                   BIENC_MAX_VECTOR_NORM);
     }
     h->count = n; /* from here on hnsw_free releases per-element allocations */
     BIENC_TRY(check_crc(r, hd, SEC_ELEMENTS, flags, what));
@@ -452,6 +391,8 @@ static int read_body(bienc_hnsw *h, reader *r, const header *hd, unsigned flags,
         free(bytes);
         BIENC_TRY(rc);
         h->has_names = 1;
+        /* runs name documents by these: the same rule as every other id reader */
+        BIENC_TRY(ids_check((const char *const *)h->names, h->count, what));
     }
     h->entry = hd->entry;
     h->max_level = hd->max_level;

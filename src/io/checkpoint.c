@@ -6,10 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
+#include "core/crc32c.h"
 #include "io/checkpoint_internal.h"
+
+/* Free bytes a file system needs before an HDF5 file is started on it (h5_create_written). */
+#define H5_MIN_ROOM (64 * 1024)
 
 #define CKPT_NAME_MAX 4096
 
@@ -46,6 +54,91 @@ const char *h5_error_detail(char *buf, size_t size)
     buf[0] = '\0';
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_detail_walk, &d);
     return buf;
+}
+
+static void h5_failure_detail(char *detail, size_t size)
+{
+    int e = errno;
+    if (!detail) return;
+    if (e) snprintf(detail, size, "%s", strerror(e));
+    else h5_error_detail(detail, size);
+}
+
+/* Moves the rest of a doomed file's life into memory: its bytes so far are copied into an
+ * anonymous memory file, which then takes the place of the file's descriptor (dup2), so
+ * HDF5's remaining writes and reads succeed. -1 when that is not possible. */
+static int h5_divert_to_memory(hid_t file)
+{
+    int *fdp = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, (void **)&fdp) < 0 || !fdp || *fdp < 0) return -1;
+    int mem = memfd_create("bienc-discarded-hdf5", MFD_CLOEXEC);
+    if (mem < 0) return -1;
+    char buf[1 << 16];
+    off_t off = 0;
+    ssize_t n;
+    while ((n = pread(*fdp, buf, sizeof buf, off)) > 0) {
+        if (pwrite(mem, buf, (size_t)n, off) != n) break;
+        off += n;
+    }
+    int rc = n == 0 && dup2(mem, *fdp) >= 0 ? 0 : -1;
+    close(mem);
+    return rc;
+}
+
+int h5_flush_written(hid_t file, const char *tmp, char *detail, size_t size)
+{
+    (void)tmp;
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    /* HDF5 1.10 must never see its H5Fclose fail: it then keeps the file's id half torn down
+     * and crashes (in H5F__close_cb at exit, or in a second H5Fclose). So everything is
+     * flushed first, where a failure (a full disk) leaves the file intact. The file is lost
+     * then; what HDF5 still has to write goes to memory, so the closes that follow succeed
+     * and really release every handle. */
+    errno = 0;
+    int rc = 0;
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
+        h5_failure_detail(detail, size);
+        rc = -1;
+        if (h5_divert_to_memory(file) == 0) H5Fflush(file, H5F_SCOPE_GLOBAL);
+    }
+    h5_quiet_end(&q);
+    return rc;
+}
+
+hid_t h5_create_written(const char *tmp, hid_t fcpl, hid_t fapl, char *detail, size_t size)
+{
+    /* A write failure inside H5Fcreate (the superblock, on a full disk) leaves HDF5 1.10
+     * unable to shut down ("infinite loop closing library"): start only with some room. */
+    char *dir = strdup(tmp);
+    struct statvfs vfs;
+    int full = dir && statvfs(dirname(dir), &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < H5_MIN_ROOM;
+    free(dir);
+    if (full) {
+        snprintf(detail, size, "%s (less than %d KiB free)", strerror(ENOSPC), H5_MIN_ROOM / 1024);
+        return H5I_INVALID_HID;
+    }
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    errno = 0;
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    if (file < 0) h5_failure_detail(detail, size);
+    h5_quiet_end(&q);
+    return file;
+}
+
+int h5_close_written(hid_t file, const char *tmp, char *detail, size_t size)
+{
+    int rc = h5_flush_written(file, tmp, detail, size);
+    h5_quiet q;
+    h5_quiet_begin(&q);
+    errno = 0;
+    if (H5Fclose(file) < 0 && rc == 0) {
+        h5_failure_detail(detail, size);
+        rc = -1;
+    }
+    h5_quiet_end(&q);
+    return rc;
 }
 
 int ckpt_check_name(const char *file, const char *what, const char *name)
@@ -135,16 +228,9 @@ hid_t ckpt_fixed_string_type(size_t size)
 
 struct bienc_ckpt_writer {
     hid_t file;
-    char *path; /* final name */
-    char *tmp;  /* path + ".tmp" */
+    atomic_file out; /* out.tmp is the HDF5 file until the commit renames it to out.path */
+    char *tmp;       /* == out.tmp, the name every message uses */
 };
-
-static void writer_free(bienc_ckpt_writer *w)
-{
-    free(w->path);
-    free(w->tmp);
-    free(w);
-}
 
 static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_type, hid_t mem_type, hid_t space,
                            const void *buf);
@@ -152,12 +238,9 @@ static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_ty
 void ckpt_writer_abort(bienc_ckpt_writer *w)
 {
     if (!w) return;
-    h5_quiet q;
-    h5_quiet_begin(&q);
-    if (w->file >= 0) H5Fclose(w->file);
-    h5_quiet_end(&q);
-    unlink(w->tmp);
-    writer_free(w);
+    if (w->file >= 0) h5_close_written(w->file, w->tmp, NULL, 0);
+    atomic_file_abort(&w->out);
+    free(w);
 }
 
 int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
@@ -167,13 +250,12 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     bienc_ckpt_writer *w = calloc(1, sizeof *w);
     if (!w) return bienc_error(BIENC_ENOMEM, "out of memory opening checkpoint %s", path);
     w->file = H5I_INVALID_HID;
-    w->path = strdup(path);
-    w->tmp = malloc(strlen(path) + 5);
-    if (!w->path || !w->tmp) {
-        writer_free(w);
-        return bienc_error(BIENC_ENOMEM, "out of memory opening checkpoint %s", path);
+    int rc = atomic_file_reserve(&w->out, path);
+    if (rc < 0) {
+        free(w);
+        return rc;
     }
-    sprintf(w->tmp, "%s.tmp", path);
+    w->tmp = w->out.tmp;
 
     h5_quiet q;
     h5_quiet_begin(&q);
@@ -181,14 +263,14 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     hid_t fapl = ckpt_fapl(1);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (fcpl >= 0) H5Pset_obj_track_times(fcpl, 0); /* the root group too: reproducible bytes */
-    w->file = fapl < 0 || fcpl < 0 ? H5I_INVALID_HID : H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
-    if (w->file < 0) h5_error_detail(detail, sizeof detail); /* before another call clears it */
+    if (fcpl >= 0) H5Pset_userblock(fcpl, CKPT_USERBLOCK); /* room for the whole-file checksum */
+    w->file = fapl < 0 || fcpl < 0 ? H5I_INVALID_HID : h5_create_written(w->tmp, fcpl, fapl, detail, sizeof detail);
     if (fapl >= 0) H5Pclose(fapl);
     if (fcpl >= 0) H5Pclose(fcpl);
     if (w->file < 0) {
-        int rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, detail);
+        rc = bienc_error(BIENC_EIO, "cannot create checkpoint %s: %s", w->tmp, detail);
         h5_quiet_end(&q);
-        writer_free(w);
+        ckpt_writer_abort(w);
         return rc;
     }
     h5_quiet_end(&q);
@@ -197,7 +279,7 @@ int ckpt_writer_open(bienc_ckpt_writer **out, const char *path)
     int64_t version = BIENC_CKPT_VERSION;
     const char *format = BIENC_CKPT_FORMAT;
     hid_t scalar = H5Screate(H5S_SCALAR), str = ckpt_fixed_string_type(strlen(format));
-    int rc = scalar < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: HDF5 type creation failed", w->tmp) : 0;
+    rc = scalar < 0 || str < 0 ? bienc_error(BIENC_EIO, "%s: HDF5 type creation failed", w->tmp) : 0;
     if (rc == 0) rc = writer_attr_raw(w, "format", str, str, scalar, format);
     if (rc == 0) rc = writer_attr_raw(w, "version", H5T_STD_I64LE, H5T_NATIVE_INT64, scalar, &version);
     if (scalar >= 0) H5Sclose(scalar);
@@ -428,17 +510,6 @@ int ckpt_write_strings(bienc_ckpt_writer *w, const char *name, const char *const
     return rc;
 }
 
-static int fsync_path(const char *path, int directory)
-{
-    int fd = open(path, O_RDONLY | (directory ? O_DIRECTORY : 0));
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    /* Some file systems refuse fsync on directories; the rename is then as durable as it gets. */
-    if (rc < 0 && directory && (errno == EINVAL || errno == ENOTSUP)) rc = 0;
-    close(fd);
-    return rc;
-}
-
 int ckpt_writer_finish(bienc_ckpt_writer *w, int rc)
 {
     if (rc < 0) {
@@ -448,36 +519,76 @@ int ckpt_writer_finish(bienc_ckpt_writer *w, int rc)
     return ckpt_writer_commit(w);
 }
 
+int ckpt_crc_range(int fd, uint64_t from, uint64_t to, uint32_t *crc)
+{
+    enum { BLOCK = 1 << 20 };
+    unsigned char *buf = malloc(BLOCK);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint32_t c = 0;
+    int rc = 0;
+    for (uint64_t off = from; off < to && rc == 0;) {
+        size_t want = to - off < BLOCK ? (size_t)(to - off) : BLOCK;
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            rc = -1;
+        } else {
+            c = crc32c(c, buf, (size_t)n);
+            off += (uint64_t)n;
+        }
+    }
+    free(buf);
+    *crc = c;
+    return rc;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Writes the whole-file checksum into the user block of the closed file `tmp`. */
+static int ckpt_seal(const char *tmp)
+{
+    int fd = open(tmp, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return bienc_error(BIENC_EIO, "%s: cannot reopen to checksum it: %s", tmp, strerror(errno));
+    struct stat st;
+    uint32_t body = 0;
+    unsigned char head[CKPT_SUM_SIZE];
+    int ok = fstat(fd, &st) == 0 && st.st_size >= CKPT_USERBLOCK &&
+             ckpt_crc_range(fd, CKPT_SUM_SIZE, (uint64_t)st.st_size, &body) == 0;
+    if (ok) {
+        memcpy(head, CKPT_SUM_MAGIC, 8);
+        put_le(head + 8, (uint64_t)st.st_size, 8);
+        put_le(head + 16, body, 4);
+        put_le(head + 20, crc32c(0, head, 20), 4);
+        ok = pwrite(fd, head, sizeof head, 0) == (ssize_t)sizeof head;
+    }
+    int e = errno;
+    close(fd);
+    return ok ? 0 : bienc_error(BIENC_EIO, "%s: cannot write its checksum: %s", tmp, strerror(e ? e : EIO));
+}
+
 int ckpt_writer_commit(bienc_ckpt_writer *w)
 {
     if (!w || w->file < 0) return bienc_error(BIENC_ESTATE, "checkpoint writer is not open");
     char detail[256] = "";
-    h5_quiet q;
-    h5_quiet_begin(&q);
-    herr_t closed = H5Fclose(w->file);
+    int closed = h5_close_written(w->file, w->tmp, detail, sizeof detail);
     w->file = H5I_INVALID_HID;
-    int rc = closed < 0 ? bienc_error(BIENC_EIO, "%s: closing failed: %s", w->tmp, h5_error_detail(detail, sizeof detail)) : 0;
-    h5_quiet_end(&q);
-    /* Data on disk before the name points at it: fsync the file, then rename, then make the
-     * rename itself durable with an fsync of the directory. */
-    if (rc == 0 && fsync_path(w->tmp, 0) < 0)
-        rc = bienc_error(BIENC_EIO, "%s: fsync failed: %s", w->tmp, strerror(errno));
-    if (rc == 0 && rename(w->tmp, w->path) < 0)
-        rc = bienc_error(BIENC_EIO, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
-    if (rc == 0) {
-        char *copy = strdup(w->path);
-        if (copy && fsync_path(dirname(copy), 1) < 0)
-            rc = bienc_error(BIENC_EIO, "%s: fsync of its directory failed: %s", w->path, strerror(errno));
-        free(copy);
-        if (rc == 0) {
-            writer_free(w);
-            return 0;
-        }
-        /* The file is complete and in place; only the directory sync failed. */
-        writer_free(w);
+    if (closed < 0) {
+        int rc = bienc_error(BIENC_EIO, "%s: closing failed: %s", w->tmp, detail);
+        ckpt_writer_abort(w);
         return rc;
     }
-    unlink(w->tmp);
-    writer_free(w);
+    int rc = ckpt_seal(w->tmp);
+    if (rc < 0) {
+        ckpt_writer_abort(w);
+        return rc;
+    }
+    rc = atomic_file_commit(&w->out);
+    free(w);
     return rc;
 }

@@ -1,12 +1,17 @@
 /* HDF5 checkpoint reader: validation of the container (HDF5, not truncated, our format marker
  * and version), then typed, shape-checked reads of tensors, attributes and string lists. */
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
+#include "core/crc32c.h"
 #include "io/checkpoint_internal.h"
 
 struct bienc_ckpt {
@@ -37,10 +42,17 @@ static int reader_attr_open(const bienc_ckpt *c, const char *name, hid_t *obj, h
     *obj = *attr = H5I_INVALID_HID;
     BIENC_TRY(ckpt_check_name(c->path, "attribute", name));
     BIENC_TRY(ckpt_split_name(name, object, sizeof object, &leaf));
+    htri_t exists = 0;
     if (!ckpt_path_exists(c->file, object) || (*obj = H5Oopen(c->file, object, H5P_DEFAULT)) < 0 ||
-        H5Aexists(*obj, leaf) <= 0 || (*attr = H5Aopen(*obj, leaf, H5P_DEFAULT)) < 0) {
+        (exists = H5Aexists(*obj, leaf)) <= 0 || (*attr = H5Aopen(*obj, leaf, H5P_DEFAULT)) < 0) {
+        char detail[256];
+        h5_error_detail(detail, sizeof detail);
         if (*obj >= 0) H5Oclose(*obj);
         *obj = H5I_INVALID_HID;
+        /* present but unreadable (a checksum failure) is not the same as absent */
+        if (exists != 0)
+            return bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be opened (corrupt checkpoint): %s", c->path,
+                               name, detail);
         return bienc_error(BIENC_ENOTFOUND, "%s: no attribute %s", c->path, name);
     }
     return 0;
@@ -144,8 +156,12 @@ static int reader_attr_string(const bienc_ckpt *c, const char *name, char **valu
     else if (H5Tis_variable_str(type) > 0) {
         char *s = NULL;
         mem = ckpt_vlen_string_type();
+        /* in the file's character set (h5py writes ASCII for bytes): HDF5 converts neither way */
+        if (mem >= 0) H5Tset_cset(mem, H5Tget_cset(type));
+        char detail[256];
         if (mem < 0 || H5Aread(attr, mem, &s) < 0)
-            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read", c->path, name);
+            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read as a string: %s", c->path, name,
+                             h5_error_detail(detail, sizeof detail));
         else if (!(*value = strdup(s ? s : "")))
             rc = bienc_error(BIENC_ENOMEM, "out of memory reading %s", name);
         if (s) H5free_memory(s);
@@ -154,8 +170,11 @@ static int reader_attr_string(const bienc_ckpt *c, const char *name, char **valu
         char *s = size < (1u << 30) ? calloc(size + 1, 1) : NULL;
         mem = H5Tcopy(type);
         if (!s) rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s: unusable string size %zu", c->path, name, size);
-        else if (mem < 0 || H5Aread(attr, mem, s) < 0)
-            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read", c->path, name);
+        else if (mem < 0 || H5Aread(attr, mem, s) < 0) {
+            char detail[256];
+            rc = bienc_error(BIENC_EFORMAT, "%s: attribute %s cannot be read as a string: %s", c->path, name,
+                             h5_error_detail(detail, sizeof detail));
+        }
         if (rc == 0) *value = s;
         else free(s);
     }
@@ -211,6 +230,46 @@ static int reader_check_marker(bienc_ckpt *c)
     return 0;
 }
 
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Verifies the whole-file checksum (checkpoint_internal.h) before HDF5 sees the file. Files
+ * from before it (the HDF5 signature at byte 0, no user block) are accepted unverified. */
+static int ckpt_verify_sum(const char *path, off_t size)
+{
+    static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < CKPT_USERBLOCK + 8) return 0; /* too short for one: HDF5's own checks report it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return bienc_error(BIENC_EIO, "cannot open checkpoint %s: %s", path, strerror(errno));
+    unsigned char head[CKPT_SUM_SIZE], sig[8];
+    int rc = 0;
+    if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head || pread(fd, sig, 8, CKPT_USERBLOCK) != 8) {
+        rc = bienc_error(BIENC_EIO, "cannot read checkpoint %s: %s", path, strerror(errno ? errno : EIO));
+    } else if (memcmp(head, CKPT_SUM_MAGIC, 8) != 0) {
+        /* no checksum block: a file from before it, or a damaged one (HDF5 data at 512) */
+        if (memcmp(head, hdf5_sig, 8) != 0 && memcmp(sig, hdf5_sig, 8) == 0)
+            rc = bienc_error(BIENC_EFORMAT, "corrupt checkpoint %s: its checksum block is damaged", path);
+    } else if ((uint32_t)get_le(head + 20, 4) != crc32c(0, head, 20)) {
+        rc = bienc_error(BIENC_EFORMAT, "corrupt checkpoint %s: its checksum block is damaged", path);
+    } else if (get_le(head + 8, 8) != (uint64_t)size) {
+        rc = bienc_error(BIENC_EFORMAT, "corrupt checkpoint %s: %lld bytes, written as %llu (truncated or extended)",
+                         path, (long long)size, (unsigned long long)get_le(head + 8, 8));
+    } else {
+        uint32_t crc;
+        if (ckpt_crc_range(fd, CKPT_SUM_SIZE, (uint64_t)size, &crc) < 0)
+            rc = bienc_error(BIENC_EIO, "cannot read checkpoint %s: %s", path, strerror(errno));
+        else if (crc != (uint32_t)get_le(head + 16, 4))
+            rc = bienc_error(BIENC_EFORMAT,
+                             "corrupt checkpoint %s: whole-file checksum mismatch (a changed byte; not loaded)", path);
+    }
+    close(fd);
+    return rc;
+}
+
 int ckpt_open(bienc_ckpt **out, const char *path)
 {
     if (!out || !path) return bienc_error(BIENC_EINVAL, "ckpt_open: NULL argument");
@@ -226,10 +285,14 @@ int ckpt_open(bienc_ckpt **out, const char *path)
         return bienc_error(BIENC_ENOMEM, "out of memory opening %s", path);
     }
     c->file = H5I_INVALID_HID;
+    int rc = ckpt_verify_sum(path, st.st_size);
+    if (rc < 0) {
+        ckpt_close(c);
+        return rc;
+    }
     h5_quiet q;
     h5_quiet_begin(&q);
     char detail[256] = "";
-    int rc = 0;
     htri_t is_h5 = H5Fis_hdf5(path);
     if (is_h5 <= 0) {
         rc = bienc_error(BIENC_EFORMAT, "%s is not an HDF5 file (no HDF5 signature: foreign or truncated, %lld bytes)",
@@ -361,13 +424,24 @@ int ckpt_read_tensor(const bienc_ckpt *c, const char *name, int ndim, const int6
     return rc;
 }
 
+int ckpt_read_finite(const bienc_ckpt *c, const char *name, int ndim, const int64_t *shape, float *data)
+{
+    BIENC_TRY(ckpt_read_tensor(c, name, ndim, shape, data));
+    /* a NaN with a valid checksum would flow into every embedding, score and update */
+    int64_t bad = floats_first_nonfinite(data, tensor_shape_size(ndim, shape));
+    if (bad >= 0)
+        return bienc_error(BIENC_EFORMAT, "%s: tensor %s holds %s at element %lld: not a usable checkpoint", c->path,
+                           name, isnan(data[bad]) ? "NaN" : "Inf", (long long)bad);
+    return 0;
+}
+
 int ckpt_read_param(const bienc_ckpt *c, bienc_tensor *t)
 {
     if (!t || !t->name) return bienc_error(BIENC_EINVAL, "ckpt_read_param: tensor without a name");
     char name[4096];
     if ((size_t)snprintf(name, sizeof name, "params/%s", t->name) >= sizeof name)
         return bienc_error(BIENC_EINVAL, "parameter name %s is too long", t->name);
-    return ckpt_read_tensor(c, name, t->ndim, t->shape, t->data);
+    return ckpt_read_finite(c, name, t->ndim, t->shape, t->data);
 }
 
 void ckpt_free_strings(char **strings, size_t n)

@@ -369,11 +369,12 @@ int config_load_file(bienc_run_config *cfg, const char *path)
         fclose(f);
         return bienc_error(BIENC_ENOMEM, "%s: out of memory", path);
     }
+    errno = 0;
     size_t len = fread(buf, 1, CFG_MAX_FILE + 1, f);
-    int err = ferror(f);
+    int err = ferror(f) ? (errno ? errno : EIO) : 0; /* EISDIR for a directory */
     fclose(f);
     int rc;
-    if (err) rc = bienc_error(BIENC_EIO, "%s: read error", path);
+    if (err) rc = bienc_error(BIENC_EIO, "%s: cannot read the config: %s", path, strerror(err));
     else if (len > CFG_MAX_FILE) rc = bienc_error(BIENC_EINVAL, "%s: larger than %d bytes: not a config", path, CFG_MAX_FILE);
     else rc = config_load_string(cfg, buf, len, path);
     free(buf);

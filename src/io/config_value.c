@@ -17,8 +17,8 @@ const char *cfg_expects(const cfg_entry *e, char *buf, size_t size)
 {
     const cfg_key *k = e->key;
     char range[80] = "";
-    if (k->max >= 1e15) snprintf(range, sizeof range, " >= %.15g", k->min);
-    else snprintf(range, sizeof range, " in [%.15g, %.15g]", k->min, k->max);
+    /* the limit is stated even when it is huge: 9007199254740993 must learn it is too big */
+    snprintf(range, sizeof range, " in [%.15g, %.15g]", k->min, k->max);
     switch (k->type) {
     case BIENC_CFG_INT: snprintf(buf, size, "an integer%s", range); break;
     case BIENC_CFG_FLOAT: snprintf(buf, size, "a number%s", range); break;

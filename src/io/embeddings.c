@@ -2,6 +2,7 @@
  * printing is silenced; every failure becomes one message naming the file and dataset. */
 #include "bienc/embeddings.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +10,10 @@
 #include <string.h>
 
 #include "bienc/error.h"
+#include "bienc/tensor.h"
+#include "core/atomic_file.h"
+#include "core/ids.h"
+#include "io/checkpoint_internal.h"
 
 #define EMB_MAX_DIM 65536
 
@@ -17,6 +22,7 @@ struct bienc_emb_writer {
     int dim;
     int64_t n;
     char *path;
+    atomic_file out; /* the HDF5 file is out.tmp until emb_writer_close renames it */
 };
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -46,14 +52,26 @@ static hid_t create_extendible(hid_t file, const char *name, hid_t type, int ran
     return d;
 }
 
-static void writer_release(bienc_emb_writer *w)
+/* Closes every handle once (flushing first: see h5_flush_written), then commits the file
+ * when `commit` and nothing failed, else removes it. 0 or -1 with the reason in detail. */
+static int writer_release(bienc_emb_writer *w, int commit, char *detail, size_t size)
 {
-    if (w->ids >= 0) H5Dclose(w->ids);
-    if (w->emb >= 0) H5Dclose(w->emb);
+    int rc = w->file >= 0 ? h5_flush_written(w->file, w->out.tmp, detail, size) : -1;
+    if (w->ids >= 0) rc |= H5Dclose(w->ids) < 0 ? -1 : 0;
+    if (w->emb >= 0) rc |= H5Dclose(w->emb) < 0 ? -1 : 0;
     if (w->strtype >= 0) H5Tclose(w->strtype);
-    if (w->file >= 0) H5Fclose(w->file);
+    if (w->file >= 0) rc |= h5_close_written(w->file, w->out.tmp, rc < 0 ? NULL : detail, size);
+    rc = rc < 0 ? -1 : 0;
+    if (commit && rc == 0) rc = atomic_file_commit(&w->out) < 0 ? -2 : 0;
+    else atomic_file_abort(&w->out);
     free(w->path);
     free(w);
+    return rc;
+}
+
+void emb_writer_abort(bienc_emb_writer *w)
+{
+    if (w) writer_release(w, 0, NULL, 0);
 }
 
 int emb_writer_open(bienc_emb_writer **out, const char *path, int dim, int normalized)
@@ -67,10 +85,22 @@ int emb_writer_open(bienc_emb_writer **out, const char *path, int dim, int norma
     w->file = w->emb = w->ids = w->strtype = -1;
     w->dim = dim;
     w->path = strdup(path);
-    w->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (!w->path || w->file < 0) {
-        writer_release(w);
-        return bienc_error(BIENC_EIO, "%s: cannot create HDF5 file", path);
+    if (!w->path) {
+        free(w);
+        return bienc_error(BIENC_ENOMEM, "embeddings: out of memory");
+    }
+    int rc = atomic_file_reserve(&w->out, path);
+    if (rc < 0) {
+        free(w->path);
+        free(w);
+        return rc;
+    }
+    char detail[256] = "";
+    w->file = h5_create_written(w->out.tmp, H5P_DEFAULT, H5P_DEFAULT, detail, sizeof detail);
+    if (w->file < 0) {
+        rc = bienc_error(BIENC_EIO, "%s: cannot create HDF5 file: %s", w->out.tmp, detail);
+        emb_writer_abort(w);
+        return rc;
     }
     hsize_t rows = (hsize_t)((1 << 20) / (dim * 4));
     if (rows < 1) rows = 1;
@@ -87,7 +117,7 @@ int emb_writer_open(bienc_emb_writer **out, const char *path, int dim, int norma
         if (s >= 0) H5Sclose(s);
     }
     if (!ok) {
-        writer_release(w);
+        emb_writer_abort(w);
         return bienc_error(BIENC_EIO, "%s: cannot create the /embeddings and /ids datasets", path);
     }
     *out = w;
@@ -115,10 +145,11 @@ int emb_writer_append(bienc_emb_writer *w, const float *x, const char *const *id
     if (n == 0) return 0;
     for (int64_t i = 0; i < n; i++)
         if (!ids[i]) return bienc_error(BIENC_EINVAL, "%s: id of row %lld is NULL", w->path, (long long)(w->n + i));
+    errno = 0;
     if (append_rows(w->emb, 2, (hsize_t)w->n, (hsize_t)n, (hsize_t)w->dim, H5T_NATIVE_FLOAT, x) < 0 ||
         append_rows(w->ids, 1, (hsize_t)w->n, (hsize_t)n, 1, w->strtype, ids) < 0)
-        return bienc_error(BIENC_EIO, "%s: cannot append %lld rows at row %lld", w->path, (long long)n,
-                           (long long)w->n);
+        return bienc_error(BIENC_EIO, "%s: cannot append %lld rows at row %lld: %s", w->path, (long long)n,
+                           (long long)w->n, errno ? strerror(errno) : "HDF5 error");
     w->n += n;
     return 0;
 }
@@ -126,14 +157,11 @@ int emb_writer_append(bienc_emb_writer *w, const float *x, const char *const *id
 int emb_writer_close(bienc_emb_writer *w)
 {
     if (!w) return 0;
-    int bad = H5Dclose(w->ids) < 0;
-    bad |= H5Dclose(w->emb) < 0;
-    H5Tclose(w->strtype);
-    bad |= H5Fclose(w->file) < 0;
-    w->ids = w->emb = w->strtype = w->file = -1;
-    int rc = bad ? bienc_error(BIENC_EIO, "%s: closing the HDF5 file failed", w->path) : 0;
-    writer_release(w);
-    return rc;
+    char detail[256] = "HDF5 error", path[4096];
+    snprintf(path, sizeof path, "%s", w->path);
+    int rc = writer_release(w, 1, detail, sizeof detail);
+    if (rc == -1) return bienc_error(BIENC_EIO, "%s: writing the HDF5 file failed: %s", path, detail);
+    return rc < 0 ? BIENC_EIO : 0; /* the commit's message stands */
 }
 
 /* ---- reading ---- */
@@ -295,13 +323,18 @@ int emb_read(const char *path, bienc_embeddings *out)
         rc = bienc_error(BIENC_EFORMAT, "%s: cannot read /embeddings", path);
         goto out;
     }
-    for (int64_t i = 0; i < out->n * out->dim; i++)
-        if (!isfinite(out->data[i])) {
-            rc = bienc_error(BIENC_EFORMAT, "%s: /embeddings[%lld, %lld] is not finite", path,
-                             (long long)(i / out->dim), (long long)(i % out->dim));
-            goto out;
-        }
+    int col;
+    int64_t bad = vectors_first_bad(out->data, out->n, out->dim, &col);
+    if (bad >= 0) {
+        if (col >= 0)
+            rc = bienc_error(BIENC_EFORMAT, "%s: /embeddings[%lld, %d] is not finite", path, (long long)bad, col);
+        else
+            rc = bienc_error(BIENC_EFORMAT, "%s: row %lld of /embeddings has a norm above %g: its scores would overflow",
+                             path, (long long)bad, BIENC_MAX_VECTOR_NORM);
+        goto out;
+    }
     rc = read_ids(file, path, out->n, out->ids);
+    if (rc == 0) rc = ids_check((const char *const *)out->ids, out->n, path);
     if (rc == 0) rc = read_normalized(file, &out->normalized, path);
     if (rc == 0 && out->normalized < 0) rc = read_normalized(d, &out->normalized, path);
 out:

@@ -11,6 +11,7 @@
 #include "bienc/error.h"
 #include "bienc/hf_import.h"
 #include "bienc/version.h"
+#include "core/atomic_file.h"
 
 static int make_dir(const char *path)
 {
@@ -35,12 +36,11 @@ static const char *float_str(float x, char *buf, size_t cap)
 static int write_text(const char *dir, const char *name, const char *text)
 {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot create: %s", p, strerror(errno));
-    int ok = fputs(text, f) >= 0;
-    if (fclose(f) != 0) ok = 0;
-    return ok ? 0 : bienc_error(BIENC_EIO, "%s: write failed", p);
+    if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p) return bienc_error(BIENC_EINVAL, "%s: path too long", dir);
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, p));
+    fputs(text, out.f);
+    return atomic_file_commit(&out);
 }
 
 static int write_config(const char *dir, const bienc_encoder_config *c, int pad_id)

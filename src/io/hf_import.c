@@ -58,7 +58,7 @@ static int json_file_read(json_file *f, const char *dir, const char *name, int r
         len += k;
         if (k == 0) break;
     }
-    if (rc == 0 && ferror(fp)) rc = bienc_error(BIENC_EIO, "%s: read error", f->path);
+    if (rc == 0 && ferror(fp)) rc = bienc_error(BIENC_EIO, "%s: read error: %s", f->path, strerror(errno ? errno : EIO));
     fclose(fp);
     if (rc == 0) rc = json_doc_new(&f->doc);
     if (rc == 0 && (rc = json_parse(f->doc, f->text, len)) < 0) rc = bienc_error_context(rc, "%s: ", f->path);

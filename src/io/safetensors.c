@@ -3,6 +3,7 @@
  * The reader keeps the whole file in one buffer and the parsed header as a flat array of
  * tensor descriptors; nothing in the file is trusted until checked. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include "bienc/error.h"
 #include "bienc/json.h"
 #include "bienc/safetensors.h"
+#include "bienc/tensor.h"
+#include "core/atomic_file.h"
 
 struct bienc_safetensors {
     char *path;                 /* for messages */
@@ -104,11 +107,6 @@ static int cmp_begin(const void *a, const void *b)
     const safetensors_tensor *x = *(const safetensors_tensor *const *)a, *y = *(const safetensors_tensor *const *)b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     return x->end < y->end ? -1 : x->end > y->end;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp((*(const safetensors_tensor *const *)a)->name, (*(const safetensors_tensor *const *)b)->name);
 }
 
 /* Fills t from the header member `m` (shape, dtype, offsets), all checked. */
@@ -220,10 +218,7 @@ static int parse_header(bienc_safetensors *st)
     }
     json_free(d);
     if (rc == 0 && st->n > 1) {
-        qsort(order, (size_t)st->n, sizeof *order, cmp_name);
-        for (int i = 1; i < st->n && rc == 0; i++)
-            if (strcmp(order[i - 1]->name, order[i]->name) == 0)
-                rc = bienc_error(BIENC_EFORMAT, "%s: tensor '%s' appears twice in the header", p, order[i]->name);
+        /* a name given twice is refused by json_parse ("duplicate member name") */
         /* overlap: sorted by begin, each tensor must end before the next begins (empty ones aside) */
         qsort(order, (size_t)st->n, sizeof *order, cmp_begin);
         uint64_t end = 0;
@@ -327,18 +322,23 @@ int safetensors_read_f32(const bienc_safetensors *st, const safetensors_tensor *
     switch (t->dtype) {
     case ST_F32:
         memcpy(out, src, (size_t)t->numel * 4);  /* little-endian host assumed, as HF */
-        return 0;
+        break;
     case ST_F16:
     case ST_BF16:
         for (int64_t i = 0; i < t->numel; i++) {
             uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
             out[i] = t->dtype == ST_F16 ? safetensors_f16_to_f32(h) : safetensors_bf16_to_f32(h);
         }
-        return 0;
+        break;
     default:
         return bienc_error(BIENC_EFORMAT, "%s: tensor '%s': dtype %s cannot be read as float32", st->path, t->name,
                            safetensors_dtype_name(t->dtype));
     }
+    int64_t bad = floats_first_nonfinite(out, t->numel);
+    if (bad >= 0)
+        return bienc_error(BIENC_EFORMAT, "%s: tensor '%s' holds %s at element %lld", st->path, t->name,
+                           isnan(out[bad]) ? "NaN" : "Inf", (long long)bad);
+    return 0;
 }
 
 /* ---- writer ---- */
@@ -431,14 +431,10 @@ int safetensors_write(const char *path, const safetensors_entry *e, int n)
         if (sb_add(&b, " ") < 0) rc = BIENC_ENOMEM;
     if (rc == BIENC_ENOMEM) rc = bienc_error(BIENC_ENOMEM, "%s: out of memory for the header", path);
 
-    char tmp[4096];
-    FILE *f = NULL;
+    atomic_file out;
+    if (rc == 0) rc = atomic_file_open(&out, path);
     if (rc == 0) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-        f = fopen(tmp, "wb");
-        if (!f) rc = bienc_error(BIENC_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
-    if (rc == 0) {
+        FILE *f = out.f;
         unsigned char hl[8];
         for (int i = 0; i < 8; i++) hl[i] = (unsigned char)((uint64_t)b.len >> (8 * i));
         int ok = fwrite(hl, 1, 8, f) == 8 && fwrite(b.s, 1, b.len, f) == b.len;
@@ -447,11 +443,8 @@ int safetensors_write(const char *path, const safetensors_entry *e, int n)
             for (int k = 0; k < order[i]->ndim; k++) numel *= (size_t)order[i]->shape[k];
             ok = numel == 0 || fwrite(order[i]->data, 4, numel, f) == numel;
         }
-        ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
-        if (fclose(f) != 0) ok = 0;
-        if (!ok) rc = bienc_error(BIENC_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0) rc = bienc_error(BIENC_EIO, "%s: rename failed: %s", path, strerror(errno));
-        if (rc < 0) remove(tmp);
+        if (!ok) rc = bienc_error(BIENC_EIO, "%s: write failed: %s", path, strerror(errno));
+        rc = atomic_file_finish(&out, rc);
     }
     free(b.s);
     free(order);

@@ -282,6 +282,39 @@ static int parse_value(json_doc *d, int depth, int32_t *out)
     }
 }
 
+static int cmp_members(const void *a, const void *b, void *ctx)
+{
+    const json_node *x = (const json_node *)ctx + *(const int32_t *)a, *y = (const json_node *)ctx + *(const int32_t *)b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* An object naming a member twice is an error: readers would silently keep one of the
+ * values (Python keeps the last, json_get the first). Each object's member names are sorted
+ * (indices into one scratch array) and neighbours compared: O(k log k), fine for the 30 000
+ * members of a tokenizer.json vocabulary. */
+static int check_duplicate_members(json_doc *d)
+{
+    int32_t *order = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < d->n_nodes && rc == 0; i++) {
+        const json_node *o = &d->nodes[i];
+        if (o->type != JSON_OBJECT || o->count < 2) continue;
+        if (!order && !(order = malloc(d->n_nodes * sizeof *order))) return bienc_error(BIENC_ENOMEM, "JSON: out of memory");
+        int32_t k = 0;
+        for (int32_t c = o->child; c >= 0; c = d->nodes[c].next) order[k++] = c;
+        qsort_r(order, (size_t)k, sizeof *order, cmp_members, d->nodes);
+        for (int32_t j = 1; j < k && rc == 0; j++)
+            if (cmp_members(&order[j - 1], &order[j], d->nodes) == 0)
+                rc = bienc_error(BIENC_EFORMAT, "duplicate member name \"%.*s\" in an object",
+                                 (int)(d->nodes[order[j]].key_len > 60 ? 60 : d->nodes[order[j]].key_len),
+                                 d->nodes[order[j]].key);
+    }
+    free(order);
+    return rc;
+}
+
 int json_parse(json_doc *d, const char *text, size_t len)
 {
     if (!d || (!text && len)) return bienc_error(BIENC_EINVAL, "json_parse: NULL argument");
@@ -300,6 +333,7 @@ int json_parse(json_doc *d, const char *text, size_t len)
         n->key = d->key_off[i] == NONE ? NULL : d->bytes + d->key_off[i];
         n->str = d->str_off[i] == NONE ? NULL : d->bytes + d->str_off[i];
     }
+    BIENC_TRY(check_duplicate_members(d));
     d->ok = 1;
     return 0;
 }

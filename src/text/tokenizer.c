@@ -6,6 +6,7 @@
 
 #include "bienc/error.h"
 #include "bienc/tokenizer.h"
+#include "core/atomic_file.h"
 #include "text/tokenizer_internal.h"
 
 /* Defined in tokenizer_json.c. */
@@ -158,15 +159,14 @@ int tokenizer_load(bienc_tokenizer **out, const char *path, int do_lower_case)
 int tokenizer_save_vocab(const bienc_tokenizer *t, const char *path)
 {
     if (!t || !path) return bienc_error(BIENC_EINVAL, "tokenizer_save_vocab: NULL argument");
-    FILE *f = fopen(path, "wb");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot open for writing", path);
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     for (int i = 0; i < t->n; i++) {
         fwrite(t->pool + t->offset[i], 1, t->length[i], f);
         fputc('\n', f);
     }
-    int err = ferror(f);
-    if (fclose(f) != 0 || err) return bienc_error(BIENC_EIO, "%s: write error", path);
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 int tokenizer_vocab_size(const bienc_tokenizer *t) { return t ? t->n : 0; }

@@ -194,15 +194,21 @@ static void adamw_update_range(float *restrict p, const float *restrict g, float
 
 #define ADAMW_CHUNK 16384
 
-static void adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float keep, float b1, float omb1,
-                         float b2, float omb2, float bc2_sqrt, float eps, float neg_step)
+/* Updates p and returns 1 when a value of p became NaN or Inf. The check reads each chunk
+ * right after its update, while it is still in cache, with an OR over exponent bits that
+ * vectorises (no isfinite branch): a small fraction of the step's time. */
+static int adamw_update(float *p, const float *g, float *m, float *v, int64_t n, float keep, float b1, float omb1,
+                        float b2, float omb2, float bc2_sqrt, float eps, float neg_step)
 {
     int64_t chunks = (n + ADAMW_CHUNK - 1) / ADAMW_CHUNK;
-#pragma omp parallel for schedule(static) if (chunks > 2)
+    unsigned bad = 0;
+#pragma omp parallel for schedule(static) if (chunks > 2) reduction(| : bad)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t lo = c * ADAMW_CHUNK, hi = lo + ADAMW_CHUNK < n ? lo + ADAMW_CHUNK : n;
         adamw_update_range(p, g, m, v, lo, hi, keep, b1, omb1, b2, omb2, bc2_sqrt, eps, neg_step);
+        bad |= floats_first_nonfinite(p + lo, hi - lo) >= 0;
     }
+    return bad != 0;
 }
 
 int adamw_step(bienc_adamw *opt)
@@ -231,11 +237,21 @@ int adamw_step(bienc_adamw *opt)
     double bc2 = 1.0 - pow(c->beta2, (double)t);
     float keep = (float)(1.0 - lr * c->weight_decay);
     float neg_step = (float)(-(lr / bc1));
+    int poisoned = -1;
     for (int i = 0; i < opt->n_params; i++) {
         bienc_tensor *p = opt->params[i];
-        adamw_update(p->data, p->grad, opt->m[i]->data, opt->v[i]->data, p->size, opt->decay[i] ? keep : 1.0f,
-                     (float)c->beta1, (float)(1.0 - c->beta1), (float)c->beta2, (float)(1.0 - c->beta2),
-                     (float)sqrt(bc2), (float)c->eps, neg_step);
+        if (adamw_update(p->data, p->grad, opt->m[i]->data, opt->v[i]->data, p->size, opt->decay[i] ? keep : 1.0f,
+                         (float)c->beta1, (float)(1.0 - c->beta1), (float)c->beta2, (float)(1.0 - c->beta2),
+                         (float)sqrt(bc2), (float)c->eps, neg_step) &&
+            poisoned < 0)
+            poisoned = i;
+    }
+    if (poisoned >= 0) {
+        /* the loss and the gradient norm were finite, the weights are not: stop before a
+         * checkpoint or an embedding carries them */
+        opt->last_grad_norm = norm;
+        return bienc_error(BIENC_ERANGE, "optimiser step %lld: parameter %s is no longer finite (NaN or Inf)",
+                           (long long)t, opt->params[poisoned]->name ? opt->params[poisoned]->name : "(unnamed)");
     }
     opt->step = t;
     opt->last_lr = lr;

@@ -17,6 +17,7 @@
 #include "bienc/pipeline.h"
 #include "bienc/teacher.h"
 #include "bienc/trainer.h"
+#include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
 #include "train/trainer_internal.h"
 
@@ -194,8 +195,9 @@ static int stage_mine(pipe_ctx *p)
     int rc = trainer_load_texts(&queries, cfg->data.queries, &ro);
     if (rc == 0) rc = qrels_read(cfg->data.qrels, &qrels);
     /* the first max_queries training queries with a positive and a text */
+    atomic_file qf = {0};
     FILE *f = NULL;
-    if (rc == 0 && !(f = fopen(qpath, "w"))) rc = bienc_error(BIENC_EIO, "cannot write %s: %s", qpath, strerror(errno));
+    if (rc == 0 && (rc = atomic_file_open(&qf, qpath)) == 0) f = qf.f;
     int64_t nq = 0;
     for (size_t i = 0; rc == 0 && i < qrels_num_queries(qrels); i++) {
         if (m->max_queries > 0 && nq >= m->max_queries) break;
@@ -207,7 +209,7 @@ static int stage_mine(pipe_ctx *p)
         if (rc == 0) fprintf(f, "%s\t%.*s\n", qid, (int)tl, text);
         nq++;
     }
-    if (f && fclose(f) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "error writing %s: %s", qpath, strerror(errno));
+    if (f) rc = atomic_file_finish(&qf, rc);
     if (rc == 0) rc = pipe_bm25_search(p, qpath, m->range_max, runpath, note, sizeof note);
     if (rc == 0 && note[0]) rc = bienc_error(BIENC_EINVAL, "mine.enabled needs BM25, which is %s", note);
     if (rc == 0) rc = run_read(runpath, &bm25);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
 
 extern char **environ;
@@ -130,10 +131,10 @@ int pipe_stage_bm25(pipe_ctx *p)
     char qpath[1200], out[1200];
     snprintf(qpath, sizeof qpath, "%s/dev_queries.tsv", p->r->run_dir);
     snprintf(out, sizeof out, "%s/run.bm25.trec", p->r->run_dir);
-    FILE *f = fopen(qpath, "w");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot write: %s", qpath, strerror(errno));
-    for (int64_t i = 0; i < p->nq; i++) fprintf(f, "%s\t%.*s\n", p->qid[i], (int)p->qlen[i], p->qtext[i]);
-    if (fclose(f) != 0) return bienc_error(BIENC_EIO, "%s: write failed: %s", qpath, strerror(errno));
+    atomic_file qf;
+    BIENC_TRY(atomic_file_open(&qf, qpath));
+    for (int64_t i = 0; i < p->nq; i++) fprintf(qf.f, "%s\t%.*s\n", p->qid[i], (int)p->qlen[i], p->qtext[i]);
+    BIENC_TRY(atomic_file_commit(&qf));
     BIENC_TRY(pipe_bm25_search(p, qpath, p->cfg->index.k, out, note, ns));
     if (note[0]) {
         pipe_log(p, "   BM25 %s\n", note);

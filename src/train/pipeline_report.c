@@ -10,6 +10,7 @@
 #include "bienc/error.h"
 #include "bienc/pipeline.h"
 #include "bienc/version.h"
+#include "core/atomic_file.h"
 
 /* Metrics shown in the tables (all of them go to report.json). */
 static const int table_metrics[] = {BIENC_METRIC_MRR10,    BIENC_METRIC_NDCG10,   BIENC_METRIC_MAP100,
@@ -289,16 +290,15 @@ static void write_svg(FILE *f, const bienc_pipeline_result *r)
 static int write_file(const char *dir, const char *name, int kind, const bienc_run_config *cfg,
                       const bienc_pipeline_result *r, const char *cpu)
 {
-    char path[1200], tmp[1210];
+    char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot write", tmp);
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     if (kind == 0) write_md(f, cfg, r, cpu);
     else if (kind == 1) write_json(f, cfg, r, cpu);
     else write_svg(f, r);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) return bienc_error(BIENC_EIO, "%s: write failed", path);
-    return 0;
+    return atomic_file_commit(&out);
 }
 
 int pipeline_write_report(const bienc_run_config *cfg, const bienc_pipeline_result *r)

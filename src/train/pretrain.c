@@ -9,6 +9,7 @@
 #include "bienc/mlm.h"
 #include "bienc/model_io.h"
 #include "bienc/pretrain.h"
+#include "core/atomic_file.h"
 #include "train/train_loop.h"
 
 #define ORDER_KEY 0x70726574726169ull /* "pretrai" */
@@ -252,10 +253,10 @@ static int write_config(pretrain *P)
     BIENC_TRY(rc);
     char path[1200];
     snprintf(path, sizeof path, "%s/config.yaml", P->r->run_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(P->config_text, f) < 0) rc = bienc_error(BIENC_EIO, "%s: cannot write", path);
-    if (f && fclose(f) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "%s: cannot write", path);
-    return rc;
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    fputs(P->config_text, out.f);
+    return atomic_file_commit(&out);
 }
 
 static int setup(pretrain *P)

@@ -10,6 +10,7 @@
 
 #include "bienc/error.h"
 #include "bienc/teacher.h"
+#include "core/atomic_file.h"
 
 /* rows scored per cross_encoder_score call: bounded memory on the 40M-row MS MARCO file */
 #define SCORE_CHUNK 8192
@@ -44,11 +45,9 @@ int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, cons
     if (n_written) *n_written = 0;
     if (!ce || !tr || !path || (!queries) != (!collection))
         return bienc_error(BIENC_EINVAL, "teacher_score_triples: NULL argument (queries and collection go together)");
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return bienc_error(BIENC_EINVAL, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return bienc_error(BIENC_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    FILE *f = out.f;
     int64_t n = triples_count(tr), want = max_rows > 0 ? max_rows : n, written = 0, skipped = 0;
     const char **qt = malloc(2 * SCORE_CHUNK * sizeof *qt), **pt = malloc(2 * SCORE_CHUNK * sizeof *pt);
     size_t *ql = malloc(2 * SCORE_CHUNK * sizeof *ql), *pl = malloc(2 * SCORE_CHUNK * sizeof *pl);
@@ -101,10 +100,7 @@ int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, cons
     free(pl);
     free(sc);
     free(rows);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) rc = rc < 0 ? rc : bienc_error(BIENC_EIO, "error writing %s: %s", tmp, strerror(errno));
-    if (rc == 0 && rename(tmp, path) != 0) rc = bienc_error(BIENC_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc < 0) remove(tmp);
+    rc = atomic_file_finish(&out, rc);
     if (rc == 0 && n_written) *n_written = written;
     return rc;
 }

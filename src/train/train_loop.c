@@ -88,6 +88,9 @@ int train_loop_init(train_loop *L, const train_model *m, const train_loop_opts *
     L->st.loss = NAN;
     if (ck) {
         const char *path = ckpt_path(ck);
+        char attr[64];
+        trainer_ckpt_metric_attr(lo->best_metric, attr, sizeof attr);
+        L->resumed_eval = ckpt_has_attr(ck, attr);
         BIENC_TRY(trainer_ckpt_load_state(ck, L->opt, &L->st));
         BIENC_TRY(m->load_state(m->self, ck));
         int64_t stored_total;
@@ -100,6 +103,8 @@ int train_loop_init(train_loop *L, const train_model *m, const train_loop_opts *
         trainer_log_msg(log, "%sresumed from %s at step %lld\n", lo->what, path, (long long)L->st.step);
     }
     L->last_saved = ck ? L->st.step : -1;
+    L->row_start = ck ? L->st.row_start : 0;
+    L->resumed_row_sum = ck ? L->st.row_sum : 0;
     L->st.sched = &L->sched;
     L->st.best_metric = lo->best_metric;
     L->st.config_text = lo->config_text;
@@ -165,6 +170,17 @@ static int train_step(train_loop *L, int64_t *examples, double *loss_out)
     return push_loss(L, (float)*loss_out);
 }
 
+/* Sum of the losses of steps [L->row_start, upto): those before a resume come from the
+ * checkpoint, added first, in the order an uninterrupted run adds them. */
+static double row_sum(const train_loop *L, int64_t upto)
+{
+    const bienc_train_result *r = L->r;
+    double sum = L->row_start < r->start_step ? L->resumed_row_sum : 0;
+    for (int64_t i = L->row_start > r->start_step ? L->row_start : r->start_step; i < upto; i++)
+        sum += r->losses[i - r->start_step];
+    return sum;
+}
+
 static int save_ckpt(train_loop *L, int64_t step, int with_eval, double eval_value)
 {
     if (!L->lo.ckpt_dir) return 0;
@@ -173,6 +189,8 @@ static int save_ckpt(train_loop *L, int64_t step, int with_eval, double eval_val
     L->st.step = step;
     L->st.has_eval = with_eval;
     L->st.eval_value = eval_value;
+    L->st.row_start = L->row_start;
+    L->st.row_sum = row_sum(L, step);
     BIENC_TRY(trainer_ckpt_save(path, &L->m, L->opt, &L->st));
     snprintf(L->r->last_ckpt, sizeof L->r->last_ckpt, "%s", path);
     L->last_saved = step;
@@ -210,9 +228,19 @@ int train_loop_run(train_loop *L)
         r->mrr_before = L->st.mrr_before = s.v[BIENC_METRIC_MRR10];
         r->recall_before = s.v[BIENC_METRIC_RECALL10];
     }
-    int64_t examples = 0, last_row = r->start_step;
+    int64_t examples = 0;
     double t_train = 0;
     int64_t step = L->opt->step;
+    if (r->start_step > 0 && step >= r->total_steps && L->last_saved == step) {
+        /* resuming a finished run: its final eval row is in metrics.jsonl already */
+        trainer_log_msg(L->log, "%sthe run is already complete at step %lld (%s): nothing to do\n", lo->what,
+                        (long long)step, r->last_ckpt);
+        r->steps = step;
+        return 0;
+    }
+    if (r->start_step > 0 && has_dev && lo->eval_every > 0 && step % lo->eval_every == 0 && step < r->total_steps &&
+        !L->resumed_eval)
+        BIENC_TRY(evaluate(L, step, &s)); /* the eval a stop at this step skipped */
     while (step < r->total_steps) {
         double t0 = trainer_now(), loss = 0;
         BIENC_TRY(train_step(L, &examples, &loss));
@@ -228,11 +256,9 @@ int train_loop_run(train_loop *L)
                                   .eta_s = (r->total_steps - step) * t_train / (double)(step - r->start_step)};
         if (line_due) {
             /* the row's loss is the mean over the steps since the previous row */
-            double sum = 0;
-            for (int64_t i = last_row; i < step; i++) sum += r->losses[i - r->start_step];
             trainer_step_info row = info;
-            row.loss = sum / (double)(step - last_row);
-            last_row = step;
+            row.loss = row_sum(L, step) / (double)(step - L->row_start);
+            L->row_start = step;
             BIENC_TRY(trainer_log_train_row(L->log, &row));
         }
         trainer_log_progress(L->log, &info, line_due);

@@ -64,6 +64,9 @@ typedef struct train_loop {
     trainer_state st;
     int accum;
     int64_t last_saved, losses_cap;
+    int64_t row_start;      /* first step of the metrics.jsonl row in progress */
+    double resumed_row_sum; /* its losses before the resume step (from the checkpoint) */
+    int resumed_eval;       /* the resume checkpoint holds an eval (a stop skips the one due) */
 } train_loop;
 
 /* mkdir -p. */

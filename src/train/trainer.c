@@ -12,6 +12,7 @@
 #include "bienc/error.h"
 #include "bienc/loss.h"
 #include "bienc/model_io.h"
+#include "core/atomic_file.h"
 #include "train/gradcache.h"
 #include "train/train_loop.h"
 
@@ -63,12 +64,48 @@ static int setup_dirs(trainer *t)
     return train_mkdir_p(r->ckpt_dir);
 }
 
+/* A resumed run keeps the checkpoint's architecture: a config that now says otherwise (say
+ * `--set model.size=mini`) is an error naming the key, not a config.yaml that silently
+ * disagrees with the weights. (With model.init_from the architecture is that file's.) */
+static int check_resume_architecture(const trainer *t, const bienc_ckpt *ck)
+{
+    const bienc_cfg_model *m = &t->cfg->model;
+    if (m->init_from) return 0;
+    const bienc_encoder_config *e = &t->bi->enc->cfg;
+    struct {
+        const char *key;
+        double config, ckpt;
+    } keys[] = {
+        {"model.hidden (or model.size)", (double)m->hidden, e->hidden_size},
+        {"model.layers (or model.size)", (double)m->layers, e->num_layers},
+        {"model.heads (or model.size)", (double)m->heads, e->num_heads},
+        {"model.intermediate (or model.size)", (double)m->intermediate, e->intermediate_size},
+        {"model.max_positions", (double)m->max_positions, e->max_position_embeddings},
+        {"model.type_vocab", (double)m->type_vocab, e->type_vocab_size},
+        {"model.vocab_size", m->vocab_size ? (double)m->vocab_size : e->vocab_size, e->vocab_size},
+        {"model.activation", (double)m->activation, (double)e->activation},
+        {"model.layer_norm_eps", (double)(float)m->layer_norm_eps, (double)e->layer_norm_eps},
+        {"model.pooling", (double)m->pooling, (double)t->bi->pool},
+        {"model.normalize", (double)(m->normalize != 0), (double)(t->bi->normalize != 0)},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (keys[i].config != keys[i].ckpt)
+            return bienc_error(BIENC_EINVAL,
+                               "resume: %s is %g in this run's config but %g in %s: a resumed run keeps its "
+                               "architecture (undo the change, or start a new run with model.init_from)",
+                               keys[i].key, keys[i].config, keys[i].ckpt, ckpt_path(ck));
+    return 0;
+}
+
 /* The model: from the resume checkpoint, from model.init_from, or new (tokenizer from
  * tokenizer.vocab or trained on the training texts). */
 static int build_model(trainer *t, const bienc_ckpt *resume)
 {
     const bienc_run_config *cfg = t->cfg;
-    if (resume) return model_io_read(resume, &t->bi);
+    if (resume) {
+        BIENC_TRY(model_io_read(resume, &t->bi));
+        return check_resume_architecture(t, resume);
+    }
     if (cfg->model.init_from) {
         BIENC_TRY(model_io_load(cfg->model.init_from, &t->bi));
         /* the architecture, vocabulary and pooling are the checkpoint's; the lengths are this run's */
@@ -280,10 +317,10 @@ static int setup(trainer *t)
 
     char path[1200];
     snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(t->config_text, f) < 0) rc = bienc_error(BIENC_EIO, "%s: cannot write", path);
-    if (f && fclose(f) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "%s: cannot write", path);
-    BIENC_TRY(rc);
+    atomic_file out;
+    BIENC_TRY(atomic_file_open(&out, path));
+    fputs(t->config_text, out.f);
+    BIENC_TRY(atomic_file_commit(&out));
 
     BIENC_TRY(trainer_log_open(&t->log, r->run_dir, resume_path[0] ? t->loop.st.step : -1, t->o));
     t->idx = malloc((size_t)cfg->train.batch_size * sizeof *t->idx);

@@ -1,5 +1,6 @@
 /* Training checkpoints: the model (model_io.h) plus the optimiser, data position, RNG and
  * schedule, so that a resumed run continues the same trajectory (layout in trainer.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@ static int write_state(bienc_ckpt_writer *w, const train_model *m, bienc_adamw *
         BIENC_TRY(ckpt_write_double(w, attr, st->eval_value));
     }
     if (st->config_text) BIENC_TRY(ckpt_write_string(w, "config", st->config_text));
-    return 0;
+    BIENC_TRY(ckpt_write_int64(w, "log/row_start", st->row_start));
+    return ckpt_write_double(w, "log/row_sum", st->row_sum);
 }
 
 int trainer_ckpt_save(const char *path, const train_model *m, bienc_adamw *opt, const trainer_state *st)
@@ -65,9 +67,16 @@ int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state
     for (int i = 0; i < opt->n_params; i++) {
         const bienc_tensor *p = opt->params[i];
         snprintf(name, sizeof name, "optim/m/%s", p->name);
-        BIENC_TRY(ckpt_read_tensor(c, name, p->ndim, p->shape, opt->m[i]->data));
+        BIENC_TRY(ckpt_read_finite(c, name, p->ndim, p->shape, opt->m[i]->data));
         snprintf(name, sizeof name, "optim/v/%s", p->name);
-        BIENC_TRY(ckpt_read_tensor(c, name, p->ndim, p->shape, opt->v[i]->data));
+        BIENC_TRY(ckpt_read_finite(c, name, p->ndim, p->shape, opt->v[i]->data));
+        /* a second moment is a mean of squares: a negative one means a forged or broken file
+         * (and sqrt(v) would turn the weights into NaN at the first step) */
+        const float *v = opt->v[i]->data;
+        for (int64_t j = 0; j < p->size; j++)
+            if (v[j] < 0.0f)
+                return bienc_error(BIENC_EFORMAT, "%s: %s[%lld] = %g: a second moment cannot be negative", path, name,
+                                   (long long)j, (double)v[j]);
     }
     int64_t step, micro;
     BIENC_TRY(ckpt_read_int64(c, "optim/step", &step));
@@ -84,5 +93,15 @@ int trainer_ckpt_load_state(const bienc_ckpt *c, bienc_adamw *opt, trainer_state
     BIENC_TRY(ckpt_read_double(c, "train/loss", &st->loss));
     BIENC_TRY(ckpt_read_double(c, "train/mrr_before", &st->mrr_before));
     BIENC_TRY(ckpt_read_uint64s(c, "rng/state", st->rng.s, 4));
+    /* (checkpoints from before the row state start a new row at the resume step) */
+    st->row_start = step;
+    st->row_sum = 0;
+    if (ckpt_has_attr(c, "log/row_start")) {
+        BIENC_TRY(ckpt_read_int64(c, "log/row_start", &st->row_start));
+        BIENC_TRY(ckpt_read_double(c, "log/row_sum", &st->row_sum));
+        if (st->row_start < 0 || st->row_start > step || !isfinite(st->row_sum))
+            return bienc_error(BIENC_EFORMAT, "%s: log/row_start %lld or log/row_sum %g out of range", path,
+                               (long long)st->row_start, st->row_sum);
+    }
     return 0;
 }

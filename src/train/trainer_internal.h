@@ -101,6 +101,10 @@ typedef struct trainer_state {
     bienc_rng rng;
     const bienc_schedule *sched;
     const char *config_text;
+    /* the metrics.jsonl row in progress: its first step and the sum of the losses since,
+     * so that a resumed run writes the rows an uninterrupted one would */
+    int64_t row_start;
+    double row_sum;
 } trainer_state;
 
 struct train_model;

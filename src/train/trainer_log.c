@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "core/atomic_file.h"
 #include "train/trainer_internal.h"
 
 double trainer_now(void)
@@ -40,10 +41,12 @@ static int truncate_after(const char *path, int64_t step)
     free(line);
     fclose(f);
     fclose(mem);
-    f = fopen(path, "w");
-    int rc = 0;
-    if (!f || fwrite(keep, 1, kn, f) != kn) rc = bienc_error(BIENC_EIO, "%s: cannot rewrite: %s", path, strerror(errno));
-    if (f && fclose(f) != 0 && rc == 0) rc = bienc_error(BIENC_EIO, "%s: cannot rewrite", path);
+    atomic_file out;
+    int rc = atomic_file_open(&out, path);
+    if (rc == 0) {
+        fwrite(keep, 1, kn, out.f);
+        rc = atomic_file_commit(&out);
+    }
     free(keep);
     return rc;
 }

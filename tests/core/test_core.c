@@ -7,12 +7,17 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bienc/error.h"
 #include "bienc/rng.h"
 #include "bienc/tape.h"
 #include "bienc/tensor.h"
+#include "core/atomic_file.h"
+#include "core/ids.h"
 
 /* ---- errors ---- */
 
@@ -341,12 +346,105 @@ static void test_tape_grad_release(void **state)
     tape_free(tape);
 }
 
+static char *slurp_text(const char *path)
+{
+    static char buf[256];
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+/* The atomic writer: a commit replaces the old file whole, an abort (or a failed write)
+ * keeps it and leaves no temporary; an output that is an input is refused by inode. */
+static void test_atomic_file(void **state)
+{
+    char dir[] = "/tmp/bienc_test_atomic.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], tmp[140], link_path[128], other[128];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(link_path, sizeof link_path, "%s/link.txt", dir);
+    snprintf(other, sizeof other, "%s/other.txt", dir);
+    atomic_file a;
+    assert_int_equal(atomic_file_open(&a, path), 0);
+    fputs("first\n", a.f);
+    assert_int_equal(access(path, F_OK), -1); /* nothing at PATH before the commit */
+    assert_int_equal(atomic_file_commit(&a), 0);
+    assert_string_equal(slurp_text(path), "first\n");
+    assert_int_equal(access(tmp, F_OK), -1);
+
+    assert_int_equal(atomic_file_open(&a, path), 0);
+    fputs("second, never committed\n", a.f);
+    atomic_file_abort(&a);
+    assert_string_equal(slurp_text(path), "first\n");
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(atomic_file_finish(&a, 0), BIENC_ESTATE); /* nothing open any more */
+
+    assert_int_equal(atomic_file_open(&a, path), 0);
+    fputs("third\n", a.f);
+    assert_int_equal(atomic_file_finish(&a, BIENC_EIO), BIENC_EIO);
+    assert_string_equal(slurp_text(path), "first\n");
+
+    /* a leftover temporary (a killed run) is replaced, through no symlink */
+    assert_int_equal(symlink(other, tmp), 0);
+    assert_int_equal(atomic_file_open(&a, path), 0);
+    fputs("fourth\n", a.f);
+    assert_int_equal(atomic_file_commit(&a), 0);
+    assert_string_equal(slurp_text(path), "fourth\n");
+    assert_int_equal(access(other, F_OK), -1);
+
+    /* same file: the name itself, a hard link, PATH.tmp; a fresh name is fine */
+    assert_int_equal(link(path, link_path), 0);
+    const char *in1[] = {NULL, path};
+    assert_int_equal(atomic_file_check_inputs(path, in1, 2), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "same file"));
+    const char *in2[] = {link_path};
+    assert_int_equal(atomic_file_check_inputs(path, in2, 1), BIENC_EINVAL);
+    assert_int_equal(atomic_file_check_inputs(other, in2, 1), 0);
+    char sneaky[140];
+    snprintf(sneaky, sizeof sneaky, "%s/x", dir);
+    snprintf(tmp, sizeof tmp, "%s/x.tmp", dir);
+    assert_int_equal(rename(link_path, tmp), 0);
+    const char *in3[] = {tmp};
+    assert_int_equal(atomic_file_check_inputs(sneaky, in3, 1), BIENC_EINVAL);
+    /* a directory is not an output */
+    assert_int_equal(atomic_file_open(&a, dir), BIENC_EINVAL);
+    unlink(tmp);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* One id rule: empty, too long, spaces and control bytes, duplicates. */
+static void test_ids(void **state)
+{
+    assert_null(id_problem("d1", 2));
+    assert_non_null(id_problem("", 0));
+    assert_non_null(id_problem("a b", 3));
+    assert_non_null(id_problem("a\tb", 3));
+    assert_non_null(id_problem("a\x7f", 2));
+    char long_id[300];
+    memset(long_id, 'x', sizeof long_id);
+    assert_null(id_problem(long_id, 256));
+    assert_non_null(id_problem(long_id, 257));
+    const char *ok[] = {"b", "a", "c", "aa"};
+    assert_int_equal(ids_check(ok, 4, "f"), 0);
+    const char *dup[] = {"b", "a", "c", "a"};
+    assert_int_equal(ids_check(dup, 4, "f"), BIENC_EFORMAT);
+    assert_non_null(strstr(bienc_last_error(), "duplicate id 'a' (rows 1 and 3)"));
+    const char *sp[] = {"b", "a c"};
+    assert_int_equal(ids_check(sp, 2, "f"), BIENC_EFORMAT);
+    assert_non_null(strstr(bienc_last_error(), "row 1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_messages), cmocka_unit_test(test_try_macro), cmocka_unit_test(test_tensor_basics),
         cmocka_unit_test(test_rng),            cmocka_unit_test(test_tape_arena), cmocka_unit_test(test_tape_backward),
-        cmocka_unit_test(test_tape_grad_release),
+        cmocka_unit_test(test_tape_grad_release), cmocka_unit_test(test_atomic_file), cmocka_unit_test(test_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

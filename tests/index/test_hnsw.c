@@ -17,6 +17,7 @@
 #include "bienc/exact.h"
 #include "bienc/hnsw.h"
 #include "bienc/rng.h"
+#include "index/hnsw_internal.h"
 
 /* n points around `centres` Gaussian centres (clustered like real embeddings). */
 static float *clustered(int64_t n, int dim, int centres, uint64_t seed)
@@ -521,6 +522,29 @@ static void test_empty_and_args(void **state)
     assert_int_equal(hnsw_metric_parse("dot", &m), BIENC_EINVAL);
 }
 
+/* A crafted index with valid checksums whose vectors are finite but huge (3e38: their dot
+ * products are Inf, scores NaN) is refused at load, naming the element (issue 14). */
+static void test_load_refuses_overflowing_vectors(void **state)
+{
+    float x[20 * 8];
+    for (int i = 0; i < 20 * 8; i++) x[i] = (float)((i * 7) % 13) - 6.0f;
+    bienc_hnsw *h = build(x, 20, 8, BIENC_METRIC_IP, 1, 1);
+    hnsw_vec(h, 11)[3] = 3e38f; /* behind the builder's back: the writer checksums what it finds */
+    char path[256];
+    snprintf(path, sizeof path, "%s", tmp_path("big"));
+    assert_int_equal(hnsw_save(h, path), 0);
+    bienc_hnsw *g = NULL;
+    assert_int_equal(hnsw_load(&g, path), BIENC_EFORMAT);
+    assert_non_null(strstr(bienc_last_error(), "element 11"));
+    assert_non_null(strstr(bienc_last_error(), "overflow"));
+    hnsw_vec(h, 11)[3] = 1.0f;
+    assert_int_equal(hnsw_save(h, path), 0);
+    assert_int_equal(hnsw_load(&g, path), 0);
+    hnsw_free(g);
+    hnsw_free(h);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_single_thread_deterministic), cmocka_unit_test(test_parallel_build_valid),
         cmocka_unit_test(test_parallel_build_no_orphans),
         cmocka_unit_test(test_add_delete_search), cmocka_unit_test(test_save_load_add),
+        cmocka_unit_test(test_load_refuses_overflowing_vectors),
         cmocka_unit_test(test_truncation), cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_foreign_file), cmocka_unit_test(test_empty_and_args),
     };

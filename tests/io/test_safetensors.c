@@ -70,7 +70,7 @@ static void test_crafted_rejected(void **state)
     expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, 0, BIENC_EFORMAT, "data_offsets");
     expect_reject("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                   "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
-                  16, 0, BIENC_EFORMAT, "twice");
+                  16, 0, BIENC_EFORMAT, "duplicate member name \"a\"");
     expect_reject("{\"a\": not json}", 8, 0, BIENC_EFORMAT, "header");
     expect_reject("[1, 2, 3]", 0, 0, BIENC_EFORMAT, "not a JSON object");
     expect_reject("{\"a\": 5}", 0, 0, BIENC_EFORMAT, "'a'");

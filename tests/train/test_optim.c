@@ -233,6 +233,68 @@ static void test_adamw_restore_state(void **state)
     tensor_free(p2);
 }
 
+/* The NaN guard on the weights (issue 14): optimiser state with a negative or infinite
+ * second moment (or an infinite first one) turns the weights into NaN at the next step although the loss and the
+ * gradient norm are finite; the step must fail, naming the parameter. Also with a
+ * parameter larger than one update chunk, poisoned in its last chunk. */
+static void test_adamw_nan_guard(void **state)
+{
+    float init[4] = {0.3f, -0.7f, 1.1f, 0.05f};
+    /* v = -1 or NaN, m = Inf (v = Inf alone gives a zero update: refused at load instead) */
+    const float poison[3] = {-1.0f, NAN, INFINITY};
+    for (int k = 0; k < 3; k++) {
+        bienc_tensor *p = param("enc.w", 4, init, NULL);
+        bienc_adamw *o;
+        assert_int_equal(adamw_new(&o, &p, 1, NULL, NULL), 0);
+        for (int i = 0; i < 4; i++) p->grad[i] = 0.1f;
+        (k < 2 ? o->v[0] : o->m[0])->data[2] = poison[k];
+        assert_int_equal(adamw_step(o), BIENC_ERANGE);
+        assert_non_null(strstr(bienc_last_error(), "enc.w"));
+        assert_non_null(strstr(bienc_last_error(), "finite"));
+        adamw_free(o);
+        tensor_free(p);
+    }
+    int64_t n = 3 * 16384 + 5;
+    bienc_tensor *big;
+    assert_int_equal(tensor_new_1d(&big, n, 1), 0);
+    assert_int_equal(tensor_set_name(big, "big"), 0);
+    bienc_adamw *o;
+    assert_int_equal(adamw_new(&o, &big, 1, NULL, NULL), 0);
+    for (int64_t i = 0; i < n; i++) big->grad[i] = 0.01f;
+    assert_int_equal(adamw_step(o), 0); /* healthy state: no false alarm */
+    o->v[0]->data[n - 2] = -3.0f;
+    assert_int_equal(adamw_step(o), BIENC_ERANGE);
+    assert_non_null(strstr(bienc_last_error(), "big"));
+    adamw_free(o);
+    tensor_free(big);
+}
+
+/* floats_first_nonfinite and vectors_first_bad: the checks where numbers enter. */
+static void test_finite_checks(void **state)
+{
+    float x[37];
+    for (int i = 0; i < 37; i++) x[i] = (float)i - 18.0f;
+    assert_int_equal(floats_first_nonfinite(x, 37), -1);
+    assert_int_equal(floats_first_nonfinite(x, 0), -1);
+    x[33] = NAN;
+    x[35] = -INFINITY;
+    assert_int_equal(floats_first_nonfinite(x, 37), 33);
+    x[33] = 1.0f;
+    assert_int_equal(floats_first_nonfinite(x, 37), 35);
+    x[35] = 3e38f; /* finite, */
+    assert_int_equal(floats_first_nonfinite(x, 37), -1);
+    int col = 7;
+    /* but as a vector its scores would overflow: rows of 37 dims, the one holding 3e38 */
+    assert_int_equal(vectors_first_bad(x, 1, 37, &col), 0);
+    assert_int_equal(col, -1);
+    x[35] = 1.0f;
+    x[20] = NAN;
+    assert_int_equal(vectors_first_bad(x, 1, 37, &col), 0);
+    assert_int_equal(col, 20);
+    x[20] = 1e14f;
+    assert_int_equal(vectors_first_bad(x, 1, 37, &col), -1);
+}
+
 /* k micro-batches with grads g1..gk accumulated (+=) step like one batch whose grad
  * is their mean. */
 static void test_accumulation(void **state)
@@ -340,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_adamw_state_names),
         cmocka_unit_test(test_adamw_restore_state),
         cmocka_unit_test(test_accumulation),
+        cmocka_unit_test(test_adamw_nan_guard),
+        cmocka_unit_test(test_finite_checks),
         cmocka_unit_test(test_adamw_errors),
         cmocka_unit_test(test_from_config),
     };
