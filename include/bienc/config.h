@@ -123,7 +123,7 @@ typedef struct bienc_cfg_train {
     int64_t seed, threads;              /* threads 0 = all cores */
     int no_duplicates;
     int64_t log_every_steps;
-    int precision;                      /* bienc_precision of the matrix products */
+    int precision;                      /* 0 fp32, 1 bf16, 2 auto (train_precision() in src/train/train_loop.h) */
 } bienc_cfg_train;
 
 typedef struct bienc_cfg_eval {

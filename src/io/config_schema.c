@@ -136,9 +136,10 @@ static const cfg_key train_keys[] = {
     KEY(R, "threads", I, threads, "0", NULL, 0, 4096, "OpenMP threads (0 = all cores)"),
     KEY(R, "no_duplicates", B, no_duplicates, "true", NULL, 0, 0, "no text twice in a batch (true in-batch negatives)"),
     KEY(R, "log_every_steps", I, log_every_steps, "10", NULL, 1, BIG, "metrics log line every N optimiser steps"),
-    KEY(R, "precision", C, precision, "fp32", "fp32|bf16", 0, 0,
-        "matrix products of training: fp32, or bf16 inputs with fp32 accumulation (autocast-style mixed "
-        "precision; weights, gradients, AdamW and checkpoints stay fp32); `bienc version` shows the bf16 kernel"),
+    KEY(R, "precision", C, precision, "fp32", "fp32|bf16|auto", 0, 0,
+        "matrix products of training: fp32, bf16 inputs with fp32 accumulation (autocast-style mixed precision; "
+        "weights, gradients, AdamW and checkpoints stay fp32), or auto: bf16 where the CPU has a bf16 kernel "
+        "(AVX512_BF16), else fp32; `bienc version` shows the bf16 kernel"),
 };
 #undef R
 

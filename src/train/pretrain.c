@@ -292,7 +292,7 @@ static int setup(pretrain *P)
                               .best_metric = BIENC_METRIC_MRR10, .seed = (uint64_t)pc->train.seed,
                               .dropout_base = rng_hash_u64((uint64_t)pc->train.seed, DROPOUT_KEY),
                               .ckpt_dir = r->ckpt_dir, .config_text = P->config_text, .what = "pretrain ", .o = P->o,
-                              .precision = (bienc_precision)pc->train.precision};
+                              .precision = train_precision(pc->train.precision)};
         rc = train_loop_init(&P->loop, &m, &lo, &pc->optim, &pc->schedule, &P->log, r, ck);
     }
     ckpt_close(ck);

@@ -479,7 +479,7 @@ static int teacher_setup_run(const bienc_run_config *cfg, const bienc_teacher_op
                               .ckpt_every = cfg->checkpoint.every_steps, .keep_last = cfg->checkpoint.keep_last,
                               .best_metric = BIENC_METRIC_MRR10, .seed = (uint64_t)t->train.seed,
                               .dropout_base = (uint64_t)t->train.seed, .ckpt_dir = o->dir, .what = "teacher ",
-                              .o = to, .precision = (bienc_precision)t->train.precision};
+                              .o = to, .precision = train_precision(t->train.precision)};
         rc = train_loop_init(L, &m, &lo, &t->optim, &t->schedule, log, lr, ck);
     }
     ckpt_close(ck);

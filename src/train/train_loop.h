@@ -17,6 +17,8 @@
 #ifndef BIENC_TRAIN_LOOP_H
 #define BIENC_TRAIN_LOOP_H
 
+#include "bienc/cpu.h"
+#include "bienc/tape.h"
 #include "train/trainer_internal.h"
 
 typedef struct train_model {
@@ -68,6 +70,14 @@ typedef struct train_loop {
     double resumed_row_sum; /* its losses before the resume step (from the checkpoint) */
     int resumed_eval;       /* the resume checkpoint holds an eval (a stop skips the one due) */
 } train_loop;
+
+/* The precision of train.precision's choice index (fp32, bf16, auto: bf16 where the CPU has
+ * a bf16 kernel, else fp32). */
+static inline bienc_precision train_precision(int choice)
+{
+    if (choice == 2) return cpu_bf16_path() == BIENC_BF16_AVX512 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
+    return choice == 1 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
+}
 
 /* mkdir -p. */
 int train_mkdir_p(const char *path);

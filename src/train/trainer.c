@@ -155,7 +155,7 @@ static int check_loss(trainer *t)
             return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss supports similarity cos_sim only");
         if (cfg->loss.mini_batch_size > 0) {
             BIENC_TRY(tape_new(&t->gc_scratch));
-            tape_set_precision(t->gc_scratch, (bienc_precision)cfg->train.precision);
+            tape_set_precision(t->gc_scratch, train_precision(cfg->train.precision));
         }
         return 0;
     case BIENC_CFG_LOSS_TRIPLET:
@@ -309,7 +309,7 @@ static int setup(trainer *t)
                               .best_metric = trainer_best_metric(cfg), .seed = (uint64_t)cfg->train.seed,
                               .dropout_base = rng_hash_u64((uint64_t)cfg->train.seed, DROPOUT_KEY),
                               .ckpt_dir = r->ckpt_dir, .config_text = t->config_text, .what = "", .o = t->o,
-                              .precision = (bienc_precision)cfg->train.precision};
+                              .precision = train_precision(cfg->train.precision)};
         rc = train_loop_init(&t->loop, &m, &lo, &cfg->optim, &cfg->schedule, &t->log, r, ck);
     }
     ckpt_close(ck);
@@ -334,7 +334,7 @@ static int setup(trainer *t)
                     t->bi->normalize ? " + normalize" : "", (long long)tuples_count(t->data.tuples),
                     (long long)cfg->train.batch_size, accum, config_loss_name(cfg->loss.name), (long long)total,
                     cpu_get_threads(),
-                    cfg->train.precision == BIENC_PRECISION_BF16
+                    train_precision(cfg->train.precision) == BIENC_PRECISION_BF16
                         ? (cpu_bf16_path() == BIENC_BF16_AVX512 ? "bf16 (avx512_bf16)" : "bf16 (fallback kernel)")
                         : "fp32");
     return 0;

@@ -40,6 +40,17 @@ grep -q 'threads, bf16 (' "$T/err" || fail "the log should say bf16 and its kern
 BIENC_BF16_PATH=fallback "$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=fb --set train.precision=bf16 \
   >/dev/null 2>"$T/err" || fail "bf16 fallback run: $(cat "$T/err")"
 grep -q 'bf16 (fallback kernel)' "$T/err" || fail "BIENC_BF16_PATH=fallback not in force: $(cat "$T/err")"
+# auto: bf16 where the CPU has the AVX512_BF16 kernel, else fp32
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=auto --set train.precision=auto >/dev/null 2>"$T/err" ||
+  fail "auto run: $(cat "$T/err")"
+if "$BIN" version | grep -q '^bf16: avx512_bf16'; then
+  grep -q 'threads, bf16 (avx512_bf16)' "$T/err" || fail "auto on an AVX512_BF16 CPU should train in bf16: $(cat "$T/err")"
+else
+  grep -q 'threads, fp32' "$T/err" || fail "auto without AVX512_BF16 should train in fp32: $(cat "$T/err")"
+fi
+BIENC_BF16_PATH=fallback "$BIN" train "$T/run.yaml" "${ARGS[@]}" --set output.name=auto2 --set train.precision=auto \
+  >/dev/null 2>"$T/err" || fail "auto fallback run: $(cat "$T/err")"
+grep -q 'threads, fp32' "$T/err" || fail "auto with the fallback kernel should train in fp32: $(cat "$T/err")"
 
 $PY - "$T" <<'PY' || fail "bf16 losses"
 import sys, json
