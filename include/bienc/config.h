@@ -149,6 +149,7 @@ typedef struct bienc_cfg_index {
     int64_t M, ef_construction, ef;
     int metric;                /* bienc_metric */
     int64_t k;                 /* search depth */
+    int fusion;                /* bienc run's hybrid row: bienc_fusion (0 rrf, 1 linear) */
 } bienc_cfg_index;
 
 /* Hard-negative mining of `bienc run` (stage `mine`): BM25 (eval/bm25_xapian.py) searches the

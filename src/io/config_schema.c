@@ -11,6 +11,7 @@
 #include "bienc/config.h"
 #include "bienc/error.h"
 #include "bienc/loss.h"
+#include "bienc/metrics.h"
 #include "bienc/ops.h"
 #include "bienc/pooling.h"
 #include "io/config_internal.h"
@@ -18,6 +19,7 @@
 /* Choice indices must line up with the other modules' enums. */
 _Static_assert(BIENC_GELU_ERF == 0 && BIENC_GELU_TANH == 1, "model.activation order");
 _Static_assert(BIENC_POOL_MEAN == 0 && BIENC_POOL_CLS == 1 && BIENC_POOL_MAX == 2, "model.pooling order");
+_Static_assert(BIENC_FUSION_RRF == 0 && BIENC_FUSION_LINEAR == 1, "index.fusion order");
 _Static_assert(BIENC_PRECISION_FP32 == 0 && BIENC_PRECISION_BF16 == 1, "train.precision order");
 _Static_assert(BIENC_DIST_EUCLIDEAN == 0 && BIENC_DIST_COSINE == 1, "loss.distance order");
 
@@ -177,6 +179,9 @@ static const cfg_key index_keys[] = {
     KEY(X, "ef", I, ef, "128", NULL, 1, 1000000, "HNSW candidate list while searching"),
     KEY(X, "metric", C, metric, "cosine", "l2|ip|cosine", 0, 0, "distance of the index"),
     KEY(X, "k", I, k, "100", NULL, 1, 1000000, "results per query"),
+    KEY(X, "fusion", C, fusion, "linear", "rrf|linear", 0, 0,
+        "bienc run's hybrid row: reciprocal-rank fusion (k 60) or the sum of min-max normalised scores of the HNSW "
+        "and BM25 runs (equal weights)"),
 };
 #undef X
 

@@ -31,7 +31,7 @@ const char *pipeline_run_label(int run)
 {
     static const char *labels[PIPE_RUN_COUNT] = {"untrained bi-encoder (exact)", "bi-encoder + HNSW", "bi-encoder exact",
                                                  "teacher rerank (top-N)", "BM25 (xapian)",
-                                                 "hybrid (RRF of HNSW and BM25)"};
+                                                 "hybrid (HNSW + BM25 fused)"};
     return run >= 0 && run < PIPE_RUN_COUNT ? labels[run] : "?";
 }
 
@@ -475,11 +475,13 @@ static int stage_search(pipe_ctx *p)
     return rc;
 }
 
-/* Hybrid retrieval: reciprocal-rank fusion of the dense (HNSW) and BM25 runs. */
+/* Hybrid retrieval: the dense (HNSW) and BM25 runs fused (index.fusion: linear, the sum of
+ * per-query min-max normalised scores, or reciprocal-rank fusion). */
 static int stage_fuse(pipe_ctx *p)
 {
     bienc_run *runs[2] = {p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_BM25]};
     bienc_fusion_opts fo = fusion_default_opts();
+    fo.method = (bienc_fusion)p->cfg->index.fusion;
     fo.k = (int)p->cfg->index.k;
     BIENC_TRY(run_fuse(runs, 2, &fo, "hybrid", &p->runs[PIPE_RUN_HYBRID]));
     return save_run(p, p->runs[PIPE_RUN_HYBRID], "run.hybrid.trec");

@@ -107,8 +107,8 @@ PY
 if $PY -c 'import xapian' 2>/dev/null; then
   [ -s "$R/run.bm25.trec" ] || fail "xapian importable but no run.bm25.trec: $(grep -i bm25 "$T/err")"
   grep -q '| BM25 (xapian) |' <<<"$out" || fail "no BM25 row"
-  grep -q '| hybrid (RRF of HNSW and BM25) |' <<<"$out" || fail "no hybrid row"
-  "$BIN" fuse --run "$R/run.hnsw.trec" --run "$R/run.bm25.trec" --k 30 --name hybrid --output "$T/hy.trec" >/dev/null ||
+  grep -q '| hybrid (HNSW + BM25 fused) |' <<<"$out" || fail "no hybrid row"
+  "$BIN" fuse --method linear --run "$R/run.hnsw.trec" --run "$R/run.bm25.trec" --k 30 --name hybrid --output "$T/hy.trec" >/dev/null ||
     fail "bienc fuse of the pipeline's runs"
   cmp -s "$T/hy.trec" "$R/run.hybrid.trec" || fail "bienc fuse differs from the pipeline's hybrid run"
   CAND="$R/run.hybrid.trec"
@@ -154,7 +154,7 @@ fi
 
 # MarginMSELoss in bienc run (its own run directory): a "score" stage has the teacher score
 # the first data.max_examples training triples, and the bi-encoder trains on them
-"$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=distill --set loss.name=MarginMSELoss \
+"$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=distill --set loss.name=MarginMSELoss --set loss.hard_negatives=1 \
   --set data.max_examples=40 --threads 2 --no-bm25 >"$T/out4" 2>"$T/err4" || fail "MarginMSE run: $(tail -3 "$T/err4")"
 RD="$T/runs/distill"
 grep -q 'teacher margins of 40 triples' "$T/err4" || fail "MarginMSE run: no score stage: $(grep -i score "$T/err4")"
