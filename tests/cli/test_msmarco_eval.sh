@@ -12,7 +12,7 @@ DL="$SH/msmarco-dl19"
 TR="$SH/msmarco-triples-sample"
 VOCAB="$SH/bert-base-uncased/vocab.txt"
 for f in "$DL/collection.tsv" "$DL/queries.tsv" "$DL/qrels.txt" "$TR/triples.tsv" "$VOCAB"; do
-  [ -r "$f" ] || { echo "SKIP: shared data absent ($f)"; exit 0; }
+  [ -r "$f" ] || { echo "SKIP: shared data absent ($f)"; exit 77; }
 done
 T=$(mktemp -d /tmp/bienc_test_msmarco.XXXXXX)
 trap 'rm -rf "$T"' EXIT
