@@ -71,6 +71,9 @@ typedef struct bienc_pipeline_result {
     int64_t mined_queries, mined_negatives;             /* stage mine */
     char bm25_note[256];                                /* why BM25 is absent ("" when present) */
     float *bi_losses, *teacher_losses;                  /* per optimiser step */
+    int64_t *bi_eval_steps;                             /* the trainer's dev evaluations (curve) */
+    double *bi_eval_mrr, *bi_eval_recall;
+    int64_t n_bi_evals;
     int64_t n_bi_losses, n_teacher_losses;
     int64_t bi_steps, teacher_steps;
     double bi_pairs_per_s, teacher_pairs_per_s;

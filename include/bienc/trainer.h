@@ -74,6 +74,10 @@ typedef struct bienc_train_result {
     char last_ckpt[1100], best_ckpt[1100];  /* "" when none */
     float *losses;               /* loss of each step run by this call: losses[i] is step start_step + 1 + i */
     int64_t n_losses;
+    /* every dev evaluation of this call, in order: the step and its MRR@10 / Recall@10 */
+    int64_t *eval_steps;
+    double *eval_mrr, *eval_recall;
+    int64_t n_evals;
 } bienc_train_result;
 
 void train_opts_default(bienc_train_opts *o);

@@ -39,6 +39,12 @@ void pipeline_result_free(bienc_pipeline_result *r)
 {
     if (!r) return;
     free(r->bi_losses);
+    free(r->bi_eval_steps);
+    free(r->bi_eval_mrr);
+    free(r->bi_eval_recall);
+    r->bi_eval_steps = NULL;
+    r->bi_eval_mrr = r->bi_eval_recall = NULL;
+    r->n_bi_evals = 0;
     free(r->teacher_losses);
     r->bi_losses = r->teacher_losses = NULL;
 }
@@ -294,6 +300,15 @@ static int stage_train(pipe_ctx *p)
     if (rc == 0 && !tr.last_ckpt[0]) rc = bienc_error(BIENC_ESTATE, "bienc run: the trainer wrote no checkpoint");
     if (rc == 0) snprintf(p->r->model_path, sizeof p->r->model_path, "%s", tr.last_ckpt);
     if (rc == 0) rc = copy_losses(&p->r->bi_losses, &p->r->n_bi_losses, tr.losses, tr.n_losses);
+    if (rc == 0 && tr.n_evals > 0) { /* the dev curve: the report keeps the trainer's arrays */
+        p->r->bi_eval_steps = tr.eval_steps;
+        p->r->bi_eval_mrr = tr.eval_mrr;
+        p->r->bi_eval_recall = tr.eval_recall;
+        p->r->n_bi_evals = tr.n_evals;
+        tr.eval_steps = NULL;
+        tr.eval_mrr = tr.eval_recall = NULL;
+        tr.n_evals = 0;
+    }
     p->r->bi_steps = tr.steps;
     p->r->bi_pairs_per_s = tr.pairs_per_s;
     train_result_free(&tr);

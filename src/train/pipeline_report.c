@@ -87,6 +87,13 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     if (r->n_teacher_losses)
         fprintf(f, "| teacher cross-encoder (BCE) | %lld | %.4f | %.1f |\n", (long long)r->teacher_steps,
                 r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
+    if (r->n_bi_evals) {
+        fprintf(f, "\nThe bi-encoder's dev metrics during training (the trainer's evaluation: the dev queries "
+                   "against their positives and the first eval.max_passages passages, exact search; the table "
+                   "above searches the whole collection):\n\n| step | MRR@10 | Recall@10 |\n|---:|---:|---:|\n");
+        for (int64_t i = 0; i < r->n_bi_evals; i++)
+            fprintf(f, "| %lld | %.4f | %.4f |\n", (long long)r->bi_eval_steps[i], r->bi_eval_mrr[i], r->bi_eval_recall[i]);
+    }
     fprintf(f, "\nModel: %s; teacher: %s\n\n## Timings\n\n| stage | seconds |\n|---|---:|\n", r->model_path,
             r->teacher_path[0] ? r->teacher_path : "(none)");
     for (int i = 0; i < r->n_stages; i++) fprintf(f, "| %s | %.1f |\n", r->stage_name[i], r->stage_seconds[i]);
@@ -192,6 +199,15 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     json_string(f, r->teacher_path);
     fprintf(f, "},\n");
     json_losses(f, "bi_encoder_losses", r->bi_losses, r->n_bi_losses);
+    fprintf(f, "  \"bi_encoder_dev_curve\": [");
+    for (int64_t i = 0; i < r->n_bi_evals; i++) {
+        fprintf(f, "%s{\"step\": %lld, \"mrr@10\": ", i ? ", " : "", (long long)r->bi_eval_steps[i]);
+        json_num(f, r->bi_eval_mrr[i]);
+        fprintf(f, ", \"recall@10\": ");
+        json_num(f, r->bi_eval_recall[i]);
+        fputc('}', f);
+    }
+    fprintf(f, "],\n");
     json_losses(f, "teacher_losses", r->teacher_losses, r->n_teacher_losses);
     fprintf(f, "  \"machine\": {\"cpu\": ");
     json_string(f, cpu);

@@ -204,9 +204,28 @@ static int save_ckpt(train_loop *L, int64_t step, int with_eval, double eval_val
     return 0;
 }
 
+/* Appends one dev evaluation to the result (the report's curve). */
+static int record_eval(bienc_train_result *r, int64_t step, const trainer_eval_scores *s)
+{
+    size_t n = (size_t)r->n_evals + 1;
+    int64_t *st = realloc(r->eval_steps, n * sizeof *st);
+    if (st) r->eval_steps = st;
+    double *m = st ? realloc(r->eval_mrr, n * sizeof *m) : NULL;
+    if (m) r->eval_mrr = m;
+    double *rc = m ? realloc(r->eval_recall, n * sizeof *rc) : NULL;
+    if (!rc) return bienc_error(BIENC_ENOMEM, "out of memory");
+    r->eval_recall = rc;
+    r->eval_steps[r->n_evals] = step;
+    r->eval_mrr[r->n_evals] = s->v[BIENC_METRIC_MRR10];
+    r->eval_recall[r->n_evals] = s->v[BIENC_METRIC_RECALL10];
+    r->n_evals++;
+    return 0;
+}
+
 static int evaluate(train_loop *L, int64_t step, trainer_eval_scores *s)
 {
     BIENC_TRY(L->m.eval(L->m.self, L->tape, s));
+    BIENC_TRY(record_eval(L->r, step, s));
     BIENC_TRY(trainer_log_eval_row(L->log, step, s));
     trainer_log_msg(L->log,
                     "%seval step %lld: MRR@10 %.4f Recall@10 %.4f nDCG@10 %.4f (%lld queries, %lld passages, %.1f s)\n",

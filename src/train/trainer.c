@@ -30,8 +30,13 @@ void train_result_free(bienc_train_result *r)
 {
     if (!r) return;
     free(r->losses);
+    free(r->eval_steps);
+    free(r->eval_mrr);
+    free(r->eval_recall);
     r->losses = NULL;
-    r->n_losses = 0;
+    r->eval_steps = NULL;
+    r->eval_mrr = r->eval_recall = NULL;
+    r->n_losses = r->n_evals = 0;
 }
 
 typedef struct trainer {

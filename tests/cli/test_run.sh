@@ -51,6 +51,7 @@ grep -q 'HNSW vs exact (ANN recall)' <<<"$out" || fail "no ANN recall row"
 for s in data vocab teacher train baseline encode index search rerank bm25 evaluate; do
   grep -q "== $s" "$T/err" || fail "stage $s not logged"
 done
+grep -q "dev metrics during training" "$R/report.md" || fail "report.md lacks the dev curve"
 grep -q '^## Timings' "$R/report.md" && grep -q 'BLAS kernel' "$R/report.md" && grep -q '^```yaml' "$R/report.md" ||
   fail "report.md lacks timings, machine or config"
 head -c 200 "$R/report.svg" | grep -q '<svg' || fail "report.svg is not SVG"
@@ -83,6 +84,8 @@ for s in ("data", "vocab", "teacher", "train", "baseline", "encode", "index", "s
 for k in ("cpu", "cores", "threads", "blas_kernel"):
     assert k in r["machine"], k
 assert len(r["bi_encoder_losses"]) == 4 and len(r["teacher_losses"]) == 4
+curve = r["bi_encoder_dev_curve"]  # the trainer's dev evaluations (eval.every_steps 0: the final one)
+assert len(curve) == 1 and curve[0]["step"] == 4 and 0.0 <= curve[0]["mrr@10"] <= 1.0, curve
 assert "teacher:" in r["config_yaml"]
 assert r["num_queries"] == 25, r["num_queries"]
 ev = json.load(open(sys.argv[2]))
