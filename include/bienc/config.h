@@ -133,6 +133,7 @@ typedef struct bienc_cfg_eval {
     bienc_cfg_ints k;          /* cut-offs reported (MRR/nDCG/Recall@k) */
     int best_metric;           /* bienc_cfg_best: decides checkpoint.keep_best */
     int64_t batch_size;        /* encoding batch */
+    int baseline;              /* bienc run: also evaluate the untrained (or pre-trained) bi-encoder */
 } bienc_cfg_eval;
 
 typedef struct bienc_cfg_checkpoint {
@@ -163,12 +164,17 @@ typedef struct bienc_cfg_mine {
     int64_t num_negatives;     /* per query */
     int sampling;              /* 0 top, 1 random */
     int bi_encoder, teacher;   /* who trains on them */
+    int dense;                 /* candidates: the trained bi-encoder's ranking fused with BM25's
+                                  (the stage then runs after the bi-encoder; teacher only) */
 } bienc_cfg_mine;
 
 /* The cross-encoder teacher of `bienc run`: the same sections, parsed by the same code. */
 typedef struct bienc_cfg_teacher {
     int enabled;
     int64_t rerank_depth;      /* candidates (exact top-N of the bi-encoder) it re-scores */
+    int init_from_bi_encoder;  /* start from the trained bi-encoder (trains after it) */
+    int64_t random_negatives;  /* with mined negatives: how many of a query's negatives are random
+                                  passages (-1: every other one) */
     bienc_cfg_model model;
     bienc_cfg_loss_section loss;
     bienc_cfg_optim optim;

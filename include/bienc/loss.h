@@ -46,4 +46,11 @@ int loss_mnrl(bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, float scale
 int loss_margin_mse(bienc_tape *tape, bienc_tensor *q, bienc_tensor *p, bienc_tensor *n,
                     const float *teacher_margin, bienc_tensor **out);
 
+/* The listwise loss of a cross-encoder reranker (sentence-transformers' CrossEncoder
+ * MultipleNegativesRankingLoss with an identity activation; "localized contrastive
+ * estimation" of Gao et al. 2021 when the negatives are a retriever's top): logits
+ * [B * group] (any shape of that size) hold B consecutive groups, each a positive then
+ * group - 1 negatives; loss = mean over groups of -log softmax(scale * group)[0]. */
+int loss_listwise_ce(bienc_tape *tape, bienc_tensor *logits, int64_t group, float scale, bienc_tensor **out);
+
 #endif

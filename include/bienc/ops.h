@@ -39,6 +39,9 @@ int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **ou
 /* y[R, C] = x[R, C] + b[C] broadcast over rows (x may have leading dimensions). */
 int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out);
 
+/* y = x viewed with another shape of the same element count (torch's reshape). */
+int op_reshape(bienc_tape *tape, bienc_tensor *x, int ndim, const int64_t *shape, bienc_tensor **out);
+
 /* y = alpha * x. */
 int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out);
 

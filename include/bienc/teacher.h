@@ -4,8 +4,14 @@
  * data.collection; each query of a batch is paired with its positive (label 1) and with
  * teacher.loss.hard_negatives passages drawn uniformly from the collection (label 0, never
  * the positive), from a generator seeded by teacher.train.seed, so a run is a pure function
- * of the config and the thread count does not change it. Loss: BCE with logits, mean over
- * the batch's pairs (sentence-transformers CrossEncoder.fit with num_labels = 1). AdamW,
+ * of the config and the thread count does not change it. With data.format hard_negatives
+ * (the mined lists of `bienc mine` / the pipeline's mine stage) the teacher trains on the
+ * mined queries only, and K - teacher.random_negatives of each query's K negatives are drawn
+ * from its mined list (default: every other one). Loss (teacher.loss.name):
+ * BinaryCrossEntropy, BCE with logits, mean over the batch's pairs (sentence-transformers
+ * CrossEncoder with num_labels = 1); or MultipleNegativesRankingLoss, the listwise cross
+ * entropy of each query's positive among its 1 + K passages at teacher.loss.scale
+ * (loss_listwise_ce, loss.h). AdamW,
  * schedule and clipping come from teacher.optim / teacher.schedule; teacher.train.steps
  * (or epochs over the pairs) sets the length.
  *

@@ -38,8 +38,10 @@ static int finalize_model(bienc_cfg_model *m, const bienc_cfg_loss_section *loss
         return bienc_error(BIENC_EINVAL, "tokenizer max length %lld exceeds %smodel.max_positions %lld", (long long)longest,
                            prefix, (long long)m->max_positions);
     int cross = m->kind == BIENC_CFG_CROSS_ENCODER, bce = loss->name == BIENC_CFG_LOSS_BCE;
-    if (cross && !bce)
-        return bienc_error(BIENC_EINVAL, "%smodel.kind cross_encoder is trained with %sloss.name: BinaryCrossEntropy, not %s",
+    if (cross && !bce && loss->name != BIENC_CFG_LOSS_MNRL)
+        return bienc_error(BIENC_EINVAL,
+                           "%smodel.kind cross_encoder is trained with %sloss.name: BinaryCrossEntropy or "
+                           "MultipleNegativesRankingLoss, not %s",
                            prefix, prefix, config_loss_name(loss->name));
     if (!cross && bce)
         return bienc_error(BIENC_EINVAL, "%sloss.name BinaryCrossEntropy needs %smodel.kind: cross_encoder", prefix, prefix);
@@ -119,6 +121,16 @@ int config_finalize(bienc_run_config *cfg)
     if (cfg->mine.range_max <= cfg->mine.range_min)
         return bienc_error(BIENC_EINVAL, "mine.range_max (%lld) must be above mine.range_min (%lld)",
                            (long long)cfg->mine.range_max, (long long)cfg->mine.range_min);
+    if (cfg->mine.enabled && cfg->mine.dense && cfg->mine.bi_encoder)
+        return bienc_error(BIENC_EINVAL, "mine.dense mines with the trained bi-encoder, so its negatives cannot train "
+                                         "it: set mine.bi_encoder: false (they train the teacher, mine.teacher)");
+    int late = cfg->teacher.init_from_bi_encoder || (cfg->mine.enabled && cfg->mine.dense && cfg->mine.teacher);
+    if (cfg->teacher.enabled && late && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE)
+        return bienc_error(BIENC_EINVAL, "MarginMSELoss needs the teacher before the bi-encoder, but "
+                                         "teacher.init_from_bi_encoder / mine.dense train it after");
+    if (cfg->teacher.random_negatives > cfg->teacher.loss.hard_negatives)
+        return bienc_error(BIENC_EINVAL, "teacher.random_negatives (%lld) is above teacher.loss.hard_negatives (%lld)",
+                           (long long)cfg->teacher.random_negatives, (long long)cfg->teacher.loss.hard_negatives);
     if (cfg->optim.betas.n != 2 || cfg->teacher.optim.betas.n != 2 || cfg->pretrain.optim.betas.n != 2)
         return bienc_error(BIENC_EINVAL, "optim.betas must hold two numbers");
     return 0;

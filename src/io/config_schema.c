@@ -153,6 +153,8 @@ static const cfg_key eval_keys[] = {
     LIST(E, "k", BIENC_CFG_INTS, k, "[1, 5, 10, 100]", 1, 1000000, 1, BIENC_CFG_MAX_LIST, "cut-offs reported (Recall@k, ...)"),
     KEY(E, "best_metric", C, best_metric, "mrr@10", "mrr@10|ndcg@10|recall@10|map@100", 0, 0, "metric that picks the best checkpoint"),
     KEY(E, "batch_size", I, batch_size, "64", NULL, 1, 1048576, "texts per encoding batch"),
+    KEY(E, "baseline", B, baseline, "true", NULL, 0, 0,
+        "bienc run: also evaluate the bi-encoder before training (untrained, or as pre-trained) on the whole collection"),
 };
 #undef E
 
@@ -197,14 +199,23 @@ static const cfg_key mine_keys[] = {
     KEY(N, "bi_encoder", B, bi_encoder, "true", NULL, 0, 0,
         "the bi-encoder trains on the mined negatives (data.format hard_negatives, loss.hard_negatives per query)"),
     KEY(N, "teacher", B, teacher, "true", NULL, 0, 0,
-        "half of the teacher's negatives per query come from the mined ones (the rest stay random)"),
+        "the teacher's negatives come from the mined ones (teacher.random_negatives of them stay random)"),
+    KEY(N, "dense", B, dense, "false", NULL, 0, 0,
+        "mine from the trained bi-encoder's ranking fused with BM25's (index.fusion) instead of BM25's alone; "
+        "the stage then runs after the bi-encoder, so only the teacher trains on them (mine.bi_encoder: false)"),
 };
 #undef N
 
 #define Q bienc_cfg_teacher
 static const cfg_key teacher_keys[] = {
     KEY(Q, "enabled", B, enabled, "true", NULL, 0, 0, "bienc run: train (or load) a cross-encoder teacher and rerank with it"),
-    KEY(Q, "rerank_depth", I, rerank_depth, "100", NULL, 1, 1000000, "the teacher re-scores the bi-encoder's exact top-N"),
+    KEY(Q, "rerank_depth", I, rerank_depth, "100", NULL, 1, 1000000,
+        "the teacher re-scores the top-N of the hybrid run (else of the bi-encoder's exact run)"),
+    KEY(Q, "init_from_bi_encoder", B, init_from_bi_encoder, "false", NULL, 0, 0,
+        "bienc run: the teacher's encoder starts from the trained bi-encoder (the teacher then trains after it)"),
+    KEY(Q, "random_negatives", I, random_negatives, "-1", NULL, -1, 64,
+        "with mined negatives (mine.teacher): how many of each query's teacher.loss.hard_negatives are random "
+        "collection passages, the rest mined (-1: every other one)"),
 };
 #undef Q
 
@@ -256,6 +267,7 @@ static const struct {
     {"teacher.model.kind", "cross_encoder"},
     {"teacher.loss.name", "BinaryCrossEntropy"},
     {"teacher.loss.hard_negatives", "4"},
+    {"teacher.loss.scale", "1"}, /* the listwise loss on raw logits */
     {"teacher.train.batch_size", "16"},
     {"pretrain.optim.lr", "0.0001"},
     {"pretrain.train.steps", "1000"},

@@ -110,6 +110,35 @@ int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor
     return BIENC_OK;
 }
 
+/* ---- reshape: y = x with another shape of the same size (a copy: tape tensors own
+ * their block; the sizes this is used for are small) ---- */
+
+static int reshape_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    float *dx = tape_grad(tape, node->in[0]);
+    if (!dx) return BIENC_OK;
+    const float *dy = node->out->grad;
+    for (int64_t j = 0; j < node->out->size; j++) dx[j] += dy[j];
+    return BIENC_OK;
+}
+
+int op_reshape(bienc_tape *tape, bienc_tensor *x, int ndim, const int64_t *shape, bienc_tensor **out)
+{
+    if (out) *out = NULL;
+    if (!tape || !x || !out || !x->data || !shape) return bienc_error(BIENC_EINVAL, "op_reshape: NULL argument");
+    if (ndim < 1 || ndim > BIENC_MAX_DIMS || tensor_shape_size(ndim, shape) != x->size) {
+        char buf[64];
+        return bienc_error(BIENC_ESHAPE, "op_reshape: %s has %lld elements, the new shape %lld", tensor_shape_str(x, buf, sizeof buf),
+                           (long long)x->size, ndim >= 1 && ndim <= BIENC_MAX_DIMS ? (long long)tensor_shape_size(ndim, shape) : -1LL);
+    }
+    bienc_tensor *y;
+    BIENC_TRY(tape_tensor(tape, ndim, shape, &y));
+    memcpy(y->data, x->data, (size_t)x->size * sizeof *y->data);
+    BIENC_TRY(tape_record(tape, "reshape", reshape_backward, y, 1, (bienc_tensor *[]){x}, NULL, 0));
+    *out = y;
+    return BIENC_OK;
+}
+
 /* ---- scale: y = alpha x ---- */
 
 typedef struct { float alpha; } scale_ctx;

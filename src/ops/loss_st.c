@@ -5,7 +5,9 @@
  *   MultipleNegativesRankingLoss:  scores[B, M] = scale * cos_sim(q, docs),
  *                                  loss = CE(scores, labels = 0..B-1)
  *   symmetric variant:             + CE(scores[:, :B]^T, 0..B-1), averaged
- *   MarginMSELoss:                 MSE(q.p - q.n, teacher margin) */
+ *   MarginMSELoss:                 MSE(q.p - q.n, teacher margin)
+ *   cross-encoder MNRL (listwise): CE(scale * logits[B, G], labels = 0): each query's
+ *                                  positive among its G passages */
 #include "bienc/loss.h"
 
 #include <string.h>
@@ -74,4 +76,21 @@ int loss_margin_mse(bienc_tape *tape, bienc_tensor *q, bienc_tensor *p, bienc_te
     BIENC_TRY(tape_tensor(tape, 1, (int64_t[]){B}, &target));
     memcpy(target->data, teacher_margin, sizeof(float) * (size_t)B);
     return loss_mse(tape, margin, target, out);
+}
+
+int loss_listwise_ce(bienc_tape *tape, bienc_tensor *logits, int64_t group, float scale, bienc_tensor **out)
+{
+    if (out) *out = NULL;
+    if (!tape || !logits || !out) return bienc_error(BIENC_EINVAL, "loss_listwise_ce: NULL argument");
+    if (group < 1 || logits->size % group != 0)
+        return bienc_error(BIENC_ESHAPE, "loss_listwise_ce: %lld logits are not groups of %lld", (long long)logits->size,
+                           (long long)group);
+    int64_t B = logits->size / group;
+    int32_t *zeros = tape_alloc(tape, sizeof(int32_t) * (size_t)B);
+    if (!zeros) return BIENC_ENOMEM;
+    memset(zeros, 0, sizeof(int32_t) * (size_t)B);
+    bienc_tensor *g;
+    BIENC_TRY(op_reshape(tape, logits, 2, (int64_t[]){B, group}, &g));
+    if (scale != 1.0f) BIENC_TRY(op_scale(tape, g, scale, &g));
+    return loss_cross_entropy(tape, g, zeros, out);
 }

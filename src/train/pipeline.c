@@ -100,6 +100,14 @@ static int mkdir_p(const char *path)
 
 /* ---- stages ---- */
 
+static int save_run(pipe_ctx *p, bienc_run *run, const char *file)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", p->r->run_dir, file);
+    return run_write(run, path);
+}
+
+
 static int stage_data(pipe_ctx *p)
 {
     const bienc_cfg_data *d = &p->cfg->data;
@@ -164,9 +172,9 @@ static int stage_teacher(pipe_ctx *p)
     snprintf(dir, sizeof dir, "%s/teacher", p->r->run_dir);
     bienc_teacher_opts to = {.vocab = p->vocab, .output = p->r->teacher_path, .threads = p->o->threads,
                              .log = p->o->quiet ? NULL : (p->o->log ? p->o->log : stderr), .dir = dir,
-                             .overwrite = 1};
+                             .overwrite = 1, .init_from = p->cfg->teacher.init_from_bi_encoder ? p->r->model_path : NULL};
     bienc_teacher_result tr;
-    /* with mine.teacher, half of the teacher's negatives come from the mined BM25 lists */
+    /* with mine.teacher, the teacher's negatives come from the mined lists (teacher.random_negatives stay random) */
     bienc_run_config tc = p->work;
     if (p->hardnegs[0] && p->cfg->mine.teacher) {
         tc.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
@@ -180,9 +188,47 @@ static int stage_teacher(pipe_ctx *p)
     return rc;
 }
 
-/* Hard negatives: BM25's ranking of the training queries minus their positives, for the
- * bi-encoder (mine.bi_encoder: it trains on data.format hard_negatives) and the teacher
- * (mine.teacher: half of its negatives are drawn from them). */
+/* The trained bi-encoder's top k of the n mine queries (ids, texts) searched in the index,
+ * fused with BM25's run when there is one (index.fusion, as the dev set's hybrid row). */
+static int mine_dense_run(pipe_ctx *p, const char *const *ids, const char *const *texts, const size_t *lens, int64_t n,
+                          int k, bienc_run *bm25, bienc_run **out)
+{
+    const bienc_run_config *cfg = p->cfg;
+    int dim = biencoder_dim(p->bi), ef = (int)(cfg->index.ef > k ? cfg->index.ef : k);
+    float *qe = malloc((size_t)(n ? n : 1) * dim * sizeof *qe), *sc = malloc((size_t)(n ? n : 1) * k * sizeof *sc);
+    int64_t *hits = malloc((size_t)(n ? n : 1) * k * sizeof *hits);
+    bienc_run *dense = NULL;
+    int rc = qe && sc && hits ? 0 : bienc_error(BIENC_ENOMEM, "mine: out of memory for %lld queries", (long long)n);
+    if (rc == 0)
+        rc = biencoder_encode_texts(p->bi, NULL, texts, lens, n, BIENC_SIDE_QUERY, (int)cfg->eval.batch_size, qe);
+    if (rc == 0) rc = hnsw_search(p->index, qe, n, k, ef, p->threads, hits, sc);
+    if (rc == 0) rc = run_new(&dense, "dense");
+    for (int64_t q = 0; rc == 0 && q < n; q++)
+        for (int j = 0; rc == 0 && j < k; j++)
+            if (hits[q * k + j] >= 0 && hits[q * k + j] < p->np) rc = run_add(dense, ids[q], p->pid[hits[q * k + j]], sc[q * k + j]);
+    if (rc == 0) rc = run_sort(dense);
+    if (rc == 0 && bm25) {
+        bienc_run *both[2] = {dense, bm25};
+        bienc_fusion_opts fo = fusion_default_opts();
+        fo.method = (bienc_fusion)cfg->index.fusion;
+        fo.k = k;
+        rc = run_fuse(both, 2, &fo, "hybrid", out);
+    } else if (rc == 0) {
+        *out = dense;
+        dense = NULL;
+    }
+    if (rc == 0) rc = save_run(p, *out, "run.mine.trec");
+    run_free(dense);
+    free(qe);
+    free(sc);
+    free(hits);
+    return rc;
+}
+
+/* Hard negatives: the non-relevant top ranks of the training queries, for the bi-encoder
+ * (mine.bi_encoder: it trains on data.format hard_negatives) and the teacher (mine.teacher).
+ * Candidates: BM25's ranking, or with mine.dense the trained bi-encoder's fused with it
+ * (this stage then runs after the index is built). */
 static int stage_mine(pipe_ctx *p)
 {
     const bienc_run_config *cfg = p->cfg;
@@ -193,7 +239,7 @@ static int stage_mine(pipe_ctx *p)
     bienc_read_opts ro = {.skip_malformed = cfg->data.skip_malformed};
     bienc_texts *queries = NULL;
     bienc_qrels *qrels = NULL;
-    bienc_run *bm25 = NULL;
+    bienc_run *bm25 = NULL, *cand = NULL;
     char qpath[1200], runpath[1200], note[256];
     snprintf(qpath, sizeof qpath, "%s/mine_queries.tsv", p->r->run_dir);
     snprintf(runpath, sizeof runpath, "%s/run.bm25.train.trec", p->r->run_dir);
@@ -201,24 +247,29 @@ static int stage_mine(pipe_ctx *p)
     int rc = trainer_load_texts(&queries, cfg->data.queries, &ro);
     if (rc == 0) rc = qrels_read(cfg->data.qrels, &qrels);
     /* the first max_queries training queries with a positive and a text */
+    size_t nj = rc == 0 ? qrels_num_queries(qrels) : 0;
+    const char **ids = malloc((nj + 1) * sizeof *ids), **texts = malloc((nj + 1) * sizeof *texts);
+    size_t *lens = malloc((nj + 1) * sizeof *lens);
+    if (rc == 0 && (!ids || !texts || !lens)) rc = bienc_error(BIENC_ENOMEM, "mine: out of memory");
     atomic_file qf = {0};
     FILE *f = NULL;
     if (rc == 0 && (rc = atomic_file_open(&qf, qpath)) == 0) f = qf.f;
     int64_t nq = 0;
-    for (size_t i = 0; rc == 0 && i < qrels_num_queries(qrels); i++) {
+    for (size_t i = 0; rc == 0 && i < nj; i++) {
         if (m->max_queries > 0 && nq >= m->max_queries) break;
-        const char *qid = qrels_query_id(qrels, i), *id, *text;
-        size_t idl, tl;
+        const char *qid = qrels_query_id(qrels, i), *id;
+        size_t idl;
         int64_t row = texts_find(queries, qid, strlen(qid));
         if (row < 0 || qrels_count_relevant(qrels, qid, 1) == 0) continue;
-        rc = texts_get(queries, row, &id, &idl, &text, &tl);
-        if (rc == 0) fprintf(f, "%s\t%.*s\n", qid, (int)tl, text);
-        nq++;
+        rc = texts_get(queries, row, &id, &idl, &texts[nq], &lens[nq]);
+        if (rc == 0) fprintf(f, "%s\t%.*s\n", qid, (int)lens[nq], texts[nq]);
+        ids[nq++] = qid;
     }
     if (f) rc = atomic_file_finish(&qf, rc);
     if (rc == 0) rc = pipe_bm25_search(p, qpath, m->range_max, runpath, note, sizeof note);
-    if (rc == 0 && note[0]) rc = bienc_error(BIENC_EINVAL, "mine.enabled needs BM25, which is %s", note);
-    if (rc == 0) rc = run_read(runpath, &bm25);
+    if (rc == 0 && note[0] && !m->dense) rc = bienc_error(BIENC_EINVAL, "mine.enabled needs BM25, which is %s", note);
+    if (rc == 0 && !note[0]) rc = run_read(runpath, &bm25);
+    if (rc == 0 && m->dense) rc = mine_dense_run(p, ids, texts, lens, nq, (int)m->range_max, bm25, &cand);
     bienc_mine_opts mo = mine_default_opts();
     mo.range_min = (int)m->range_min;
     mo.range_max = (int)m->range_max;
@@ -226,22 +277,27 @@ static int stage_mine(pipe_ctx *p)
     mo.random = m->sampling == 1;
     mo.seed = (uint64_t)cfg->train.seed;
     if (rc == 0)
-        rc = mine_hard_negatives(&bm25, 1, qrels, &mo, NULL, NULL, p->hardnegs, &p->r->mined_queries,
+        rc = mine_hard_negatives(m->dense ? &cand : &bm25, 1, qrels, &mo, NULL, NULL, p->hardnegs, &p->r->mined_queries,
                                  &p->r->mined_negatives);
     if (rc == 0) {
-        pipe_log(p, "   %lld negatives for %lld of %lld training queries (BM25 ranks %lld-%lld) -> %s\n",
+        pipe_log(p, "   %lld negatives for %lld of %lld training queries (%s ranks %lld-%lld) -> %s\n",
                  (long long)p->r->mined_negatives, (long long)p->r->mined_queries, (long long)nq,
-                 (long long)m->range_min + 1, (long long)m->range_max, p->hardnegs);
-        if (m->bi_encoder) {
+                 !m->dense ? "BM25" : bm25 ? "bi-encoder + BM25" : "bi-encoder", (long long)m->range_min + 1,
+                 (long long)m->range_max, p->hardnegs);
+        if (m->bi_encoder && !m->dense) {
             p->work.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
             p->work.data.hard_negatives_file = p->hardnegs;
             p->work.data.skip_malformed = 1; /* a query with fewer candidates than loss.hard_negatives is left out */
             if (p->work.loss.hard_negatives > m->num_negatives) p->work.loss.hard_negatives = m->num_negatives;
         }
     }
+    free(ids);
+    free(texts);
+    free(lens);
     texts_free(queries);
     qrels_free(qrels);
     run_free(bm25);
+    run_free(cand);
     return rc;
 }
 
@@ -374,13 +430,6 @@ static int run_from_ids(pipe_ctx *p, const char *name, const int64_t *ids, const
             BIENC_TRY(run_add(*out, p->qid[q], p->pid[id], scores[q * k + j]));
         }
     return run_sort(*out);
-}
-
-static int save_run(pipe_ctx *p, bienc_run *run, const char *file)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", p->r->run_dir, file);
-    return run_write(run, path);
 }
 
 /* Embeds the dev queries and the collection with `bi` (caller frees *qe, *pe). */
@@ -597,18 +646,23 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0) rc = run_stage(&p, "data", stage_data);
     if (rc == 0) rc = run_stage(&p, "vocab", stage_vocab);
     p.work.tokenizer.vocab = p.vocab;
-    if (rc == 0 && cfg->mine.enabled) rc = run_stage(&p, "mine", stage_mine);
+    /* the teacher trains after the bi-encoder when it starts from it or learns from its mined ranking */
+    int dense_mine = cfg->mine.enabled && cfg->mine.dense;
+    int late = cfg->teacher.enabled && (cfg->teacher.init_from_bi_encoder || (dense_mine && cfg->mine.teacher));
+    if (rc == 0 && cfg->mine.enabled && !dense_mine) rc = run_stage(&p, "mine", stage_mine);
     if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
-    if (rc == 0 && cfg->teacher.enabled) rc = run_stage(&p, "teacher", stage_teacher);
+    if (rc == 0 && cfg->teacher.enabled && !late) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
     if (rc == 0) rc = run_stage(&p, "load dev set", load_dev);
-    if (rc == 0) rc = run_stage(&p, "baseline", stage_baseline);
+    if (rc == 0 && cfg->eval.baseline) rc = run_stage(&p, "baseline", stage_baseline);
     if (rc == 0) rc = run_stage(&p, "encode", stage_encode);
     if (rc == 0) rc = run_stage(&p, "index", stage_index);
     if (rc == 0) rc = run_stage(&p, "search", stage_search);
     if (rc == 0) rc = run_stage(&p, "bm25", pipe_stage_bm25);
     if (rc == 0 && p.runs[PIPE_RUN_BM25]) rc = run_stage(&p, "fuse", stage_fuse);
+    if (rc == 0 && dense_mine) rc = run_stage(&p, "mine", stage_mine);
+    if (rc == 0 && late) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
     if (rc == 0) rc = run_stage(&p, "evaluate", stage_evaluate);
     r->total_seconds = now_s() - t0;

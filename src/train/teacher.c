@@ -242,9 +242,10 @@ static void shuffle(teacher_run *T)
 
 /* B queries in this epoch's order, each with its positive (label 1) then K negatives
  * (label 0, never the positive): random collection passages, or, when the data has mined
- * negatives for the query, every other one drawn from those (half hard, half random: the
- * mined lists hold near-duplicates of the positive that a teacher must not learn to
- * reject outright); BCE with logits over the pairs. */
+ * negatives for the query, K - teacher.random_negatives drawn from those and the rest
+ * random (default: every other one; BM25's mined lists hold near-duplicates of the
+ * positive that a teacher must not learn to reject outright). Loss: BCE with logits over
+ * the pairs, or the listwise cross entropy of each query's positive among its 1 + K. */
 static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tensor **loss, int64_t *examples,
                               int64_t *epoch)
 {
@@ -266,7 +267,9 @@ static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_
         for (int j = 0; j < per; j++) {
             int64_t pi = d->p[e];
             int64_t qr = d->q[e], nh = d->hn_first ? d->hn_first[qr + 1] - d->hn_first[qr] : 0;
-            if (j > 0 && j % 2 == 1 && nh > 0) {
+            int R = (int)T->cfg->teacher.random_negatives;
+            int mined = R < 0 ? j % 2 == 1 : j <= per - 1 - R; /* default: every other one */
+            if (j > 0 && nh > 0 && mined) {
                 pi = d->hn[d->hn_first[qr] + (int64_t)rng_below(&T->rng, (uint64_t)nh)];
             } else if (j > 0) {
                 do pi = (int64_t)rng_below(&T->rng, (uint64_t)ncoll);
@@ -286,7 +289,8 @@ static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_
     BIENC_TRY(cross_encoder_forward(T->ce, tape, &batch, 1, key, &logits));
     *examples = np;
     *epoch = T->epoch;
-    return loss_bce_with_logits(tape, logits, T->labels, loss);
+    if (T->cfg->teacher.loss.name == BIENC_CFG_LOSS_BCE) return loss_bce_with_logits(tape, logits, T->labels, loss);
+    return loss_listwise_ce(tape, logits, per, (float)T->cfg->teacher.loss.scale, loss);
 }
 
 /* The cross-encoder (cross_encoder.h layout) and the data position. */
@@ -463,9 +467,12 @@ static int teacher_setup_run(const bienc_run_config *cfg, const bienc_teacher_op
     if (rc == 0) rc = teacher_run_alloc(T);
     if (rc == 0 && o->log) {
         const bienc_encoder_config *ec = &T->ce->enc->cfg;
-        fprintf(o->log, "teacher: %lld labelled queries, %lld passages, %d negatives each%s, cross-encoder %d x %d\n",
-                (long long)T->d.n, (long long)texts_count(T->d.collection), (int)t->loss.hard_negatives,
-                T->d.hn_first ? " (every other one mined, the rest random)" : "", ec->num_layers, ec->hidden_size);
+        int K = (int)t->loss.hard_negatives, R = (int)t->random_negatives;
+        int mined = !T->d.hn_first ? 0 : R < 0 ? (K + 1) / 2 : K - R;
+        fprintf(o->log, "teacher: %lld labelled queries, %lld passages, %d negatives each (%d mined, %d random), %s, "
+                        "cross-encoder %d x %d\n",
+                (long long)T->d.n, (long long)texts_count(T->d.collection), K, mined, K - mined,
+                t->loss.name == BIENC_CFG_LOSS_BCE ? "BCE" : "listwise cross entropy", ec->num_layers, ec->hidden_size);
     }
     int accum = (int)(t->optim.grad_accumulation > 0 ? t->optim.grad_accumulation : 1);
     int64_t batches_per_epoch = (T->d.n + T->B - 1) / (T->B > 0 ? T->B : 1);

@@ -319,6 +319,22 @@ static void ref_ce(double *const *in, const void *p, double *out)
     out[0] = ce_d(in[0], lp->B, lp->M, lp->labels);
 }
 
+/* loss_listwise_ce: B groups of M logits stored as a [B * M, 1] column, scaled */
+static int run_listwise(bienc_tape *tp, bienc_tensor **in, const void *p, bienc_tensor **out)
+{
+    const loss_p *lp = p;
+    return loss_listwise_ce(tp, in[0], lp->M, lp->scale, out);
+}
+
+static void ref_listwise(double *const *in, const void *p, double *out)
+{
+    const loss_p *lp = p;
+    double x[64];
+    int32_t zeros[16] = {0};
+    for (int64_t i = 0; i < lp->B * lp->M; i++) x[i] = lp->scale * in[0][i];
+    out[0] = ce_d(x, lp->B, lp->M, zeros);
+}
+
 static int run_triplet(bienc_tape *tp, bienc_tensor **in, const void *p, bienc_tensor **out)
 {
     const loss_p *lp = p;
@@ -488,6 +504,9 @@ static void test_grad_losses(void **state)
     loss_p pce = {.B = 5, .M = 7, .labels = labels};
     gcase ce = {"cross_entropy", 1, {5}, {7}, NOALIAS, {0}, run_ce, ref_ce, 1, &pce, -3, 3};
     check_case(&ce, 41);
+    loss_p plw = {.B = 3, .M = 4, .scale = 2.5f};
+    gcase lw = {"listwise_ce", 1, {12}, {1}, NOALIAS, {0}, run_listwise, ref_listwise, 1, &plw, -2, 2};
+    check_case(&lw, 45);
     /* margins chosen so that some rows are inside the hinge and some are not */
     loss_p pte = {.B = 6, .C = 5, .dist = BIENC_DIST_EUCLIDEAN, .margin = 0.3f};
     gcase te = {"triplet euclidean", 3, {6, 6, 6}, {5, 5, 5}, NOALIAS, {0}, run_triplet, ref_triplet, 1, &pte, -1, 1};

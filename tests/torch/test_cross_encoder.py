@@ -44,11 +44,12 @@ def main():
     torch.set_default_dtype(torch.float64)
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in (5, 17):
-            out = os.path.join(tmp, f"cross{seed}.bin")
+        for seed, listwise in ((5, False), (17, False), (5, True), (23, True)):
+            out = os.path.join(tmp, f"cross{seed}{listwise}.bin")
             env = dict(os.environ)
             env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
-            r = subprocess.run([exe, out, "--seed", str(seed)], capture_output=True, text=True, env=env)
+            r = subprocess.run([exe, out, "--seed", str(seed)] + (["--listwise"] if listwise else []),
+                               capture_output=True, text=True, env=env)
             assert r.returncode == 0, r.stderr
             rec = read_records(out)
             c = Cfg(vocab_size=37, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
@@ -76,7 +77,11 @@ def main():
             assert types.sum() > 0, "no passage tokens have token type 1"
             logits = m(ids, types, mask)
             labels = torch.tensor(rec["labels"].astype(np.float64)).reshape(n, 1)
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+            if listwise:
+                groups = 2.5 * logits.reshape(n // 2, 2)
+                loss = nn.functional.cross_entropy(groups, torch.zeros(n // 2, dtype=torch.long))
+            else:
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
             loss.backward()
             e = rel_err(rec["logits"], logits.detach().numpy())
             assert e < 1e-4, f"seed {seed}: logits rel err {e}"
@@ -94,7 +99,7 @@ def main():
                 e = float(np.max(np.abs(g - ref))) / max(float(np.max(np.abs(ref))), 1e-3 * gscale)
                 assert e < 2e-3, f"seed {seed}: grad {name} rel err {e}"
                 worst = max(worst, e)
-            print(f"seed {seed}: logits {rec['logits'].ravel()} loss {float(rec['loss'][0]):.6f} ok")
+            print(f"seed {seed} {'listwise' if listwise else 'bce'}: logits {rec['logits'].ravel()} loss {float(rec['loss'][0]):.6f} ok")
     print(f"cross-encoder parity: worst relative error {worst:.2e}")
 
 
