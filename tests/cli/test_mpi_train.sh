@@ -5,7 +5,8 @@
 # negatives across the ranks), GradCache with a mini-batch that splits the ranks' halves
 # unevenly, dot-product MNRL with a hard negative, and TripletLoss; a stop + resume under 2
 # ranks repeats the uninterrupted 2-rank run digit for digit. The oracle is the one-process
-# trainer (itself tested against PyTorch). Skipped (77) without mpirun or an MPI build.
+# trainer (itself tested against PyTorch). Also runs tests/core/test_comm.c on 3 ranks.
+# Skipped (77) without mpirun or an MPI build.
 set -u
 . "$(dirname "$0")/lib.sh"
 command -v mpirun >/dev/null || { echo "SKIP: no mpirun (apt-get install openmpi-bin libopenmpi-dev)"; exit 77; }
@@ -15,6 +16,14 @@ scratch mpi_train
 # CI runs as root; one core per rank is enough, and the machine may have fewer cores than ranks
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 MPIRUN=(mpirun --oversubscribe --bind-to none -np 2)
+
+# the collectives themselves on 3 ranks (ring chunks of unequal size, lengths below 3)
+tried=$((tried + 1))
+COMM_TEST=${BIENC_BUILD_DIR:-.}/tests/core_test_comm
+if [ -x "$COMM_TEST" ]; then
+  mpirun --oversubscribe --bind-to none -np 3 "$COMM_TEST" >"$T/comm.out" 2>&1 && ok ||
+    bad "core_test_comm on 3 ranks: $(tail -20 "$T/comm.out")"
+else bad "$COMM_TEST missing"; fi
 
 cat > "$T/run.yaml" <<YAML
 model: {hidden: 32, layers: 2, heads: 2, intermediate: 64, max_positions: 64, dropout: 0.1, attention_dropout: 0.1}
