@@ -5,7 +5,8 @@
 # negatives across the ranks), GradCache with a mini-batch that splits the ranks' halves
 # unevenly, dot-product MNRL with a hard negative, and TripletLoss; a stop + resume under 2
 # ranks repeats the uninterrupted 2-rank run digit for digit. The oracle is the one-process
-# trainer (itself tested against PyTorch). Also runs tests/core/test_comm.c on 3 ranks.
+# trainer (itself tested against PyTorch). Also: tests/core/test_comm.c on 3 ranks, and a
+# 2-rank sharded encode whose merged --exact search is the whole collection's run.
 # Skipped (77) without mpirun or an MPI build.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -117,6 +118,23 @@ if train split 2 --stop-at 3 && train split 2 --resume; then
   [ "$(losses two)" = "$(losses split)" ] && ok ||
     bad "resumed losses differ: $(losses two | tr '\n' ' ') vs $(losses split | tr '\n' ' ')"
 else bad "stop/resume on 2 ranks failed: $(tail -5 "$T/split.err")"; fi
+
+# sharded encode: `mpirun -np 2 bienc encode` writes one shard per rank; searching both
+# shards' indexes with --exact gives the run of one index over the whole collection
+tried=$((tried + 1))
+M="$T/ckpt/two/step-6.h5"
+head -n 500 "$T/deb/collection.tsv" > "$T/c.tsv"
+head -n 30 "$T/deb/queries.dev.tsv" > "$T/q.tsv"
+if "$BIN" encode --model "$M" --input "$T/c.tsv" --output "$T/c.h5" --quiet >/dev/null &&
+   "${MPIRUN[@]}" "$BIN" encode --model "$M" --input "$T/c.tsv" --output "$T/c.h5" >"$T/enc.out" 2>"$T/enc.err" &&
+   "$BIN" encode --model "$M" --input "$T/q.tsv" --output "$T/q.h5" --quiet >/dev/null; then
+  for f in c c.shard0 c.shard1; do "$BIN" index build --embeddings "$T/$f.h5" --output "$T/$f.idx" >/dev/null; done
+  "$BIN" search --index "$T/c.idx" --query-embeddings "$T/q.h5" --exact --k 10 --output "$T/whole.trec" 2>/dev/null
+  "$BIN" search --index "$T/c.shard0.idx" --index "$T/c.shard1.idx" --query-embeddings "$T/q.h5" --exact --k 10 \
+    --output "$T/merged.trec" 2>/dev/null
+  [ -s "$T/whole.trec" ] && cmp -s "$T/whole.trec" "$T/merged.trec" && ok ||
+    bad "2-rank shards: merged run differs from the whole index's"
+else bad "2-rank encode failed: $(cat "$T/enc.err")"; fi
 
 # a global batch smaller than the ranks is refused with a clear message (not a hang)
 tried=$((tried + 1))
