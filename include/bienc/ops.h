@@ -26,7 +26,8 @@ typedef struct bienc_seqs {
      * sequence sits in a larger packed batch this one is a part of (a GradCache mini-batch,
      * a data-parallel rank's slice), so that op_dropout_seqs and op_attention_dropout give
      * it the very mask it gets in the whole batch. mask_tok[s]: the tokens before sequence
-     * s there; mask_sq[s]: the sum of the squared lengths of the sequences before it there. */
+     * s there; mask_sq[s]: the sum of the squared lengths of the sequences before it there.
+     * Zero-initialise a bienc_seqs (= {0} or designated initialisers) so they start NULL. */
     const int64_t *mask_tok;
     const int64_t *mask_sq;
 } bienc_seqs;

@@ -129,14 +129,15 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
     int save = tape_grad_enabled(tape) && (q->requires_grad || k->requires_grad || v->requires_grad);
     int *offsets = tape_alloc(tape, sizeof(int) * (size_t)(n + 1));
     int64_t *p_start = tape_alloc(tape, sizeof(int64_t) * (size_t)(n + 1));
-    int64_t *m_start = seqs->mask_sq ? tape_alloc(tape, sizeof(int64_t) * (size_t)(n + 1)) : p_start;
+    const int64_t *mask_sq = p > 0.0f ? seqs->mask_sq : NULL; /* only dropout reads the layout */
+    int64_t *m_start = mask_sq ? tape_alloc(tape, sizeof(int64_t) * (size_t)(n + 1)) : p_start;
     if (!offsets || !p_start || !m_start) return BIENC_ENOMEM;
     memcpy(offsets, seqs->offsets, sizeof(int) * (size_t)(n + 1));
     p_start[0] = 0;
     for (int s = 0; s < n; s++) {
         int64_t L = offsets[s + 1] - offsets[s];
         p_start[s + 1] = p_start[s] + H * L * L;
-        if (seqs->mask_sq) m_start[s] = H * seqs->mask_sq[s];
+        if (mask_sq) m_start[s] = H * mask_sq[s];
     }
     float *P = save ? tape_floats(tape, (size_t)p_start[n]) : NULL;
     /* per thread: [0, LL) probabilities when not saved, [LL, 2 LL) dropped probabilities */

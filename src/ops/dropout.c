@@ -17,9 +17,10 @@ typedef struct {
     int64_t C;
 } dropout_ctx;
 
+/* element i's mask index with a row map (the whole batch's numbering) */
 static inline uint64_t mask_index(const dropout_ctx *c, int64_t i)
 {
-    return c->rows ? (uint64_t)(c->rows[i / c->C] * c->C + i % c->C) : (uint64_t)i;
+    return (uint64_t)(c->rows[i / c->C] * c->C + i % c->C);
 }
 
 static int dropout_backward(bienc_tape *tape, bienc_tape_node *node)
@@ -31,6 +32,12 @@ static int dropout_backward(bienc_tape *tape, bienc_tape_node *node)
     int64_t n = node->out->size;
     float p = ctx->p, scale = ctx->scale;
     uint64_t key = ctx->key;
+    if (!ctx->rows) {
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN / 4)
+        for (int64_t i = 0; i < n; i++)
+            if (ops_hash_uniform(key, (uint64_t)i) >= p) dx[i] += scale * dy[i];
+        return BIENC_OK;
+    }
 #pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN / 4)
     for (int64_t i = 0; i < n; i++)
         if (ops_hash_uniform(key, mask_index(ctx, i)) >= p) dx[i] += scale * dy[i];
@@ -46,8 +53,13 @@ static int dropout_forward(bienc_tape *tape, bienc_tensor *x, float p, uint64_t 
     dropout_ctx c = {p, 1.0f / (1.0f - p), key, rows, C};
     const float *px = x->data;
     float *py = y->data;
+    if (!rows) {
 #pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN / 4)
-    for (int64_t i = 0; i < n; i++) py[i] = ops_hash_uniform(key, mask_index(&c, i)) >= p ? px[i] * c.scale : 0.0f;
+        for (int64_t i = 0; i < n; i++) py[i] = ops_hash_uniform(key, (uint64_t)i) >= p ? px[i] * c.scale : 0.0f;
+    } else {
+#pragma omp parallel for schedule(static) if (n >= OPS_PAR_MIN / 4)
+        for (int64_t i = 0; i < n; i++) py[i] = ops_hash_uniform(key, mask_index(&c, i)) >= p ? px[i] * c.scale : 0.0f;
+    }
     dropout_ctx *ctx;
     BIENC_TRY(tape_record(tape, "dropout", dropout_backward, y, 1, (bienc_tensor *[]){x}, (void **)&ctx, sizeof *ctx));
     if (ctx) *ctx = c;

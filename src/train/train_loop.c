@@ -341,6 +341,11 @@ int train_loop_run(train_loop *L)
         trainer_log_progress(L->log, &info, line_due);
 
         int stop = (o->stop && *o->stop) ? 1 : (o->stop_at_step > 0 && step >= o->stop_at_step) ? 2 : 0;
+        if (comm_size() > 1) { /* a Ctrl-C reaches the ranks at different steps: all stop at the first */
+            double interrupted = stop == 1;
+            BIENC_TRY(comm_allreduce_sum_f64(&interrupted, 1));
+            if (interrupted > 0) stop = 1;
+        }
         int eval_due = has_dev && lo->eval_every > 0 && step % lo->eval_every == 0 && step < r->total_steps && !stop;
         int has_eval = 0;
         if (eval_due) {

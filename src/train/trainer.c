@@ -363,14 +363,16 @@ static int setup(trainer *t)
     t->idx = malloc((size_t)cfg->train.batch_size * sizeof *t->idx);
     if (!t->idx) return bienc_error(BIENC_ENOMEM, "out of memory");
     const bienc_encoder_config *ec = &t->bi->enc->cfg;
+    char ranks[32] = ""; /* data-parallel: " x N ranks" (the global batch is split among them) */
+    if (comm_size() > 1) snprintf(ranks, sizeof ranks, " x %d ranks", comm_size());
     trainer_log_msg(&t->log,
                     "model: %d layers, hidden %d, %d heads, vocab %d (%.2fM parameters), pooling %s%s; "
-                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads x %d ranks, %s\n",
+                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads%s, %s\n",
                     ec->num_layers, ec->hidden_size, ec->num_heads, ec->vocab_size,
                     encoder_num_scalars(t->bi->enc) / 1e6, pool_mode_name(t->bi->pool),
                     t->bi->normalize ? " + normalize" : "", (long long)tuples_count(t->data.tuples),
                     (long long)cfg->train.batch_size, accum, config_loss_name(cfg->loss.name), (long long)total,
-                    cpu_get_threads(), comm_size(),
+                    cpu_get_threads(), ranks,
                     train_precision(cfg->train.precision) == BIENC_PRECISION_BF16
                         ? (cpu_bf16_path() == BIENC_BF16_AVX512 ? "bf16 (avx512_bf16)" : "bf16 (fallback kernel)")
                         : "fp32");
