@@ -6,14 +6,16 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # The main job (build + `bienc run`): the toolchain, the libraries, python3-xapian for the
 # BM25 baseline. `--tests` adds what only the test suite needs: PyTorch (the oracle of the
-# parity tests, about 1 GB), numpy, h5py and the Unicode data the tables are checked against.
+# parity tests, about 1 GB), numpy, h5py, the Unicode data the tables are checked against,
+# and OpenMPI (optional for users: with it, bienc also trains and encodes under mpirun; the
+# suite runs the 2-rank equivalence and sharding tests).
 PKGS=(
   build-essential cmake pkg-config git
   libopenblas-openmp-dev libhdf5-dev libyaml-dev libcmocka-dev
   python3 python3-xapian
 )
 if [ "${1:-}" = "--tests" ]; then
-  PKGS+=(python3-torch python3-numpy python3-h5py unicode-data)
+  PKGS+=(python3-torch python3-numpy python3-h5py unicode-data libopenmpi-dev openmpi-bin)
 fi
 # Skip the network when everything is already there.
 missing=()

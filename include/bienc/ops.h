@@ -22,6 +22,14 @@
 typedef struct bienc_seqs {
     int n;               /* number of sequences */
     const int *offsets;  /* n + 1 entries, offsets[0] = 0, non-decreasing, offsets[n] = T */
+    /* Optional (NULL: the dropout masks are drawn over this batch's own layout): where each
+     * sequence sits in a larger packed batch this one is a part of (a GradCache mini-batch,
+     * a data-parallel rank's slice), so that op_dropout_seqs and op_attention_dropout give
+     * it the very mask it gets in the whole batch. mask_tok[s]: the tokens before sequence
+     * s there; mask_sq[s]: the sum of the squared lengths of the sequences before it there.
+     * Zero-initialise a bienc_seqs (= {0} or designated initialisers) so they start NULL. */
+    const int64_t *mask_tok;
+    const int64_t *mask_sq;
 } bienc_seqs;
 
 /* 0 when seqs is well formed and offsets[n] == T. */
@@ -78,6 +86,11 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
  * guaranteed) when !training or p == 0. `key` should change every call (e.g. hash of
  * seed, step, layer, site) so that masks are reproducible from the seed. */
 int op_dropout(bienc_tape *tape, bienc_tensor *x, float p, uint64_t key, int training, bienc_tensor **out);
+/* op_dropout of a packed activation x[T, C] whose mask follows seqs->mask_tok when set:
+ * element (t, c) of sequence s has mask index (mask_tok[s] + t - offsets[s]) C + c, its
+ * index in the whole batch. Exactly op_dropout when seqs or seqs->mask_tok is NULL. */
+int op_dropout_seqs(bienc_tape *tape, bienc_tensor *x, const bienc_seqs *seqs, float p, uint64_t key, int training,
+                    bienc_tensor **out);
 
 /* out[T, C] = table[ids[t], :]; backward scatter-adds into table's gradient.
  * ids outside [0, V) are an error (BIENC_ERANGE). ids is copied. */

@@ -112,7 +112,8 @@ static int demo_run(const demo_opts *o)
     for (int64_t s = 0; rc == 0 && s < o->steps; s++) {
         double t0 = now_ms();
         demo_batch_fill(&b, &rng, B, cfg.vocab_size);
-        bienc_batch_ids qb = {b.q_ids, NULL, {B, b.q_off}}, pb = {b.p_ids, NULL, {B, b.p_off}};
+        bienc_batch_ids qb = {.ids = b.q_ids, .seqs = {.n = B, .offsets = b.q_off}},
+                        pb = {.ids = b.p_ids, .seqs = {.n = B, .offsets = b.p_off}};
         uint64_t key = rng_hash_u64((uint64_t)o->seed, (uint64_t)s);
         bienc_tensor *q, *p, *loss;
         int stepped;

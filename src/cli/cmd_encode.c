@@ -21,6 +21,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/comm.h"
 
 #define ENCODE_CHUNK 8192
 
@@ -43,6 +44,10 @@ static void encode_usage(FILE *f)
             "  --precision fp32|bf16  matrix products in fp32 (default) or bf16 with fp32 accumulation\n"
             "                         (faster on CPUs with AVX512_BF16; see `bienc version`)\n"
             "  --skip-malformed       skip (and count) malformed input rows instead of failing\n"
+            "  --shard I/N            encode only block I (0-based) of N consecutive blocks of the input\n"
+            "                         into OUTPUT with .shardI inserted before its extension (c.h5 ->\n"
+            "                         c.shard0.h5). Under `mpirun -np N` each rank takes its own block\n"
+            "                         by default (README \"Sharded encode, index and search\")\n"
             "  --quiet                no progress output\n");
 }
 
@@ -151,6 +156,7 @@ static int chunk_push(text_chunk *c, const char *id, size_t id_len, const char *
 }
 
 typedef struct encode_job {
+    int64_t lo, hi;      /* the shard: input texts [lo, hi) (all: 0, INT64_MAX) */
     bienc_biencoder *bi;
     bienc_tape *tape;
     bienc_side side;
@@ -189,7 +195,8 @@ static int flush_chunk(encode_job *j, text_chunk *c)
 
 static int encode_store(encode_job *j, text_chunk *c, const bienc_texts *t)
 {
-    for (int64_t i = 0; i < texts_count(t); i++) {
+    int64_t n = texts_count(t) < j->hi ? texts_count(t) : j->hi;
+    for (int64_t i = j->lo; i < n; i++) {
         const char *id, *text;
         size_t id_len, len;
         BIENC_TRY(texts_get(t, i, &id, &id_len, &text, &len));
@@ -210,6 +217,7 @@ static int encode_lines(encode_job *j, text_chunk *c, FILE *f)
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
         char id[32];
         int id_len = snprintf(id, sizeof id, "%lld", (long long)lineno++);
+        if (lineno - 1 < j->lo || lineno - 1 >= j->hi) continue; /* another shard's */
         rc = chunk_push(c, id, (size_t)id_len, line, (size_t)len);
         if (rc == 0 && c->n == ENCODE_CHUNK) rc = flush_chunk(j, c);
     }
@@ -233,6 +241,29 @@ static int64_t count_lines(FILE *f)
     return n;
 }
 
+/* "I/N" -> *index, *count (0 <= I < N). */
+static int parse_shard(const char *s, int64_t *index, int64_t *count)
+{
+    char *end;
+    long long i = strtoll(s, &end, 10);
+    if (end == s || *end != '/') return -1;
+    const char *rest = end + 1;
+    long long n = strtoll(rest, &end, 10);
+    if (end == rest || *end || n < 1 || n > 1000000 || i < 0 || i >= n) return -1;
+    *index = i;
+    *count = n;
+    return 0;
+}
+
+/* path with ".shardI" before its extension (after the last '/'), or at its end. */
+static int shard_path(const char *path, int64_t index, char *out, size_t size)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) dot = path + strlen(path);
+    int n = snprintf(out, size, "%.*s.shard%lld%s", (int)(dot - path), path, (long long)index, dot);
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
 static int has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -242,7 +273,7 @@ static int has_suffix(const char *s, const char *suffix)
 int cmd_encode(int argc, char **argv)
 {
     const char *model = NULL, *input = NULL, *output = NULL, *format = NULL, *side_name = NULL, *out_format = "h5";
-    const char *precision_name_arg = NULL;
+    const char *precision_name_arg = NULL, *shard_arg = NULL;
     int64_t batch_size = 64, threads = 0;
     int skip = 0, quiet = 0, help = 0;
     for (int i = 1; i < argc; i++) {
@@ -254,6 +285,7 @@ int cmd_encode(int argc, char **argv)
             (r = arg_string(argc, argv, &i, "--output-format", &out_format)) ||
             (r = arg_string(argc, argv, &i, "--side", &side_name)) ||
             (r = arg_string(argc, argv, &i, "--precision", &precision_name_arg)) ||
+            (r = arg_string(argc, argv, &i, "--shard", &shard_arg)) ||
             (r = arg_int(argc, argv, &i, "--batch-size", 1, 100000, &batch_size)) ||
             (r = arg_int(argc, argv, &i, "--threads", 1, 1024, &threads)) ||
             (r = arg_flag(argv, i, "--skip-malformed", &skip)) || (r = arg_flag(argv, i, "--quiet", &quiet)) ||
@@ -295,6 +327,19 @@ int cmd_encode(int argc, char **argv)
         fprintf(stderr, "bienc encode: --precision must be fp32 or bf16, not '%s'\n", precision_name_arg);
         return 2;
     }
+    int64_t shard = comm_rank(), n_shards = comm_size(); /* under mpirun: one shard per rank */
+    if (shard_arg && parse_shard(shard_arg, &shard, &n_shards) < 0) {
+        fprintf(stderr, "bienc encode: --shard must be I/N with 0 <= I < N, not '%s'\n", shard_arg);
+        return 2;
+    }
+    char shard_output[4096];
+    if (n_shards > 1) {
+        if (shard_path(output, shard, shard_output, sizeof shard_output) < 0) {
+            fprintf(stderr, "bienc encode: --output path too long\n");
+            return 2;
+        }
+        output = shard_output;
+    }
     if (threads > 0) cpu_set_threads((int)threads);
     char ids_output[4096];
     snprintf(ids_output, sizeof ids_output, "%s.ids", output);
@@ -305,6 +350,7 @@ int cmd_encode(int argc, char **argv)
 
     encode_job j;
     memset(&j, 0, sizeof j);
+    j.hi = INT64_MAX;
     j.side = side;
     j.batch_size = (int)batch_size;
     j.quiet = quiet;
@@ -336,6 +382,11 @@ int cmd_encode(int argc, char **argv)
         if (rc == 0 && report.n_skipped > 0 && !quiet)
             fprintf(stderr, "bienc encode: skipped %lld malformed rows (first: %s)\n", (long long)report.n_skipped,
                     report.first_skip);
+    }
+    if (rc == 0 && n_shards > 1) { /* block `shard` of n_shards consecutive blocks */
+        j.lo = (int64_t)((__int128)j.total * shard / n_shards);
+        j.hi = (int64_t)((__int128)j.total * (shard + 1) / n_shards);
+        j.total = j.hi - j.lo;
     }
     int dim = j.bi ? biencoder_dim(j.bi) : 0;
     if (rc == 0) {

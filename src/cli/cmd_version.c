@@ -4,6 +4,7 @@
 #include "bienc/cpu.h"
 #include "bienc/version.h"
 #include "cli/commands.h"
+#include "core/comm.h"
 
 int cmd_version(int argc, char **argv)
 {
@@ -18,5 +19,6 @@ int cmd_version(int argc, char **argv)
            f.amx_bf16 ? "; AMX present but no AMX kernel in this build" : "");
     printf("blas: OpenBLAS kernel %s (OPENBLAS_CORETYPE=%s)\n", cpu_blas_corename(), env ? env : "unset");
     printf("threads: %d\n", cpu_get_threads());
+    printf("mpi: %s (rank %d of %d)\n", comm_has_mpi() ? "yes" : "no, one process only", comm_rank(), comm_size());
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "bienc/error.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/comm.h"
 
 static const cli_command commands[] = {
     {"version", cmd_version, "print the version, the CPU features and the BLAS kernel in use"},
@@ -47,12 +48,24 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
+            /* Under mpirun: join the ranks (src/core/comm.h); rank 0 alone prints results. */
+            if (comm_init() < 0) {
+                fprintf(stderr, "bienc %s: %s\n", argv[1], bienc_last_error());
+                return 1;
+            }
+            if (comm_rank() != 0 && !freopen("/dev/null", "w", stdout)) {
+                fprintf(stderr, "bienc %s: rank %d: cannot silence standard output\n", argv[1], comm_rank());
+                comm_abort(1);
+            }
             int rc = commands[i].run(argc - 1, argv + 1);
             /* What went to stdout must have arrived (`bienc eval > /dev/full` fails). */
             if (atomic_stream_check(stdout, "standard output") < 0) {
                 fprintf(stderr, "bienc %s: %s\n", argv[1], bienc_last_error());
                 if (rc == 0) rc = 1;
             }
+            /* a failed rank must not leave the others waiting in a collective */
+            if (rc != 0) comm_abort(rc);
+            comm_finalize();
             return rc;
         }
     fprintf(stderr, "bienc: unknown command '%s'\n\n", argv[1]);

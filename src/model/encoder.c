@@ -214,7 +214,7 @@ static int embeddings_forward(bienc_encoder *enc, bienc_tape *tape, const bienc_
     BIENC_TRY(op_add(tape, w, p, &sum));
     BIENC_TRY(op_add(tape, sum, y, &x));
     BIENC_TRY(op_layernorm(tape, x, enc->emb_ln_w, enc->emb_ln_b, enc->cfg.layer_norm_eps, &ln));
-    return op_dropout(tape, ln, enc->cfg.hidden_dropout, site_key(key, -1, 0), training, out);
+    return op_dropout_seqs(tape, ln, &b->seqs, enc->cfg.hidden_dropout, site_key(key, -1, 0), training, out);
 }
 
 static int layer_forward(bienc_encoder *enc, int l, bienc_tape *tape, const bienc_seqs *seqs, int training,
@@ -231,14 +231,14 @@ static int layer_forward(bienc_encoder *enc, int l, bienc_tape *tape, const bien
     BIENC_TRY(op_attention_dropout(tape, q, k, v, seqs, c->num_heads, c->attention_dropout, site_key(key, l, 3),
                                    training, &ctx));
     BIENC_TRY(op_linear(tape, ctx, L->attn_out_w, L->attn_out_b, &a));
-    BIENC_TRY(op_dropout(tape, a, p, site_key(key, l, 1), training, &ad));
+    BIENC_TRY(op_dropout_seqs(tape, a, seqs, p, site_key(key, l, 1), training, &ad));
     BIENC_TRY(op_add(tape, x, ad, &r1));
     BIENC_TRY(op_layernorm(tape, r1, L->attn_ln_w, L->attn_ln_b, eps, &x1));
     /* Feed-forward block: [T, C] -> [T, I] -> [T, C], post-LN residual. */
     BIENC_TRY(op_linear(tape, x1, L->inter_w, L->inter_b, &h));
     BIENC_TRY(op_gelu(tape, h, c->activation, &g));
     BIENC_TRY(op_linear(tape, g, L->out_w, L->out_b, &f));
-    BIENC_TRY(op_dropout(tape, f, p, site_key(key, l, 2), training, &fd));
+    BIENC_TRY(op_dropout_seqs(tape, f, seqs, p, site_key(key, l, 2), training, &fd));
     BIENC_TRY(op_add(tape, x1, fd, &r2));
     return op_layernorm(tape, r2, L->out_ln_w, L->out_ln_b, eps, out);
 }

@@ -16,7 +16,8 @@
  * With attention dropout (BERT's attention_probs_dropout_prob), O_h = (P . M) V_h with
  * the inverted-dropout mask M of op_dropout; element (i, j) of pair (s, h) has mask
  * index p_start[s] + h L^2 + i L + j, so the mask is recomputed in the backward and the
- * saved P stays the undropped softmax. */
+ * saved P stays the undropped softmax. A part of a larger batch (seqs->mask_sq) uses the
+ * whole batch's p_start instead, H mask_sq[s], so its masks are the whole batch's. */
 #include "bienc/ops.h"
 
 #include <cblas.h>
@@ -30,7 +31,8 @@ typedef struct {
     int n, H;
     int64_t C, D;
     int *offsets;      /* [n + 1], copied */
-    int64_t *p_start;  /* [n + 1]: sequence s's probabilities (and mask indices) start here */
+    int64_t *p_start;  /* [n + 1]: sequence s's probabilities start here */
+    int64_t *m_start;  /* [n]: and its mask indices (p_start unless seqs->mask_sq) */
     float *P;          /* per sequence [H, L, L], saved softmax probabilities */
     int max_len;
     float p;           /* attention dropout probability, 0 = none */
@@ -66,9 +68,10 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
         int t0 = ctx->offsets[s], L = ctx->offsets[s + 1] - t0;
         if (L == 0) continue;
         int64_t base = (int64_t)t0 * C + (int64_t)h * D, index0 = ctx->p_start[s] + (int64_t)h * L * L;
+        int64_t mask0 = ctx->m_start[s] + (int64_t)h * L * L;
         const float *P = ctx->P + index0, *dO = dout + base;
         float *Pd = scratch + (int64_t)omp_get_thread_num() * 2 * LL, *dS = Pd + LL;
-        if (p > 0.0f) attention_mask(Pd, P, (int64_t)L * L, p, ctx->key, index0);
+        if (p > 0.0f) attention_mask(Pd, P, (int64_t)L * L, p, ctx->key, mask0);
         if (dv) /* dV_h[L, D] += Pd^T dO_h */
             failed |= ops_gemm(prec, CblasTrans, CblasNoTrans, L, D, L, 1.0f, p > 0.0f ? Pd : P, L, dO, C, 1.0f,
                                dv + base, C) < 0;
@@ -76,7 +79,7 @@ static int attention_backward(bienc_tape *tape, bienc_tape_node *node)
         /* dPd[L, L] = dO_h V_h^T; through the mask dP = dPd . M; through the softmax and the
          * 1/sqrt(D) scale: dS = P (dP - rowsum(dP P)) / sqrt(D), in place. */
         failed |= ops_gemm(prec, CblasNoTrans, CblasTrans, L, L, D, 1.0f, dO, C, v->data + base, C, 0.0f, dS, L) < 0;
-        if (p > 0.0f) attention_mask(dS, dS, (int64_t)L * L, p, ctx->key, index0);
+        if (p > 0.0f) attention_mask(dS, dS, (int64_t)L * L, p, ctx->key, mask0);
         for (int i = 0; i < L; i++) {
             const float *Pi = P + (int64_t)i * L;
             float *dSi = dS + (int64_t)i * L;
@@ -126,12 +129,15 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
     int save = tape_grad_enabled(tape) && (q->requires_grad || k->requires_grad || v->requires_grad);
     int *offsets = tape_alloc(tape, sizeof(int) * (size_t)(n + 1));
     int64_t *p_start = tape_alloc(tape, sizeof(int64_t) * (size_t)(n + 1));
-    if (!offsets || !p_start) return BIENC_ENOMEM;
+    const int64_t *mask_sq = p > 0.0f ? seqs->mask_sq : NULL; /* only dropout reads the layout */
+    int64_t *m_start = mask_sq ? tape_alloc(tape, sizeof(int64_t) * (size_t)(n + 1)) : p_start;
+    if (!offsets || !p_start || !m_start) return BIENC_ENOMEM;
     memcpy(offsets, seqs->offsets, sizeof(int) * (size_t)(n + 1));
     p_start[0] = 0;
     for (int s = 0; s < n; s++) {
         int64_t L = offsets[s + 1] - offsets[s];
         p_start[s + 1] = p_start[s] + H * L * L;
+        if (mask_sq) m_start[s] = H * mask_sq[s];
     }
     float *P = save ? tape_floats(tape, (size_t)p_start[n]) : NULL;
     /* per thread: [0, LL) probabilities when not saved, [LL, 2 LL) dropped probabilities */
@@ -149,13 +155,14 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
         int t0 = offsets[s], L = offsets[s + 1] - t0;
         if (L == 0) continue;
         int64_t base = (int64_t)t0 * C + (int64_t)h * D, index0 = p_start[s] + (int64_t)h * L * L;
+        int64_t mask0 = m_start[s] + (int64_t)h * L * L;
         float *mine = scratch + (int64_t)omp_get_thread_num() * 2 * LL;
         float *Ph = save ? P + index0 : mine, *Pd = mine + LL;
         /* S[L, L] = Q_h K_h^T / sqrt(D), then row softmax in place */
         failed |= ops_gemm(prec, CblasNoTrans, CblasTrans, L, L, iD, scale, pq + base, iC, pk + base, iC, 0.0f, Ph,
                            L) < 0;
         for (int i = 0; i < L; i++) ops_softmax_row(Ph + (int64_t)i * L, Ph + (int64_t)i * L, L);
-        if (p > 0.0f) attention_mask(Pd, Ph, (int64_t)L * L, p, key, index0);
+        if (p > 0.0f) attention_mask(Pd, Ph, (int64_t)L * L, p, key, mask0);
         /* O_h[L, D] = P V_h */
         failed |= ops_gemm(prec, CblasNoTrans, CblasNoTrans, L, iD, L, 1.0f, p > 0.0f ? Pd : Ph, L, pv + base, iC,
                            0.0f, py + base, iC) < 0;
@@ -165,7 +172,7 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
     attention_ctx *ctx;
     BIENC_TRY(tape_record(tape, "attention", attention_backward, y, 3, (bienc_tensor *[]){q, k, v}, (void **)&ctx,
                           sizeof *ctx));
-    if (ctx) *ctx = (attention_ctx){n, H, C, D, offsets, p_start, P, max_len, p, key, prec};
+    if (ctx) *ctx = (attention_ctx){n, H, C, D, offsets, p_start, m_start, P, max_len, p, key, prec};
     *out = y;
     return BIENC_OK;
 }

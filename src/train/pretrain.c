@@ -91,7 +91,7 @@ static int mlm_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tens
                           int64_t *epoch)
 {
     pretrain *P = self;
-    bienc_batch_ids batch;
+    bienc_batch_ids batch = {0};
     BIENC_TRY(next_batch(P, &batch, epoch));
     int64_t T = P->offsets[P->B], M;
     /* the masks, like the dropout masks, are a pure function of (seed, step, micro-batch) */

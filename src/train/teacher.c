@@ -283,7 +283,7 @@ static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_
         }
     }
     int64_t np = (int64_t)T->B * per;
-    bienc_batch_ids batch;
+    bienc_batch_ids batch = {0};
     BIENC_TRY(pair_batch_build(&T->pb, T->ce, T->qs, T->ql, T->ps, T->pl, np, &batch));
     bienc_tensor *logits;
     BIENC_TRY(cross_encoder_forward(T->ce, tape, &batch, 1, key, &logits));

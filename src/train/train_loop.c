@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "bienc/error.h"
+#include "core/comm.h"
 #include "train/train_loop.h"
 
 int train_mkdir_p(const char *path)
@@ -48,7 +49,21 @@ static int check_fresh_dir(const char *dir, int overwrite)
     return rc;
 }
 
+static int resolve_resume(const char *ckpt_dir, const bienc_train_opts *o, trainer_log *log, char *path, size_t size);
+
+/* Rank 0 decides (and alone deletes an earlier run's checkpoints); the others follow. */
 int train_loop_resolve_resume(const char *ckpt_dir, const bienc_train_opts *o, trainer_log *log, char *path, size_t size)
+{
+    if (comm_size() == 1) return resolve_resume(ckpt_dir, o, log, path, size);
+    int rc = comm_rank() == 0 ? resolve_resume(ckpt_dir, o, log, path, size) : 0;
+    int32_t status = rc;
+    BIENC_TRY(comm_bcast(&status, sizeof status, 0));
+    BIENC_TRY(comm_bcast(path, (int64_t)size, 0));
+    if (status < 0 && comm_rank() != 0) return bienc_error(status, "rank 0 could not resolve the resume checkpoint");
+    return status;
+}
+
+static int resolve_resume(const char *ckpt_dir, const bienc_train_opts *o, trainer_log *log, char *path, size_t size)
 {
     path[0] = 0;
     const char *res = o->resume;
@@ -116,6 +131,8 @@ int train_loop_init(train_loop *L, const train_model *m, const train_loop_opts *
 void train_loop_free(train_loop *L)
 {
     if (!L) return;
+    free(L->dp_grads);
+    L->dp_grads = NULL;
     tape_free(L->tape);
     adamw_free(L->opt);
     L->tape = NULL;
@@ -136,6 +153,36 @@ static int push_loss(train_loop *L, float v)
     return 0;
 }
 
+static int data_parallel(const train_loop *L) { return L->m.data_parallel && comm_size() > 1; }
+
+/* Data-parallel: every rank's gradients replaced by their sum over the ranks, in one
+ * allreduce of the packed gradients (comm.h: the same bits on every rank, so every rank's
+ * AdamW makes the same update and the parameters never drift apart). */
+static int allreduce_grads(train_loop *L)
+{
+    if (!L->dp_grads) {
+        int64_t n = 0;
+        for (int i = 0; i < L->m.n_params; i++) n += L->m.params[i]->size;
+        L->dp_grads = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (!L->dp_grads) return bienc_error(BIENC_ENOMEM, "data-parallel: out of memory for the gradients");
+        L->dp_n = n;
+    }
+    int64_t o = 0;
+    for (int i = 0; i < L->m.n_params; i++) {
+        const bienc_tensor *p = L->m.params[i];
+        memcpy(L->dp_grads + o, p->grad, (size_t)p->size * sizeof(float));
+        o += p->size;
+    }
+    BIENC_TRY(comm_allreduce_sum(L->dp_grads, L->dp_n));
+    o = 0;
+    for (int i = 0; i < L->m.n_params; i++) {
+        bienc_tensor *p = L->m.params[i];
+        memcpy(p->grad, L->dp_grads + o, (size_t)p->size * sizeof(float));
+        o += p->size;
+    }
+    return 0;
+}
+
 /* One optimiser step (grad_accumulation micro-batches). */
 static int train_step(train_loop *L, int64_t *examples, double *loss_out)
 {
@@ -149,6 +196,11 @@ static int train_step(train_loop *L, int64_t *examples, double *loss_out)
         int64_t n = 0;
         BIENC_TRY(L->m.micro_loss(L->m.self, L->tape, key, &loss, &n, &L->r->epoch));
         float v = loss->data[0];
+        if (data_parallel(L)) { /* the global loss, before any rank starts a backward it might not finish */
+            double share = v;
+            BIENC_TRY(comm_allreduce_sum_f64(&share, 1));
+            v = (float)share;
+        }
         if (!isfinite(v))
             return bienc_error(BIENC_ERANGE, "%sstep %lld: the loss is %s; training stopped (the checkpoints on disk are "
                                              "from earlier steps%s%s)",
@@ -158,6 +210,7 @@ static int train_step(train_loop *L, int64_t *examples, double *loss_out)
         tape_reset(L->tape);
         sum += v;
         *examples += n;
+        if (data_parallel(L) && m == L->accum - 1) BIENC_TRY(allreduce_grads(L));
         int stepped;
         int rc = adamw_micro_step(L->opt, &stepped);
         if (rc == BIENC_ERANGE)
@@ -186,6 +239,11 @@ static int save_ckpt(train_loop *L, int64_t step, int with_eval, double eval_val
     if (!L->lo.ckpt_dir) return 0;
     char path[1100];
     BIENC_TRY(ckpt_step_path(L->lo.ckpt_dir, step, path, sizeof path));
+    if (comm_rank() != 0) { /* rank 0 writes; the others hold the same parameters */
+        snprintf(L->r->last_ckpt, sizeof L->r->last_ckpt, "%s", path);
+        L->last_saved = step;
+        return 0;
+    }
     L->st.step = step;
     L->st.has_eval = with_eval;
     L->st.eval_value = eval_value;
@@ -283,6 +341,11 @@ int train_loop_run(train_loop *L)
         trainer_log_progress(L->log, &info, line_due);
 
         int stop = (o->stop && *o->stop) ? 1 : (o->stop_at_step > 0 && step >= o->stop_at_step) ? 2 : 0;
+        if (comm_size() > 1) { /* a Ctrl-C reaches the ranks at different steps: all stop at the first */
+            double interrupted = stop == 1;
+            BIENC_TRY(comm_allreduce_sum_f64(&interrupted, 1));
+            if (interrupted > 0) stop = 1;
+        }
         int eval_due = has_dev && lo->eval_every > 0 && step % lo->eval_every == 0 && step < r->total_steps && !stop;
         int has_eval = 0;
         if (eval_due) {

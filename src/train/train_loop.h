@@ -36,6 +36,12 @@ typedef struct train_model {
     int (*load_state)(void *self, const bienc_ckpt *c);
     /* Dev metrics of the current model (NULL: the model has no dev evaluation). */
     int (*eval)(void *self, bienc_tape *tape, trainer_eval_scores *s);
+    /* Under several ranks (src/core/comm.h), 1: micro_loss computes this rank's share of a
+     * global batch (src/train/data_parallel.h) and *examples counts the global batch; the
+     * loop sums the losses and the gradients over the ranks. 0: every rank computes the
+     * whole batch (the same bits everywhere; no speed-up). Either way rank 0 alone writes
+     * the checkpoints. */
+    int data_parallel;
 } train_model;
 
 typedef struct train_loop_opts {
@@ -69,6 +75,8 @@ typedef struct train_loop {
     int64_t row_start;      /* first step of the metrics.jsonl row in progress */
     double resumed_row_sum; /* its losses before the resume step (from the checkpoint) */
     int resumed_eval;       /* the resume checkpoint holds an eval (a stop skips the one due) */
+    float *dp_grads;        /* data-parallel: every gradient packed for one allreduce */
+    int64_t dp_n;
 } train_loop;
 
 /* The precision of train.precision's choice index (fp32, bf16, auto: bf16 where the CPU has

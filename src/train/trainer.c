@@ -13,6 +13,8 @@
 #include "bienc/loss.h"
 #include "bienc/model_io.h"
 #include "core/atomic_file.h"
+#include "core/comm.h"
+#include "train/data_parallel.h"
 #include "train/gradcache.h"
 #include "train/train_loop.h"
 
@@ -127,7 +129,7 @@ static int build_model(trainer *t, const bienc_ckpt *resume)
         BIENC_TRY(trainer_train_vocab(&t->data, cfg, &tok));
         char path[1200];
         snprintf(path, sizeof path, "%s/vocab.txt", t->r->run_dir);
-        int rc = tokenizer_save_vocab(tok, path);
+        int rc = comm_rank() == 0 ? tokenizer_save_vocab(tok, path) : 0; /* every rank trained the same one */
         if (rc < 0) {
             tokenizer_free(tok);
             return rc;
@@ -158,6 +160,9 @@ static int check_loss(trainer *t)
         t->bo.n_neg = (int)(cfg->loss.hard_negatives < avail ? cfg->loss.hard_negatives : avail);
         if (cfg->loss.name == BIENC_CFG_LOSS_MNRL_SYMMETRIC && cfg->loss.similarity != BIENC_CFG_SIM_COS)
             return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss supports similarity cos_sim only");
+        if (cfg->loss.name == BIENC_CFG_LOSS_MNRL_SYMMETRIC && comm_size() > 1)
+            return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss does not run on several ranks "
+                                             "yet (its query side would need the gathered queries): use one process");
         if (cfg->loss.mini_batch_size > 0) {
             BIENC_TRY(tape_new(&t->gc_scratch));
             tape_set_precision(t->gc_scratch, train_precision(cfg->train.precision));
@@ -196,30 +201,27 @@ static int config_to_text(const bienc_run_config *cfg, char **out)
 
 /* ---- the bi-encoder as a train_model ---- */
 
-/* The loss of the next micro-batch on the tape. */
-static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tensor **loss, int64_t *examples,
-                         int64_t *epoch)
+/* The configured loss of this rank's queries qb (examples off.. of the global batch of
+ * n_global) against the passages pb: its own only for the per-example losses, every
+ * rank's for the in-batch negatives of MNRL. */
+static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc_batch_ids *qb,
+                         const bienc_batch_ids *pb, int off, int n_global, bienc_tensor **loss)
 {
-    trainer *t = self;
     const bienc_cfg_loss_section *L = &t->cfg->loss;
-    int n;
-    BIENC_TRY(sampler_next(t->sampler, t->idx, &n, epoch));
-    BIENC_TRY(batch_build(&t->batch, t->data.tuples, t->idx, n, t->bi->tok, &t->bo));
-    *examples = n;
-    bienc_batch *b = &t->batch;
-    bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = b->queries.seqs};
-    bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = b->passages.seqs};
+    const bienc_batch *b = &t->batch;
+    int n = b->n;
     bienc_tensor *q, *docs;
     if (t->gc_scratch) { /* GradCache: the same loss, embeddings a mini-batch at a time */
         int mini = (int)L->mini_batch_size;
         bienc_tensor *param = encoder_params(t->bi->enc)[0];
-        BIENC_TRY(gradcache_embed(t->bi, tape, t->gc_scratch, &qb, mini, rng_hash_u64(key, 0), param, &q));
-        BIENC_TRY(gradcache_embed(t->bi, tape, t->gc_scratch, &pb, mini, rng_hash_u64(key, 1), param, &docs));
+        BIENC_TRY(gradcache_embed(t->bi, tape, t->gc_scratch, qb, mini, rng_hash_u64(key, 0), param, &q));
+        BIENC_TRY(gradcache_embed(t->bi, tape, t->gc_scratch, pb, mini, rng_hash_u64(key, 1), param, &docs));
     } else {
-        BIENC_TRY(biencoder_embed(t->bi, tape, &qb, 1, rng_hash_u64(key, 0), &q));
-        BIENC_TRY(biencoder_embed(t->bi, tape, &pb, 1, rng_hash_u64(key, 1), &docs));
+        BIENC_TRY(biencoder_embed(t->bi, tape, qb, 1, rng_hash_u64(key, 0), &q));
+        BIENC_TRY(biencoder_embed(t->bi, tape, pb, 1, rng_hash_u64(key, 1), &docs));
     }
-    n = b->n;
+    int in_batch = L->name != BIENC_CFG_LOSS_TRIPLET && L->name != BIENC_CFG_LOSS_MARGIN_MSE;
+    if (in_batch && comm_size() > 1) BIENC_TRY(dp_gather_rows(tape, docs, 1 + b->n_neg, n_global, &docs));
     if (L->name == BIENC_CFG_LOSS_TRIPLET || L->name == BIENC_CFG_LOSS_MARGIN_MSE) {
         bienc_tensor *p, *neg;
         BIENC_TRY(op_slice_rows(tape, docs, 0, n, &p));
@@ -228,7 +230,7 @@ static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tenso
             return loss_triplet(tape, q, p, neg, (bienc_distance)L->distance, (float)L->margin, loss);
         float *margin = tape_floats(tape, (size_t)n);
         if (!margin) return BIENC_ENOMEM;
-        for (int i = 0; i < n; i++) margin[i] = tuples_margin(t->data.tuples, t->idx[i]);
+        for (int i = 0; i < n; i++) margin[i] = tuples_margin(t->data.tuples, t->idx[off + i]);
         return loss_margin_mse(tape, q, p, neg, margin, loss);
     }
     if (L->similarity == BIENC_CFG_SIM_COS)
@@ -239,6 +241,31 @@ static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tenso
     if (!labels) return BIENC_ENOMEM;
     for (int i = 0; i < n; i++) labels[i] = i;
     return loss_cross_entropy(tape, scores, labels, loss);
+}
+
+/* The loss of the next micro-batch on the tape. Under several ranks: this rank's share of
+ * the global batch, its queries against every rank's passages (data_parallel.h). */
+static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tensor **loss, int64_t *examples,
+                         int64_t *epoch)
+{
+    trainer *t = self;
+    int n, off = 0, dp = comm_size() > 1;
+    BIENC_TRY(sampler_next(t->sampler, t->idx, &n, epoch));
+    *examples = n;
+    int n_global = n;
+    if (dp) BIENC_TRY(dp_slice(n_global, &off, &n));
+    BIENC_TRY(batch_build(&t->batch, t->data.tuples, t->idx + off, n, t->bi->tok, &t->bo));
+    bienc_batch *b = &t->batch;
+    bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = b->queries.seqs};
+    bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = b->passages.seqs};
+    if (dp) { /* the dropout masks of each sequence's place in the global batch */
+        BIENC_TRY(dp_mask_layout(tape, &qb.seqs, 1, n_global));
+        BIENC_TRY(dp_mask_layout(tape, &pb.seqs, 1 + b->n_neg, n_global));
+    }
+    BIENC_TRY(bi_local_loss(t, tape, key, &qb, &pb, off, n_global, loss));
+    if (!dp) return 0;
+    /* this rank's share of the global mean: the ranks' losses and gradients sum to it */
+    return op_weighted_sum(tape, 1, (bienc_tensor *[]){*loss}, (float[]){(float)b->n / (float)n_global}, loss);
 }
 
 /* The model (model_io.h layout) and the sampler position. */
@@ -282,7 +309,7 @@ static int setup(trainer *t)
     cpu_set_threads(t->o->threads > 0 ? t->o->threads : (int)cfg->train.threads);
     BIENC_TRY(setup_dirs(t));
     char resume_path[1100];
-    t->log.out = t->o->quiet ? NULL : (t->o->log ? t->o->log : stderr);
+    t->log.out = t->o->quiet || comm_rank() != 0 ? NULL : (t->o->log ? t->o->log : stderr); /* rank 0 logs */
     BIENC_TRY(train_loop_resolve_resume(r->ckpt_dir, t->o, &t->log, resume_path, sizeof resume_path));
     bienc_ckpt *ck = NULL; /* opened first: a bad checkpoint fails before the data is read */
     if (resume_path[0]) BIENC_TRY(ckpt_open(&ck, resume_path));
@@ -307,7 +334,7 @@ static int setup(trainer *t)
     if (rc == 0) {
         train_model m = {.self = t, .params = encoder_params(t->bi->enc), .n_params = encoder_param_count(t->bi->enc),
                          .micro_loss = bi_micro_loss, .save = bi_save, .load_state = bi_load_state,
-                         .eval = t->ev.enabled ? bi_eval : NULL};
+                         .eval = t->ev.enabled && comm_rank() == 0 ? bi_eval : NULL, .data_parallel = 1};
         train_loop_opts lo = {.total_steps = total, .log_every = cfg->train.log_every_steps,
                               .eval_every = cfg->eval.every_steps, .ckpt_every = cfg->checkpoint.every_steps,
                               .keep_last = cfg->checkpoint.keep_last, .keep_best = cfg->checkpoint.keep_best,
@@ -323,22 +350,29 @@ static int setup(trainer *t)
     char path[1200];
     snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
     atomic_file out;
-    BIENC_TRY(atomic_file_open(&out, path));
-    fputs(t->config_text, out.f);
-    BIENC_TRY(atomic_file_commit(&out));
+    if (comm_rank() == 0) {
+        BIENC_TRY(atomic_file_open(&out, path));
+        fputs(t->config_text, out.f);
+        BIENC_TRY(atomic_file_commit(&out));
+    }
 
-    BIENC_TRY(trainer_log_open(&t->log, r->run_dir, resume_path[0] ? t->loop.st.step : -1, t->o));
+    bienc_train_opts quiet = *t->o; /* ranks other than 0 write no log */
+    quiet.quiet = 1;
+    BIENC_TRY(comm_rank() == 0 ? trainer_log_open(&t->log, r->run_dir, resume_path[0] ? t->loop.st.step : -1, t->o)
+                               : trainer_log_open(&t->log, NULL, -1, &quiet));
     t->idx = malloc((size_t)cfg->train.batch_size * sizeof *t->idx);
     if (!t->idx) return bienc_error(BIENC_ENOMEM, "out of memory");
     const bienc_encoder_config *ec = &t->bi->enc->cfg;
+    char ranks[32] = ""; /* data-parallel: " x N ranks" (the global batch is split among them) */
+    if (comm_size() > 1) snprintf(ranks, sizeof ranks, " x %d ranks", comm_size());
     trainer_log_msg(&t->log,
                     "model: %d layers, hidden %d, %d heads, vocab %d (%.2fM parameters), pooling %s%s; "
-                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads, %s\n",
+                    "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads%s, %s\n",
                     ec->num_layers, ec->hidden_size, ec->num_heads, ec->vocab_size,
                     encoder_num_scalars(t->bi->enc) / 1e6, pool_mode_name(t->bi->pool),
                     t->bi->normalize ? " + normalize" : "", (long long)tuples_count(t->data.tuples),
                     (long long)cfg->train.batch_size, accum, config_loss_name(cfg->loss.name), (long long)total,
-                    cpu_get_threads(),
+                    cpu_get_threads(), ranks,
                     train_precision(cfg->train.precision) == BIENC_PRECISION_BF16
                         ? (cpu_bf16_path() == BIENC_BF16_AVX512 ? "bf16 (avx512_bf16)" : "bf16 (fallback kernel)")
                         : "fp32");

@@ -39,7 +39,7 @@ static bienc_batch_ids tiny_batch(void)
     bienc_rng rng;
     rng_seed(&rng, 99);
     for (int i = 0; i < 15; i++) g_ids[i] = (int32_t)rng_below(&rng, 50);
-    return (bienc_batch_ids){g_ids, NULL, {3, g_offsets}};
+    return (bienc_batch_ids){g_ids, NULL, {.n = 3, .offsets = g_offsets}};
 }
 
 static void test_param_names_shapes(void **state)
@@ -184,7 +184,7 @@ static void test_batch_errors(void **state)
 
     int32_t long_ids[25] = {0};
     int long_off[2] = {0, 21};  /* max_position_embeddings is 20 */
-    bienc_batch_ids lb = {long_ids, NULL, {1, long_off}};
+    bienc_batch_ids lb = {long_ids, NULL, {.n = 1, .offsets = long_off}};
     assert_int_equal(encoder_forward(enc, tape, &lb, 0, 0, &h), BIENC_ERANGE);
     assert_non_null(strstr(bienc_last_error(), "max_position_embeddings"));
     long_off[1] = 20;  /* exactly the maximum is fine */
@@ -192,7 +192,7 @@ static void test_batch_errors(void **state)
     assert_int_equal(h->shape[0], 20);
 
     int empty_off[4] = {0, 3, 3, 15};
-    bienc_batch_ids eb = {g_ids, NULL, {3, empty_off}};
+    bienc_batch_ids eb = {g_ids, NULL, {.n = 3, .offsets = empty_off}};
     assert_int_equal(encoder_forward(enc, tape, &eb, 0, 0, &h), BIENC_EINVAL);
     assert_non_null(strstr(bienc_last_error(), "sequence 1"));
     int bad_off[4] = {1, 3, 10, 15};
@@ -322,7 +322,7 @@ static void test_padding_invariance(void **state)
         assert_int_equal(encoder_embed(enc, tape, &batch, (bienc_pool_mode)pool, 1, 0, 0, &all), 0);
         for (int s = 0; s < 3; s++) {
             int off[2] = {0, g_offsets[s + 1] - g_offsets[s]};
-            bienc_batch_ids alone = {g_ids + g_offsets[s], NULL, {1, off}};
+            bienc_batch_ids alone = {g_ids + g_offsets[s], NULL, {.n = 1, .offsets = off}};
             assert_int_equal(encoder_embed(enc, tape, &alone, (bienc_pool_mode)pool, 1, 0, 0, &one), 0);
             for (int j = 0; j < 16; j++) assert_true(fabsf(one->data[j] - all->data[s * 16 + j]) < 1e-5f);
         }
@@ -466,7 +466,7 @@ static void test_flops(void **state)
     bienc_encoder_config c;
     encoder_config_minilm_l6(&c);
     int off[3] = {0, 128, 256};
-    bienc_seqs s = {2, off};
+    bienc_seqs s = {.n = 2, .offsets = off};
     /* 6 layers x (2 * 256 * (4 * 384^2 + 2 * 384 * 1536) + 4 * 2 * 128^2 * 384) */
     double want = 6.0 * (2.0 * 256 * (4.0 * 384 * 384 + 2.0 * 384 * 1536) + 4.0 * 2 * 128 * 128 * 384);
     assert_true(fabs(encoder_forward_flops(&c, &s) - want) < 1.0);

@@ -453,7 +453,7 @@ static void test_grad_pooling(void **state)
     static const int off[] = {0, 1, 5, 14};
     const char *names[] = {"pool mean", "pool cls", "pool max"};
     for (int mode = 0; mode < 3; mode++) {
-        pool_p p = {{3, off}, (bienc_pool_mode)mode, 5};
+        pool_p p = {{.n = 3, .offsets = off}, (bienc_pool_mode)mode, 5};
         gcase c = {names[mode], 1, {14}, {5}, NOALIAS, {0}, run_pool, ref_pool, 15, &p, -2, 2};
         check_case(&c, 11 + (uint64_t)mode);
     }

@@ -115,7 +115,7 @@ static void test_pool_values_and_ties(void **state)
     assert_int_equal(tape_new(&tp), 0);
     /* seq 0 = rows 0..2, seq 1 = row 3. Channel 0 of seq 0 ties at 5 (rows 0 and 1). */
     bienc_tensor *x = param(4, 2, (float[]){5, 1, 5, 3, 2, 3, -1, -2});
-    bienc_seqs seqs = {2, (int[]){0, 3, 4}};
+    bienc_seqs seqs = {.n = 2, .offsets = (int[]){0, 3, 4}};
     bienc_tensor *o;
     assert_int_equal(op_pool(tp, x, &seqs, BIENC_POOL_MAX, &o), 0);
     assert_int_equal(o->shape[0], 2);
@@ -176,7 +176,7 @@ static void test_pool_threads_deterministic(void **state)
     for (int64_t i = 0; i < x->size; i++) x->data[i] = rng_normal(&rng);
     int off[N + 1];
     for (int s = 0; s <= N; s++) off[s] = s * L;
-    bienc_seqs seqs = {N, off};
+    bienc_seqs seqs = {.n = N, .offsets = off};
     float *first = malloc(sizeof(float) * N * C);
     for (int run = 0; run < 2; run++) {
         omp_set_num_threads(run ? 2 : 1);
@@ -211,17 +211,17 @@ static void test_errors(void **state)
     bienc_tensor *c = param(3, 3, (float[]){1, 1, 1, 1, 1, 1, 1, 1, 1}), *v = param(2, 0, (float[]){1, 2});
     bienc_tensor *o;
 
-    EXPECT_ERR(op_pool(NULL, a, &(bienc_seqs){1, (int[]){0, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "op_pool");
-    EXPECT_ERR(op_pool(tp, NULL, &(bienc_seqs){1, (int[]){0, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "x");
+    EXPECT_ERR(op_pool(NULL, a, &(bienc_seqs){.n = 1, .offsets = (int[]){0, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "op_pool");
+    EXPECT_ERR(op_pool(tp, NULL, &(bienc_seqs){.n = 1, .offsets = (int[]){0, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "x");
     EXPECT_ERR(op_pool(tp, a, NULL, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "seqs");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){2, (int[]){0, 0, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "sequence 0 is empty");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){2, (int[]){0, 2, 2}}, BIENC_POOL_MAX, &o), BIENC_EINVAL, "empty");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){1, (int[]){0, 3}}, BIENC_POOL_MEAN, &o), BIENC_ESHAPE, "2 rows");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){2, (int[]){0, 3, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "decrease");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){1, (int[]){1, 2}}, BIENC_POOL_CLS, &o), BIENC_EINVAL, "offsets[0]");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){0, (int[]){0}}, BIENC_POOL_CLS, &o), BIENC_EINVAL, "0 sequences");
-    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){1, (int[]){0, 2}}, (bienc_pool_mode)9, &o), BIENC_EINVAL, "mode");
-    EXPECT_ERR(op_pool(tp, v, &(bienc_seqs){1, (int[]){0, 2}}, BIENC_POOL_MEAN, &o), BIENC_ESHAPE, "dimensions");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 2, .offsets = (int[]){0, 0, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "sequence 0 is empty");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 2, .offsets = (int[]){0, 2, 2}}, BIENC_POOL_MAX, &o), BIENC_EINVAL, "empty");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 1, .offsets = (int[]){0, 3}}, BIENC_POOL_MEAN, &o), BIENC_ESHAPE, "2 rows");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 2, .offsets = (int[]){0, 3, 2}}, BIENC_POOL_MEAN, &o), BIENC_EINVAL, "decrease");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 1, .offsets = (int[]){1, 2}}, BIENC_POOL_CLS, &o), BIENC_EINVAL, "offsets[0]");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 0, .offsets = (int[]){0}}, BIENC_POOL_CLS, &o), BIENC_EINVAL, "0 sequences");
+    EXPECT_ERR(op_pool(tp, a, &(bienc_seqs){.n = 1, .offsets = (int[]){0, 2}}, (bienc_pool_mode)9, &o), BIENC_EINVAL, "mode");
+    EXPECT_ERR(op_pool(tp, v, &(bienc_seqs){.n = 1, .offsets = (int[]){0, 2}}, BIENC_POOL_MEAN, &o), BIENC_ESHAPE, "dimensions");
 
     EXPECT_ERR(op_l2_normalize(tp, NULL, &o), BIENC_EINVAL, "op_l2_normalize");
     assert_int_equal(op_l2_normalize(tp, a, NULL), BIENC_EINVAL);

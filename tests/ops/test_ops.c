@@ -74,7 +74,7 @@ static void test_error_paths(void **state)
     /* attention: bad heads, bad shapes, bad sequences */
     bienc_tensor *q = param(6, 4, 6), *k = param(6, 4, 7), *v = param(6, 4, 8), *k5 = param(5, 4, 9);
     int good[] = {0, 2, 6}, first[] = {1, 2, 6}, down[] = {0, 4, 3}, shortoff[] = {0, 2, 5};
-    bienc_seqs sg = {2, good}, sf = {2, first}, sd = {2, down}, ss = {2, shortoff}, sneg = {-1, good}, snull = {2, NULL};
+    bienc_seqs sg = {.n = 2, .offsets = good}, sf = {.n = 2, .offsets = first}, sd = {.n = 2, .offsets = down}, ss = {.n = 2, .offsets = shortoff}, sneg = {.n = -1, .offsets = good}, snull = {.n = 2, .offsets = NULL};
     EXPECT_FAIL(op_attention(tape, q, k, v, &sg, 3, &out), BIENC_EINVAL);
     EXPECT_FAIL(op_attention(tape, q, k, v, &sg, 0, &out), BIENC_EINVAL);
     EXPECT_FAIL(op_attention(tape, q, k5, v, &sg, 2, &out), BIENC_ESHAPE);
@@ -87,7 +87,7 @@ static void test_error_paths(void **state)
     EXPECT_FAIL(op_attention(tape, q, k, v, &snull, 2, &out), BIENC_EINVAL);
     assert_int_equal(seqs_check(&sg, 6, "x"), 0);
     assert_int_equal(seqs_check(&sg, 7, "x"), BIENC_ESHAPE);
-    assert_int_equal(seqs_check(&(bienc_seqs){0, good}, 0, NULL), 0);
+    assert_int_equal(seqs_check(&(bienc_seqs){.n = 0, .offsets = good}, 0, NULL), 0);
 
     assert_int_equal(tape_node_count(tape), 0); /* nothing half-recorded */
     bienc_tensor *all[] = {x, W, b, g, y35, q, k, v, k5};
@@ -110,7 +110,7 @@ static void test_no_grad_records_nothing(void **state)
         assert_int_equal(op_linear(tape, x, W, b, &y), 0);
         assert_int_equal(op_layernorm(tape, y, g, b, 1e-5f, &y), 0);
         assert_int_equal(op_gelu(tape, y, BIENC_GELU_ERF, &y), 0);
-        assert_int_equal(op_attention(tape, y, y, y, &(bienc_seqs){2, off}, 2, &y), 0);
+        assert_int_equal(op_attention(tape, y, y, y, &(bienc_seqs){.n = 2, .offsets = off}, 2, &y), 0);
         assert_int_equal(op_add(tape, y, x, &y), 0);
         assert_int_equal(op_add_bias(tape, y, b, &y), 0);
         assert_int_equal(op_scale(tape, y, 0.5f, &y), 0);
@@ -223,7 +223,7 @@ static void run_step(bienc_tape *tape, bienc_tensor **p, float *G)
     assert_int_equal(op_linear(tape, h, p[3], p[4], &q), 0);
     assert_int_equal(op_linear(tape, h, p[5], NULL, &k), 0);
     assert_int_equal(op_gelu(tape, h, BIENC_GELU_TANH, &v), 0);
-    assert_int_equal(op_attention_dropout(tape, q, k, v, &(bienc_seqs){4, off}, 4, 0.1f, 55, 1, &a), 0);
+    assert_int_equal(op_attention_dropout(tape, q, k, v, &(bienc_seqs){.n = 4, .offsets = off}, 4, 0.1f, 55, 1, &a), 0);
     assert_int_equal(op_dropout(tape, a, 0.1f, 77, 1, &a), 0);
     assert_int_equal(op_add(tape, a, h, &y), 0);
     assert_int_equal(op_add_bias(tape, y, p[4], &y), 0);

@@ -245,7 +245,7 @@ static void test_attention_grad_and_values(void **state)
     bienc_rng rng;
     rng_seed(&rng, 8);
     static const int off[] = {0, 3, 4, 4, 9}; /* lengths 3, 1, 0, 5 */
-    attn_arg a = {{4, off}, 2, 0.0f};
+    attn_arg a = {{.n = 4, .offsets = off}, 2, 0.0f};
     bienc_tensor *in[3] = {gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1), gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1),
                            gc_param(2, (int64_t[]){9, 6}, &rng, -1, 1)};
     assert_true(gc_check("attention", build_attention, in, 3, &a, 1e-2, 12, 61) < TOL);
@@ -273,7 +273,7 @@ static void test_attention_shared_qkv(void **state)
     bienc_rng rng;
     rng_seed(&rng, 9);
     static const int off[] = {0, 6, 7};
-    attn_arg a = {{2, off}, 1, 0.0f};
+    attn_arg a = {{.n = 2, .offsets = off}, 1, 0.0f};
     bienc_tensor *x = gc_param(2, (int64_t[]){7, 4}, &rng, -1, 1);
     bienc_tensor *in[3] = {x, x, x};
     assert_true(gc_check("attention q=k=v", build_attention, in, 1, &a, 1e-2, 12, 62) < TOL);
@@ -285,7 +285,7 @@ static void test_attention_dropout(void **state)
     bienc_rng rng;
     rng_seed(&rng, 12);
     static const int off[] = {0, 4, 5, 12};
-    attn_arg a = {{3, off}, 2, 0.3f};
+    attn_arg a = {{.n = 3, .offsets = off}, 2, 0.3f};
     bienc_tensor *in[3] = {gc_param(2, (int64_t[]){12, 6}, &rng, -1, 1), gc_param(2, (int64_t[]){12, 6}, &rng, -1, 1),
                            gc_param(2, (int64_t[]){12, 6}, &rng, -1, 1)};
     assert_true(gc_check("attention dropout", build_attention, in, 3, &a, 1e-2, 12, 63) < TOL);

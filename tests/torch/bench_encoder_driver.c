@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     for (int t = 0; t < T; t++) ids[t] = (int32_t)rng_below(&rng, (uint64_t)cfg.vocab_size);
     for (int s = 0; s <= B; s++) offsets[s] = s * L, q_offsets[s] = s * Q;
     for (int i = 0; i < B * cfg.hidden_size; i++) up[i] = 1.0f;  /* loss = sum of the pooled output */
-    bienc_batch_ids batch = {ids, NULL, {B, offsets}}, qbatch = {ids + B * L, NULL, {B, q_offsets}};
+    bienc_batch_ids batch = {ids, NULL, {.n = B, .offsets = offsets}}, qbatch = {ids + B * L, NULL, {.n = B, .offsets = q_offsets}};
     if (Q == 0) cfg.hidden_dropout = cfg.attention_dropout = 0.0f;
 
     bienc_encoder *enc = NULL;

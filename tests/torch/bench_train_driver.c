@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)rng_below(&rng, (uint64_t)cfg.vocab_size);
     for (int s = 0; s <= NP; s++) p_off[s] = s * P;
     for (int s = 0; s <= B; s++) q_off[s] = s * Q;
-    bienc_batch_ids pb = {ids, NULL, {NP, p_off}}, qb = {ids + (int64_t)NP * P, NULL, {B, q_off}};
+    bienc_batch_ids pb = {ids, NULL, {.n = NP, .offsets = p_off}}, qb = {ids + (int64_t)NP * P, NULL, {.n = B, .offsets = q_off}};
 
     bienc_encoder *enc = NULL;
     bienc_tape *tape = NULL;

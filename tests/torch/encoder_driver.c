@@ -78,7 +78,7 @@ static int run(const char *out_path, int argc, char **argv)
             ids[t] = (int32_t)rng_below(&rng, (uint64_t)cfg.vocab_size);
             types[t] = t - offsets[s] >= (offsets[s + 1] - offsets[s]) / 2;  /* sentence pair: A then B */
         }
-    bienc_batch_ids batch = {ids, no_types ? NULL : types, {N, offsets}};
+    bienc_batch_ids batch = {ids, no_types ? NULL : types, {.n = N, .offsets = offsets}};
 
     bienc_encoder *enc = NULL;
     bienc_tape *tape = NULL;

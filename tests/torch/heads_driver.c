@@ -95,7 +95,7 @@ static int run_case(bienc_tape *tape, const char *c, bienc_tensor **out)
     if (!strncmp(c, "pool_", 5)) {
         record *o = find("offsets");
         if (!o || o->dtype != 1 || o->size < 2) return bienc_error(BIENC_EINVAL, "pool: offsets missing");
-        bienc_seqs seqs = {(int)o->size - 1, o->data};
+        bienc_seqs seqs = {.n = (int)o->size - 1, .offsets = o->data};
         int mode = pool_mode_from_name(c + 5);
         if (mode < 0) return bienc_error(BIENC_EINVAL, "unknown pooling %s", c + 5);
         return op_pool(tape, in("x"), &seqs, (bienc_pool_mode)mode, out);

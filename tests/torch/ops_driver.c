@@ -152,7 +152,7 @@ static int run(const char *in_path, const char *out_path)
         rc = op_softmax(tape, tensor("x"), &out);
     else if (!strcmp(name, "attention")) {
         entry *off = find("offsets", 1);
-        bienc_seqs seqs = {off ? (int)off->size - 1 : 0, off ? off->data : NULL};
+        bienc_seqs seqs = {.n = off ? (int)off->size - 1 : 0, .offsets = off ? off->data : NULL};
         entry *key = find("key", 2);
         uint64_t k = key && key->size == 1 ? (uint64_t)((int64_t *)key->data)[0] : 0;
         rc = off && off->size > 0 ? op_attention_dropout(tape, tensor("q"), tensor("k"), tensor("v"), &seqs,

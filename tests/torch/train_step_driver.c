@@ -43,7 +43,7 @@ static void make_side(side *s, const int *lens, int vocab, bienc_rng *rng)
     s->offsets[0] = 0;
     for (int i = 0; i < B; i++) s->offsets[i + 1] = s->offsets[i] + lens[i];
     for (int t = 0; t < s->offsets[B]; t++) s->ids[t] = (int32_t)rng_below(rng, (uint64_t)vocab);
-    s->batch = (bienc_batch_ids){s->ids, NULL, {B, s->offsets}};
+    s->batch = (bienc_batch_ids){s->ids, NULL, {.n = B, .offsets = s->offsets}};
 }
 
 static int write_side(FILE *f, const char *name, const side *s)
