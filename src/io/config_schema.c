@@ -194,7 +194,7 @@ static const cfg_key mine_keys[] = {
     KEY(N, "max_queries", I, max_queries, "0", NULL, 0, BIG, "mine for the first N training queries (0 = all)"),
     KEY(N, "range_min", I, range_min, "0", NULL, 0, 1000000, "skip BM25's top N ranks (likely unjudged positives)"),
     KEY(N, "range_max", I, range_max, "30", NULL, 1, 1000000, "candidates are BM25's ranks [range_min, range_max)"),
-    KEY(N, "num_negatives", I, num_negatives, "4", NULL, 1, 1024, "negatives kept per query"),
+    KEY(N, "num_negatives", I, num_negatives, "4", NULL, 0, 1024, "negatives kept per query (0 = every candidate in the range)"),
     KEY(N, "sampling", C, sampling, "top", "top|random", 0, 0, "the best-ranked candidates, or a seeded random sample"),
     KEY(N, "bi_encoder", B, bi_encoder, "true", NULL, 0, 0,
         "the bi-encoder trains on the mined negatives (data.format hard_negatives, loss.hard_negatives per query)"),

@@ -288,7 +288,8 @@ static int stage_mine(pipe_ctx *p)
             p->work.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
             p->work.data.hard_negatives_file = p->hardnegs;
             p->work.data.skip_malformed = 1; /* a query with fewer candidates than loss.hard_negatives is left out */
-            if (p->work.loss.hard_negatives > m->num_negatives) p->work.loss.hard_negatives = m->num_negatives;
+            if (m->num_negatives > 0 && p->work.loss.hard_negatives > m->num_negatives)
+                p->work.loss.hard_negatives = m->num_negatives;
         }
     }
     free(ids);

@@ -150,7 +150,24 @@ if $PY -c 'import xapian' 2>/dev/null; then
   grep -Eq "training examples.*$(wc -l < "$RM/hardnegs.jsonl")|$(wc -l < "$RM/hardnegs.jsonl") training examples" "$T/err5" ||
     fail "mined run: the trainer did not train on the mined rows: $(grep -i 'training examples' "$T/err5")"
   [ -d "$RM/bm25.index" ] || fail "mined run: no shared BM25 index"
-  grep -q "negatives each (every other one mined" "$T/err5" || fail "mined run: the teacher did not use the mined negatives"
+  grep -q "negatives each (2 mined, 2 random)" "$T/err5" || fail "mined run: the teacher did not use the mined negatives"
+  # the teacher after the bi-encoder: mined from the trained bi-encoder's ranking fused with
+  # BM25's (mine.dense), warm-started from the bi-encoder, listwise loss, 3 of 4 negatives mined
+  "$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=late --set mine.enabled=true \
+    --set mine.dense=true --set mine.bi_encoder=false --set mine.max_queries=40 --set mine.num_negatives=0 \
+    --set teacher.init_from_bi_encoder=true --set teacher.loss.name=MultipleNegativesRankingLoss \
+    --set teacher.random_negatives=1 --set teacher.model.hidden=32 --set eval.baseline=false \
+    --threads 2 >"$T/out6" 2>"$T/err6" || fail "late teacher run: $(tail -3 "$T/err6")"
+  RL="$T/runs/late"
+  order=$(grep -o "== [a-z ]*" "$T/err6" | tr '\n' ',')
+  [[ "$order" == *"== train"*"== fuse"*"== mine"*"== teacher"*"== rerank"* ]] || fail "late teacher: stage order $order"
+  [[ "$order" != *"== baseline"* ]] || fail "eval.baseline=false still ran the baseline"
+  [ -s "$RL/run.mine.trec" ] || fail "late teacher: no run.mine.trec (the training queries' fused ranking)"
+  grep -q '"neg": {"hybrid": \[' "$RL/hardnegs.jsonl" || fail "late teacher: negatives not from the hybrid ranking"
+  grep -q "teacher: encoder initialised from .*step-4.h5" "$T/err6" || fail "late teacher: not warm-started from the bi-encoder"
+  grep -q "negatives each (3 mined, 1 random), listwise cross entropy" "$T/err6" ||
+    fail "late teacher: $(grep 'negatives each' "$T/err6")"
+  [ -s "$RL/run.teacher.trec" ] || fail "late teacher: no reranked run"
 else
   echo "SKIP mine stage: python3 cannot import xapian"
 fi

@@ -331,9 +331,30 @@ static void test_dump_reload(void **state)
 static void test_finalize_rules(void **state)
 {
     bienc_run_config cfg;
-    assert_int_equal(load(&cfg, "model: {kind: cross_encoder}\n"), 0);
+    assert_int_equal(load(&cfg, "model: {kind: cross_encoder}\nloss: {name: TripletLoss}\n"), 0);
     assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
-    assert_non_null(strstr(bienc_last_error(), "BinaryCrossEntropy"));
+    assert_non_null(strstr(bienc_last_error(), "BinaryCrossEntropy or MultipleNegativesRankingLoss"));
+    config_free(&cfg);
+    /* a cross-encoder's MNRL is the listwise loss */
+    assert_int_equal(load(&cfg, "model: {kind: cross_encoder}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), 0);
+    config_free(&cfg);
+    /* teacher.random_negatives cannot exceed the negatives; mine.dense cannot feed the bi-encoder;
+     * a teacher trained after the bi-encoder cannot score MarginMSE triples before it */
+    assert_int_equal(load(&cfg, "teacher: {random_negatives: 5}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "teacher.random_negatives (5)"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "mine.bi_encoder: false"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), 0);
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "loss: {name: MarginMSELoss}\nteacher: {init_from_bi_encoder: true}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "needs the teacher before the bi-encoder"));
     config_free(&cfg);
     assert_int_equal(load(&cfg, "model: {kind: cross_encoder}\nloss: {name: binarycrossentropy}\n"), 0);
     assert_int_equal(config_finalize(&cfg), 0);
