@@ -5,21 +5,22 @@
 // libonnxruntime.so of npm's package; scripts/install-ort-node.sh installs it).
 //
 // usage: node eval/ort_run.js --ort DIR --model model.onnx --input IN.json --output OUT.json
-//            [--threads N] [--batch-size B] [--sort] [--hidden-states] [--no-spin]
+//            [--threads N] [--batch-size B] [--sort] [--hidden-states] [--no-spin] [--opt LEVEL]
 //   IN.json   {"ids": [[101, 7, 102], ...], "types": [[0, 0, 0], ...]}   (types optional: zeros)
 //   OUT.json  {"sentence_embedding" | "logits": [[...] per text, input order],
 //              "last_hidden_state": [[[...] per real token] per text]  (with --hidden-states),
 //              "seconds": time in session.run (the batches only), "peak_rss_mb", "ort_version"}
 // Texts go in batches of B (default 64) in input order, or longest first with --sort (as
 // SentenceTransformer.encode), each batch right-padded to its longest text with
-// attention_mask 0 on the padding. The session: graph optimisation level "all", N intra-op
+// attention_mask 0 on the padding. The session: graph optimisation LEVEL (default "all";
+// disabled / basic / extended / all), N intra-op
 // threads (default 2), one inter-op thread, sequential execution.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 function parseArgs(argv) {
-  const a = { threads: 2, batchSize: 64, sort: false, hidden: false, spin: true };
+  const a = { threads: 2, batchSize: 64, sort: false, hidden: false, spin: true, opt: 'all' };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
     const next = () => {
@@ -35,6 +36,7 @@ function parseArgs(argv) {
     else if (k === '--sort') a.sort = true;
     else if (k === '--hidden-states') a.hidden = true;
     else if (k === '--no-spin') a.spin = false;
+    else if (k === '--opt') a.opt = next();
     else throw new Error('unknown argument ' + k);
   }
   if (!a.ort || !a.model || !a.input || !a.output) throw new Error('--ort, --model, --input and --output are required');
@@ -55,7 +57,7 @@ async function main() {
   const input = JSON.parse(fs.readFileSync(a.input, 'utf8'));
   const ids = input.ids;
   const types = input.types || ids.map((r) => r.map(() => 0));
-  const opts = { graphOptimizationLevel: 'all', intraOpNumThreads: a.threads, interOpNumThreads: 1,
+  const opts = { graphOptimizationLevel: a.opt, intraOpNumThreads: a.threads, interOpNumThreads: 1,
                  executionMode: 'sequential' };
   if (!a.spin) opts.extra = { session: { intra_op: { allow_spinning: '0' } } };
   const session = await ort.InferenceSession.create(a.model, opts);
@@ -92,7 +94,8 @@ async function main() {
       });
     }
   }
-  const res = { [outName]: result, seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  const peakRssMb = process.resourceUsage().maxRSS / 1024; // before the output is serialised
+  const res = { [outName]: result, seconds, peak_rss_mb: peakRssMb,
                 ort_version: require(path.join(path.resolve(a.ort), 'node_modules', 'onnxruntime-node',
                                                'package.json')).version };
   if (a.hidden) res.last_hidden_state = hidden;
