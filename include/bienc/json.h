@@ -53,8 +53,8 @@ const char *json_get_string(const json_doc *d, const json_node *n, const char *k
 /* Number as an exact int64: 0 ok; BIENC_EFORMAT when not a number or not an integer in range. */
 int json_int64(const json_node *n, int64_t *out);
 
-/* Writes s as a JSON string literal (quotes, backslashes and control bytes escaped; other
- * bytes, UTF-8 included, as they are). */
+/* Writes s as a JSON string literal (quotes, backslashes and control bytes escaped, \n and \t
+ * in their short forms; other bytes, UTF-8 included, as they are). NULL writes "". */
 void json_write_string(FILE *f, const char *s);
 
 #endif

@@ -386,8 +386,10 @@ int json_int64(const json_node *n, int64_t *out)
 void json_write_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
         else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
         else fputc(*p, f);
     }
