@@ -8,6 +8,8 @@
 #   encode`; last_hidden_state pooled by numpy as sentence-transformers pools gives
 #   sentence_embedding back
 #   cross-encoder (three token types): logits vs `bienc score`
+# and the exported tokenizer.json read by Tokenizers.js (@huggingface/tokenizers, what
+# transformers.js tokenizes with) gives bienc's ids, for single texts and pairs.
 set -u
 BIN=${BIENC_BIN:-./bienc}
 BUILD=${BIENC_BUILD_DIR:-.}
@@ -44,7 +46,12 @@ a
 dog dog dog dog cat
 the mat of the king is red and the water is wet and the cat sat on the book of the star with a dog in fog
 ÉTOILE, Ÿ — 水 the ##s [SEP]
+don't STOP!!! naïve café 東京 x1.5 e-mail   and   spaces
 TXT
+"$BIN" export --model "$T/bi_mean.h5" --format onnx --output "$T/bi_mean" >/dev/null || fail "export bi_mean"
+"$BIN" tokenize --vocab "$T/bi_mean/vocab.txt" < "$T/texts.txt" > "$T/bienc.tok" || fail "tokenize"
+node "$SRC/tests/cli/hf_tokenize.js" "$ORT" "$T/bi_mean" "$T/texts.txt" > "$T/hf.tok" || fail "Tokenizers.js on tokenizer.json"
+cmp -s "$T/bienc.tok" "$T/hf.tok" || fail "Tokenizers.js and bienc tokenize differ: $(diff "$T/bienc.tok" "$T/hf.tok")"
 for m in bi_mean bi_cls bi_max; do
   "$BIN" export --model "$T/$m.h5" --format onnx --output "$T/$m" >/dev/null || fail "export $m"
   "$BIN" encode --model "$T/$m.h5" --input "$T/texts.txt" --side passage --output "$T/$m.npy" --output-format npy \
@@ -93,6 +100,9 @@ TSV
 "$BIN" score --model "$T/cross.h5" --triples "$T/triples.tsv" --output "$T/scored.tsv" --quiet || fail "bienc score"
 awk -F'\t' '{print $1 "\t" $2; print $1 "\t" $3}' "$T/triples.tsv" |
   "$BIN" tokenize --vocab "$T/cross/vocab.txt" --pair > "$T/pairs.ids" || fail "tokenize pairs"
+awk -F'\t' '{print $1 "\t" $2; print $1 "\t" $3}' "$T/triples.tsv" > "$T/pairs.txt"
+node "$SRC/tests/cli/hf_tokenize.js" "$ORT" "$T/cross" "$T/pairs.txt" --pair > "$T/hf_pairs.ids" || fail "Tokenizers.js pairs"
+cmp -s "$T/pairs.ids" "$T/hf_pairs.ids" || fail "Tokenizers.js and bienc tokenize --pair differ: $(diff "$T/pairs.ids" "$T/hf_pairs.ids")"
 $PY - "$T" <<'PY' || fail "cross-encoder input"
 import json, sys
 t = sys.argv[1]
