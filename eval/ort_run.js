@@ -6,6 +6,7 @@
 //
 // usage: node eval/ort_run.js --ort DIR --model model.onnx --input IN.json --output OUT.json
 //            [--threads N] [--batch-size B] [--sort] [--hidden-states] [--no-spin] [--opt LEVEL]
+//            [--save-optimized FILE]   (the graph after ONNX Runtime's optimisations)
 //   IN.json   {"ids": [[101, 7, 102], ...], "types": [[0, 0, 0], ...]}   (types optional: zeros)
 //   OUT.json  {"sentence_embedding" | "logits": [[...] per text, input order],
 //              "last_hidden_state": [[[...] per real token] per text]  (with --hidden-states),
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     else if (k === '--hidden-states') a.hidden = true;
     else if (k === '--no-spin') a.spin = false;
     else if (k === '--opt') a.opt = next();
+    else if (k === '--save-optimized') a.saveOptimized = next();
     else throw new Error('unknown argument ' + k);
   }
   if (!a.ort || !a.model || !a.input || !a.output) throw new Error('--ort, --model, --input and --output are required');
@@ -60,6 +62,7 @@ async function main() {
   const opts = { graphOptimizationLevel: a.opt, intraOpNumThreads: a.threads, interOpNumThreads: 1,
                  executionMode: 'sequential' };
   if (!a.spin) opts.extra = { session: { intra_op: { allow_spinning: '0' } } };
+  if (a.saveOptimized) opts.optimizedModelFilePath = a.saveOptimized;
   const session = await ort.InferenceSession.create(a.model, opts);
   const outName = session.outputNames.includes('sentence_embedding') ? 'sentence_embedding' : 'logits';
   const fetch = [outName];

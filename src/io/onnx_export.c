@@ -11,7 +11,13 @@
  *   pooling      mean over the unmasked tokens, the first token, or the max over the
  *                unmasked tokens (op_pool), then L2 normalisation (op_l2_normalize)
  * Opset 17: the first with LayerNormalization; ReduceMax and ReduceL2 still take their axes
- * as an attribute there, ReduceSum (since 13) as an input. */
+ * as an attribute there, ReduceSum (since 13) as an input.
+ *
+ * The subgraphs take the shapes torch.onnx gives Hugging Face's BERT where ONNX Runtime's
+ * graph optimiser looks for them: GELU as Div / Erf / Add / Mul (-> Gelu, BiasGelu), the
+ * tanh form with Pow (-> FastGelu), residual Add(sublayer, input) before LayerNormalization
+ * (-> SkipLayerNormalization), and every shape inferable from the inputs' [batch, sequence]
+ * (test_onnx_ort.sh checks that these fusions happen). */
 #include "bienc/onnx_export.h"
 
 #include <float.h>
@@ -93,17 +99,18 @@ typedef struct bert_consts {
     const char *mask_bias;    /* [B, 1, 1, S]: 0 for tokens, -FLT_MAX for padding */
 } bert_consts;
 
+/* In the form torch.onnx exports Hugging Face's activations, which ONNX Runtime's
+ * GeluFusion / FastGeluFusion turn into one Gelu / FastGelu kernel. */
 static const char *gelu(onnx_graph *g, const char *x, bienc_gelu_kind kind, const char *out)
 {
     const char *half = op2(g, "Mul", x, "c/half", onnx_name(g, "%s/half_x", out));
     const char *t;
     if (kind == BIENC_GELU_ERF) {
         /* 0.5 x (1 + erf(x / sqrt 2)) */
-        t = op1(g, "Erf", op2(g, "Mul", x, "c/inv_sqrt2", onnx_name(g, "%s/scaled", out)), onnx_name(g, "%s/erf", out));
+        t = op1(g, "Erf", op2(g, "Div", x, "c/sqrt2", onnx_name(g, "%s/scaled", out)), onnx_name(g, "%s/erf", out));
     } else {
         /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-        const char *x2 = op2(g, "Mul", x, x, onnx_name(g, "%s/x2", out));
-        const char *x3 = op2(g, "Mul", x2, x, onnx_name(g, "%s/x3", out));
+        const char *x3 = op2(g, "Pow", x, "c/three", onnx_name(g, "%s/x3", out));
         const char *in = op2(g, "Add", x, op2(g, "Mul", x3, "c/gelu_a", onnx_name(g, "%s/ax3", out)),
                              onnx_name(g, "%s/inner", out));
         t = op1(g, "Tanh", op2(g, "Mul", in, "c/sqrt_2_over_pi", onnx_name(g, "%s/u", out)),
@@ -138,10 +145,10 @@ static const char *layer(onnx_graph *g, const bienc_encoder *enc, int l, const b
     const char *ctx = op_ints(g, "Transpose", op2(g, "MatMul", p, v, N("ctx_heads")), "perm", perm, 4, N("ctx_t"));
     ctx = op2(g, "Reshape", ctx, k->hidden_shape, N("ctx"));
     const char *a = linear(g, ctx, L->attn_out_w, L->attn_out_b, N("attn_out"));
-    const char *x1 = layernorm(g, op2(g, "Add", x, a, N("res1")), L->attn_ln_w, L->attn_ln_b, eps, N("x1"));
+    const char *x1 = layernorm(g, op2(g, "Add", a, x, N("res1")), L->attn_ln_w, L->attn_ln_b, eps, N("x1"));
     const char *h = linear(g, x1, L->inter_w, L->inter_b, N("inter"));
     const char *f = linear(g, gelu(g, h, enc->cfg.activation, N("gelu")), L->out_w, L->out_b, N("ffn"));
-    return layernorm(g, op2(g, "Add", x1, f, N("res2")), L->out_ln_w, L->out_ln_b, eps, out);
+    return layernorm(g, op2(g, "Add", f, x1, N("res2")), L->out_ln_w, L->out_ln_b, eps, out);
 #undef N
 }
 
@@ -158,12 +165,12 @@ static const char *encoder_graph(onnx_graph *g, const bienc_encoder *enc)
     const_f32(g, "c/one", 1.0f);
     const_f32(g, "c/half", 0.5f);
     if (c->activation == BIENC_GELU_ERF) {
-        const_f32(g, "c/inv_sqrt2", 0.7071067811865476f);
+        const_f32(g, "c/sqrt2", 1.4142135623730951f);
     } else {
+        const_f32(g, "c/three", 3.0f);
         const_f32(g, "c/sqrt_2_over_pi", 0.7978845608028654f);
         const_f32(g, "c/gelu_a", 0.044715f);
     }
-    const_i64s(g, "c/zero", 1, (int64_t[]){0});
     const_i64s(g, "c/axes_1_2", 2, (int64_t[]){1, 2});
     int64_t D = c->hidden_size / c->num_heads;
     bert_consts k = {
@@ -172,11 +179,16 @@ static const char *encoder_graph(onnx_graph *g, const bienc_encoder *enc)
         .scale = const_f32(g, "c/scale", 1.0f / sqrtf((float)D)),
     };
 
-    /* positions 0..S-1 of every sequence: the first S rows of the position table */
-    onnx_attr start = {.name = "start", .type = ONNX_ATTR_INT, .i = 1};
-    const char *seq = onnx_node(g, "Shape", (const char *[]){"input_ids"}, 1, "seq_len", &start, 1); /* [S] */
-    const char *pos = onnx_node(g, "Slice", (const char *[]){param(g, enc->pos_emb), "c/zero", seq, "c/zero"}, 4,
-                                "emb/positions", NULL, 0);
+    /* position ids 0..S-1 in every row, [B, S]: the running count of ones along the
+     * sequence, minus one. Built from input_ids' shape by elementwise ops (not a Slice of the
+     * table, whose length would depend on data), so every shape stays [batch, sequence, ...]
+     * for shape inference and ONNX Runtime's fusions. */
+    onnx_init_i64(g, "c/zero_i", 0, NULL, (int64_t[]){0});
+    onnx_init_i64(g, "c/one_s", 0, NULL, (int64_t[]){1});
+    const char *ones = op2(g, "Add", op2(g, "Mul", "input_ids", "c/zero_i", "pos/zeros"), "c/one_s", "pos/ones");
+    const char *count = op2(g, "CumSum", ones, "c/one_s", "pos/count");
+    const char *pos_ids = op2(g, "Sub", count, "c/one_s", "pos/ids");
+    const char *pos = op2(g, "Gather", param(g, enc->pos_emb), pos_ids, "emb/positions");
     const char *w = op2(g, "Gather", param(g, enc->word_emb), "input_ids", "emb/words");
     const char *t = op2(g, "Gather", param(g, enc->type_emb), "token_type_ids", "emb/types");
     const char *x = op2(g, "Add", op2(g, "Add", w, pos, "emb/words_pos"), t, "emb/sum");
