@@ -95,7 +95,7 @@ static const char *layernorm(onnx_graph *g, const char *x, const bienc_tensor *w
 typedef struct bert_consts {
     const char *heads_shape;  /* [0, 0, H, D]: [B, S, C] -> [B, S, H, D] */
     const char *hidden_shape; /* [0, 0, C] */
-    const char *scale;        /* 1 / sqrt(D) */
+    const char *sqrt_head;    /* sqrt(D): scores are divided by it, as Hugging Face does */
     const char *mask_bias;    /* [B, 1, 1, S]: 0 for tokens, -FLT_MAX for padding */
 } bert_consts;
 
@@ -137,8 +137,8 @@ static const char *layer(onnx_graph *g, const bienc_encoder *enc, int l, const b
     const char *q = split_heads(g, k, linear(g, x, L->query_w, L->query_b, N("q")), 0, N("qh"));
     const char *kk = split_heads(g, k, linear(g, x, L->key_w, L->key_b, N("k")), 1, N("kh"));
     const char *v = split_heads(g, k, linear(g, x, L->value_w, L->value_b, N("v")), 0, N("vh"));
-    /* scores [B, H, S, S] = (Q K^T) / sqrt(D) + mask, as op_attention's sgemm alpha */
-    const char *s = op2(g, "Mul", op2(g, "MatMul", q, kk, N("qk")), k->scale, N("scores"));
+    /* scores [B, H, S, S] = (Q K^T) / sqrt(D) + mask (op_attention: sgemm alpha 1 / sqrt(D)) */
+    const char *s = op2(g, "Div", op2(g, "MatMul", q, kk, N("qk")), k->sqrt_head, N("scores"));
     s = op2(g, "Add", s, k->mask_bias, N("masked"));
     onnx_attr axis = {.name = "axis", .type = ONNX_ATTR_INT, .i = -1};
     const char *p = onnx_node(g, "Softmax", &s, 1, N("probs"), &axis, 1);
@@ -171,12 +171,11 @@ static const char *encoder_graph(onnx_graph *g, const bienc_encoder *enc)
         const_f32(g, "c/sqrt_2_over_pi", 0.7978845608028654f);
         const_f32(g, "c/gelu_a", 0.044715f);
     }
-    const_i64s(g, "c/axes_1_2", 2, (int64_t[]){1, 2});
     int64_t D = c->hidden_size / c->num_heads;
     bert_consts k = {
         .heads_shape = const_i64s(g, "c/heads_shape", 4, (int64_t[]){0, 0, c->num_heads, D}),
         .hidden_shape = const_i64s(g, "c/hidden_shape", 3, (int64_t[]){0, 0, c->hidden_size}),
-        .scale = const_f32(g, "c/scale", 1.0f / sqrtf((float)D)),
+        .sqrt_head = const_f32(g, "c/sqrt_head", sqrtf((float)D)),
     };
 
     /* position ids 0..S-1 in every row, [B, S]: the running count of ones along the
@@ -194,12 +193,14 @@ static const char *encoder_graph(onnx_graph *g, const bienc_encoder *enc)
     const char *x = op2(g, "Add", op2(g, "Add", w, pos, "emb/words_pos"), t, "emb/sum");
     x = layernorm(g, x, enc->emb_ln_w, enc->emb_ln_b, c->layer_norm_eps, "emb/out");
 
-    /* the mask as Hugging Face extends it: (1 - mask) * finfo(float32).min, [B, 1, 1, S] */
+    /* the mask as Hugging Face extends it (and torch.onnx writes it):
+     * (1 - mask[:, None, None, :]) * finfo(float32).min, [B, 1, 1, S] */
+    const char *m1 = op2(g, "Unsqueeze", "attention_mask", const_i64s(g, "c/axis1", 1, (int64_t[]){1}), "mask/b1s");
+    const char *m2 = op2(g, "Unsqueeze", m1, const_i64s(g, "c/axis2", 1, (int64_t[]){2}), "mask/b11s");
     onnx_attr to_float = {.name = "to", .type = ONNX_ATTR_INT, .i = ONNX_FLOAT};
-    const char *mask = onnx_node(g, "Cast", (const char *[]){"attention_mask"}, 1, "mask/float", &to_float, 1);
-    const char *inv = op2(g, "Sub", "c/one", mask, "mask/inverted");
-    const char *bias = op2(g, "Mul", inv, const_f32(g, "c/min", -FLT_MAX), "mask/bias");
-    k.mask_bias = op2(g, "Unsqueeze", bias, "c/axes_1_2", "mask/bias4");
+    const char *mf = onnx_node(g, "Cast", &m2, 1, "mask/float4", &to_float, 1);
+    const char *inv = op2(g, "Sub", "c/one", mf, "mask/inverted");
+    k.mask_bias = op2(g, "Mul", inv, const_f32(g, "c/min", -FLT_MAX), "mask/bias4");
 
     for (int l = 0; l < c->num_layers; l++)
         x = layer(g, enc, l, &k, x, l == c->num_layers - 1 ? "last_hidden_state" : onnx_name(g, "layer%d/out", l));
@@ -219,18 +220,19 @@ static const char *pooling(onnx_graph *g, const char *h, bienc_pool_mode mode, i
     } else if (mode == BIENC_POOL_MEAN) {
         /* sum of the unmasked states / max(token count, 1e-9) */
         onnx_attr keep0 = {.name = "keepdims", .type = ONNX_ATTR_INT, .i = 0};
-        const_i64s(g, "c/one_i", 1, (int64_t[]){1});
-        const char *m3 = op2(g, "Unsqueeze", "mask/float", const_i64s(g, "c/two_i", 1, (int64_t[]){2}), "pool/mask3");
-        const char *sum = onnx_node(g, "ReduceSum", (const char *[]){op2(g, "Mul", h, m3, "pool/masked"), "c/one_i"}, 2,
+        onnx_attr to_float = {.name = "to", .type = ONNX_ATTR_INT, .i = ONNX_FLOAT};
+        const char *mf = onnx_node(g, "Cast", (const char *[]){"attention_mask"}, 1, "pool/mask_float", &to_float, 1);
+        const char *m3 = op2(g, "Unsqueeze", mf, "c/axis2", "pool/mask3");
+        const char *sum = onnx_node(g, "ReduceSum", (const char *[]){op2(g, "Mul", h, m3, "pool/masked"), "c/axis1"}, 2,
                                     "pool/sum", &keep0, 1);
-        const char *cnt = onnx_node(g, "ReduceSum", (const char *[]){m3, "c/one_i"}, 2, "pool/count", &keep0, 1);
+        const char *cnt = onnx_node(g, "ReduceSum", (const char *[]){m3, "c/axis1"}, 2, "pool/count", &keep0, 1);
         cnt = op2(g, "Max", cnt, const_f32(g, "c/min_count", 1e-9f), "pool/count_clamped");
         e = op2(g, "Div", sum, cnt, out);
     } else {
         /* max over the unmasked tokens: padded states are replaced by -1e9 first */
         onnx_attr to_bool = {.name = "to", .type = ONNX_ATTR_INT, .i = ONNX_BOOL};
         const char *b = onnx_node(g, "Cast", (const char *[]){"attention_mask"}, 1, "pool/mask_bool", &to_bool, 1);
-        const char *b3 = op2(g, "Unsqueeze", b, const_i64s(g, "c/two_i", 1, (int64_t[]){2}), "pool/mask_bool3");
+        const char *b3 = op2(g, "Unsqueeze", b, "c/axis2", "pool/mask_bool3");
         const char *r = onnx_node(g, "Where", (const char *[]){b3, h, const_f32(g, "c/pad_state", -1e9f)}, 3,
                                   "pool/masked", NULL, 0);
         onnx_attr at[2] = {{.name = "axes", .type = ONNX_ATTR_INTS, .ints = (int64_t[]){1}, .n_ints = 1},
