@@ -1,7 +1,9 @@
-"""Encoding throughput, bienc vs PyTorch, at MiniLM-L6 size (random weights, vocab 30522).
+"""Encoding throughput, bienc (fp32 and bf16) vs PyTorch vs ONNX Runtime, at MiniLM-L6 size
+(random weights, vocab 30522).
 
 Subcommands (eval/bench_encode.sh runs them in order, each timed run under the heavy lock):
-  prep    make the model (a sentence-transformers folder written here, `bienc import`ed),
+  prep    make the model (a sentence-transformers folder written here, `bienc import`ed, and
+          `bienc export --format onnx`ed for ONNX Runtime),
           pick the texts from MS MARCO passages tokenised by bienc:
             var   : N passages of 16..128 tokens (with [CLS]/[SEP]), in collection order
             fixed : N texts of >= 128 tokens (consecutive passages joined), truncated to 128
@@ -11,10 +13,18 @@ Subcommands (eval/bench_encode.sh runs them in order, each timed run under the h
           text, attention mask, mean pooling + normalisation. The timed part starts AFTER the
           model is loaded and the texts tokenised (ids are given): generous to PyTorch.
           Prints one JSON line: texts/s, peak RSS of the process.
-  report  medians over the repeats, the ratio, peak memory; checks that bienc's and
-          PyTorch's embeddings agree (so the two sides compute the same thing).
+  ort     one ONNX Runtime run (eval/ort_run.js in node, onnxruntime-node): the same ids,
+          longest first, batches of 64 padded to their longest text; session with graph
+          optimisation "all", --threads intra-op threads; timed: the session.run calls only
+          (model loaded, ids given, as for PyTorch). One JSON line, like `torch`.
+  report  medians over the repeats, the ratios, peak memory; checks that every system's
+          embeddings agree with bienc fp32's (so all compute the same thing; bf16 is off by
+          its rounding).
 bienc's figure is end-to-end `bienc encode` (process start to exit: model load,
-tokenisation, encoding, writing the HDF5 output), also a disadvantage to bienc.
+tokenisation, encoding, writing the HDF5 output), also a disadvantage to bienc; its
+"encode phase" (the texts/s bienc prints for the encoding itself) is the figure to set
+against PyTorch's and ONNX Runtime's, which time the model calls only. The ratio rows give
+both.
 """
 import argparse
 import json
@@ -75,6 +85,8 @@ def prep(a):
                          input="\n".join(fixed_texts) + "\n", capture_output=True, text=True, check=True)
     fixed_ids = [[int(x) for x in l.split()] for l in tok.stdout.split("\n")[:len(fixed_texts)]]
     assert all(len(x) == 128 for x in fixed_ids), "fixed texts are not all 128 tokens"
+    subprocess.run([a.bin, "export", "--model", os.path.join(a.out, "model.h5"), "--format", "onnx", "--output",
+                    os.path.join(a.out, "onnx")], check=True, stdout=subprocess.DEVNULL)
     sets = {"var": ([pids[i] for i in var], [texts[i] for i in var], [ids[i] for i in var]),
             "fixed": (["f%d" % i for i in range(a.n)], fixed_texts, fixed_ids)}
     for name, (p, t, x) in sets.items():
@@ -83,6 +95,8 @@ def prep(a):
                 f.write("%s\t%s\n" % (pi, ti))
         with open(os.path.join(a.out, name + ".ids.json"), "w") as f:
             json.dump(x, f)
+        with open(os.path.join(a.out, name + ".ort.json"), "w") as f:
+            json.dump({"ids": x}, f)
         lens = [len(v) for v in x]
         print("%s: %d texts, tokens per text min %d mean %.1f max %d" % (name, len(x), min(lens), np.mean(lens), max(lens)))
 
@@ -124,37 +138,67 @@ def run_torch(a):
                       "peak_rss_mb": rss, "threads": a.threads, "torch": torch.__version__}))
 
 
+def run_ort(a):
+    res = os.path.join(a.out, "ort_%s.json" % a.set)
+    subprocess.run(["node", os.path.join(SRC, "eval", "ort_run.js"), "--ort", a.ort, "--model",
+                    os.path.join(a.out, "onnx", "model.onnx"), "--input", os.path.join(a.out, a.set + ".ort.json"),
+                    "--output", res, "--threads", str(a.threads), "--batch-size", str(a.batch_size), "--sort"],
+                   check=True)
+    o = json.load(open(res))
+    e = np.array(o["sentence_embedding"], dtype=np.float32)
+    np.save(os.path.join(a.out, "ort_%s.npy" % a.set), e[:200])
+    print(json.dumps({"system": "onnxruntime", "set": a.set, "texts": len(e), "seconds": o["seconds"],
+                      "texts_per_s": len(e) / o["seconds"], "peak_rss_mb": o["peak_rss_mb"], "threads": a.threads,
+                      "onnxruntime": o["ort_version"]}))
+
+
+SYSTEMS = ("bienc", "bienc_bf16", "pytorch", "onnxruntime")
+
+
+def first_embeddings(out, system, s):
+    """The first 200 embeddings a system wrote for set s, or None."""
+    import h5py
+    if system.startswith("bienc"):
+        p = os.path.join(out, "%s_%s.h5" % (system, s))
+        return h5py.File(p, "r")["embeddings"][:200] if os.path.exists(p) else None
+    p = os.path.join(out, "%s_%s.npy" % ({"pytorch": "torch", "onnxruntime": "ort"}[system], s))
+    return np.load(p) if os.path.exists(p) else None
+
+
 def report(a):
     rows = [json.loads(l) for l in open(a.results) if l.strip()]
-    import h5py
-    lines = ["| set | system | texts | texts/s (median of %d) | peak RSS MB (max) |" % a.repeats, "|---|---|---|---|---|"]
-    summary = {}
+    lines = ["| set | system | texts | texts/s (median of %d) | peak RSS MB (max) | max abs diff vs bienc fp32 (first 200) |"
+             % a.repeats, "|---|---|---|---|---|---|"]
     for s in ("var", "fixed"):
-        for sysname in ("bienc", "pytorch"):
+        summary = {}
+        ref = first_embeddings(a.out, "bienc", s)
+        for sysname in SYSTEMS:
             r = [x for x in rows if x["set"] == s and x["system"] == sysname]
             if not r:
                 continue
             tps = statistics.median(x["texts_per_s"] for x in r)
             rss = max(x["peak_rss_mb"] for x in r)
             extra = ""
-            if sysname == "bienc" and all("encode_texts_per_s" in x for x in r):
+            if sysname.startswith("bienc") and all("encode_texts_per_s" in x for x in r):
                 extra = " (encode phase only: %.1f)" % statistics.median(x["encode_texts_per_s"] for x in r)
-            summary[(s, sysname)] = (tps, rss)
-            lines.append("| %s | %s | %d | %.1f%s | %.0f |" % (s, sysname, r[0]["texts"], tps, extra, rss))
-        if (s, "bienc") in summary and (s, "pytorch") in summary:
-            b, p = summary[(s, "bienc")], summary[(s, "pytorch")]
-            lines.append("| %s | **ratio bienc/pytorch** | | **%.2fx** | %.2fx memory |" % (s, b[0] / p[0], b[1] / p[1]))
-        eb, et = os.path.join(a.out, "bienc_%s.h5" % s), os.path.join(a.out, "torch_%s.npy" % s)
-        if os.path.exists(eb) and os.path.exists(et):
-            x = h5py.File(eb, "r")["embeddings"][:200]
-            y = np.load(et)
-            lines.append("| %s | max abs diff of the embeddings (first 200) | | %.1e | |" % (s, float(np.abs(x - y).max())))
+            phase = statistics.median(x["encode_texts_per_s"] for x in r) if extra else tps
+            summary[sysname] = (tps, rss, phase)
+            e = first_embeddings(a.out, sysname, s)
+            diff = "%.1e" % float(np.abs(e - ref).max()) if e is not None and ref is not None and sysname != "bienc" else ""
+            lines.append("| %s | %s | %d | %.1f%s | %.0f | %s |" % (s, sysname, r[0]["texts"], tps, extra, rss, diff))
+        for num, den in (("bienc", "onnxruntime"), ("bienc_bf16", "onnxruntime"), ("bienc", "pytorch"),
+                         ("onnxruntime", "pytorch")):
+            if num in summary and den in summary:
+                n, d = summary[num], summary[den]
+                phase = " (encode phase: %.2fx)" % (n[2] / d[2]) if num.startswith("bienc") else ""
+                lines.append("| %s | **ratio %s/%s** | | **%.2fx**%s | %.2fx memory | |"
+                             % (s, num, den, n[0] / d[0], phase, n[1] / d[1]))
     print("\n".join(lines))
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["prep", "torch", "report"])
+    ap.add_argument("cmd", choices=["prep", "torch", "ort", "report"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--bin", default=os.path.join(SRC, "build", "bienc"))
     ap.add_argument("--shared", default=os.path.join(SRC, "..", "shared", "data"))
@@ -163,9 +207,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--results")
+    ap.add_argument("--ort", help="onnxruntime-node install (scripts/install-ort-node.sh)")
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    {"prep": prep, "torch": run_torch, "report": report}[a.cmd](a)
+    {"prep": prep, "torch": run_torch, "ort": run_ort, "report": report}[a.cmd](a)
 
 
 if __name__ == "__main__":

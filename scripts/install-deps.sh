@@ -7,15 +7,20 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # The main job (build + `bienc run`): the toolchain, the libraries, python3-xapian for the
 # BM25 baseline. `--tests` adds what only the test suite needs: PyTorch (the oracle of the
 # parity tests, about 1 GB), numpy, h5py, the Unicode data the tables are checked against,
-# and OpenMPI (optional for users: with it, bienc also trains and encodes under mpirun; the
-# suite runs the 2-rank equivalence and sharding tests).
+# OpenMPI (optional for users: with it, bienc also trains and encodes under mpirun; the
+# suite runs the 2-rank equivalence and sharding tests), python3-onnx (the ONNX checker of
+# the ONNX export) and Node.js + npm (ONNX Runtime comes from npm's onnxruntime-node:
+# scripts/install-ort-node.sh, run by the test that needs it).
 PKGS=(
   build-essential cmake pkg-config git
   libopenblas-openmp-dev libhdf5-dev libyaml-dev libcmocka-dev
   python3 python3-xapian
 )
 if [ "${1:-}" = "--tests" ]; then
-  PKGS+=(python3-torch python3-numpy python3-h5py unicode-data libopenmpi-dev openmpi-bin)
+  PKGS+=(python3-torch python3-numpy python3-h5py unicode-data libopenmpi-dev openmpi-bin python3-onnx)
+  # a node / npm already on the PATH (another distribution's nodejs) is kept
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 fi
 # Skip the network when everything is already there.
 missing=()

@@ -10,6 +10,7 @@
 #define BIENC_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define JSON_MAX_DEPTH 256
@@ -51,5 +52,9 @@ const json_node *json_get(const json_doc *d, const json_node *n, const char *key
 const char *json_get_string(const json_doc *d, const json_node *n, const char *key, size_t *len);
 /* Number as an exact int64: 0 ok; BIENC_EFORMAT when not a number or not an integer in range. */
 int json_int64(const json_node *n, int64_t *out);
+
+/* Writes s as a JSON string literal (quotes, backslashes and control bytes escaped, \n and \t
+ * in their short forms; other bytes, UTF-8 included, as they are). NULL writes "". */
+void json_write_string(FILE *f, const char *s);
 
 #endif

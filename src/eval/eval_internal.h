@@ -54,9 +54,6 @@ struct bienc_run {
     const char *path;  /* while reading: names the file in duplicate errors */
 };
 
-/* s as a JSON string literal, quoted and escaped. */
-void eval_json_string(FILE *f, const char *s);
-
 int run_add_line(bienc_run *r, const char *qid, const char *docid, double score, long line);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bienc/error.h"
+#include "bienc/json.h"
 #include "bienc/rng.h"
 #include "core/atomic_file.h"
 #include "eval/eval_internal.h"
@@ -135,22 +136,22 @@ int mine_hard_negatives(bienc_run *const *runs, int n_runs, const bienc_qrels *q
             if (take == 0 || rc < 0) continue;
             if (first) {
                 fputs("{\"qid\": ", f);
-                eval_json_string(f, qid);
+                json_write_string(f, qid);
                 fputs(", \"pos\": [", f);
                 for (int j = 0; j < m.n_pos; j++) {
                     if (j) fputs(", ", f);
-                    eval_json_string(f, m.pos[j]);
+                    json_write_string(f, m.pos[j]);
                 }
                 fputs("], \"neg\": {", f);
                 first = 0;
             } else {
                 fputs(", ", f);
             }
-            eval_json_string(f, run_name(runs[ri]) && *run_name(runs[ri]) ? run_name(runs[ri]) : "run");
+            json_write_string(f, run_name(runs[ri]) && *run_name(runs[ri]) ? run_name(runs[ri]) : "run");
             fputs(": [", f);
             for (int j = 0; j < take; j++) {
                 if (j) fputs(", ", f);
-                eval_json_string(f, m.cand[j]);
+                json_write_string(f, m.cand[j]);
                 chosen[n_chosen++] = m.cand[j];
             }
             fputc(']', f);

@@ -5,20 +5,10 @@
 #include <string.h>
 
 #include "bienc/error.h"
+#include "bienc/json.h"
 #include "bienc/metrics.h"
 #include "core/atomic_file.h"
 #include "eval/eval_internal.h"
-
-void eval_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
 
 /* Enough digits to read back the same double; short when the value allows it. */
 static void json_number(FILE *f, double v)
@@ -72,7 +62,7 @@ int metrics_write_json(const char *path, const bienc_eval_result *r, const bienc
         for (size_t i = 0; i < r->num_queries; i++) {
             const bienc_query_metrics *m = &r->per_query[i];
             fputs(i ? ",\n    " : "\n    ", f);
-            eval_json_string(f, m->qid);
+            json_write_string(f, m->qid);
             fprintf(f, ": {\"num_relevant\": %zu, \"num_retrieved\": %zu", m->num_relevant, m->num_retrieved);
             for (int k = 0; k < BIENC_METRIC_COUNT; k++) {
                 fprintf(f, ", \"%s\": ", metrics_name(k));

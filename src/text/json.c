@@ -2,6 +2,7 @@
  * Every read checks the end of the input; strings are decoded into one growing byte
  * buffer, and nodes refer to it by offset until parsing ends (the buffer may move). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,4 +381,17 @@ int json_int64(const json_node *n, int64_t *out)
     if (errno == ERANGE || *end != '\0') return bienc_error(BIENC_EFORMAT, "integer out of range: %s", s);
     *out = v;
     return 0;
+}
+
+void json_write_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p == '\t') fputs("\\t", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
 }

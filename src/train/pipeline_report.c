@@ -8,6 +8,7 @@
 
 #include "bienc/cpu.h"
 #include "bienc/error.h"
+#include "bienc/json.h"
 #include "bienc/pipeline.h"
 #include "bienc/version.h"
 #include "core/atomic_file.h"
@@ -105,20 +106,6 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "```\n");
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v)
 {
     if (isfinite(v)) fprintf(f, "%.17g", v);
@@ -150,7 +137,7 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
 {
     static const char *keys[PIPE_RUN_COUNT] = {"untrained", "bi_encoder_hnsw", "bi_encoder_exact", "teacher_rerank", "bm25", "hybrid"};
     fprintf(f, "{\n  \"run_dir\": ");
-    json_string(f, r->run_dir);
+    json_write_string(f, r->run_dir);
     fprintf(f, ",\n  \"num_queries\": %lld,\n  \"num_passages\": %lld,\n  \"dim\": %lld,\n  \"metrics\": {\n",
             (long long)r->n_queries, (long long)r->n_passages, (long long)r->dim);
     int first = 1;
@@ -165,7 +152,7 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
         fputc('}', f);
     }
     fprintf(f, "\n  },\n  \"bm25_note\": ");
-    json_string(f, r->bm25_note);
+    json_write_string(f, r->bm25_note);
     fprintf(f, ",\n  \"agreement\": {\n");
     json_agreement(f, "ann_vs_exact", &r->ann_vs_exact, !r->has_agreement);
     if (r->has_agreement) {
@@ -194,9 +181,9 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     fprintf(f, ", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ", (long long)r->teacher_steps);
     json_num(f, r->teacher_pairs_per_s);
     fprintf(f, ", \"model\": ");
-    json_string(f, r->model_path);
+    json_write_string(f, r->model_path);
     fprintf(f, ", \"teacher\": ");
-    json_string(f, r->teacher_path);
+    json_write_string(f, r->teacher_path);
     fprintf(f, "},\n");
     json_losses(f, "bi_encoder_losses", r->bi_losses, r->n_bi_losses);
     fprintf(f, "  \"bi_encoder_dev_curve\": [");
@@ -210,11 +197,11 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     fprintf(f, "],\n");
     json_losses(f, "teacher_losses", r->teacher_losses, r->n_teacher_losses);
     fprintf(f, "  \"machine\": {\"cpu\": ");
-    json_string(f, cpu);
+    json_write_string(f, cpu);
     fprintf(f, ", \"cores\": %ld, \"threads\": %d, \"blas_kernel\": ", sysconf(_SC_NPROCESSORS_ONLN), cpu_get_threads());
-    json_string(f, cpu_blas_corename());
+    json_write_string(f, cpu_blas_corename());
     fprintf(f, ", \"bienc_version\": ");
-    json_string(f, BIENC_VERSION_STRING);
+    json_write_string(f, BIENC_VERSION_STRING);
     fprintf(f, "},\n  \"config_yaml\": ");
     char *text = NULL;
     size_t len = 0;
@@ -223,7 +210,7 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
         config_dump_yaml(cfg, m);
         fclose(m);
     }
-    json_string(f, text ? text : "");
+    json_write_string(f, text ? text : "");
     free(text);
     fprintf(f, "\n}\n");
     return 0;
