@@ -21,6 +21,12 @@ fi
 for tool in node npm; do
   command -v $tool >/dev/null 2>&1 || { echo "install-ort-node: $tool not found (Debian: apt-get install nodejs npm)" >&2; exit 77; }
 done
+# a machine without the registry (CI may only reach Debian's mirror) is told in seconds, not
+# after npm's minutes of retries
+if ! timeout 30 npm view "onnxruntime-node@$VERSION" version --fetch-retries=0 --fetch-timeout=15000 >/dev/null 2>&1; then
+  echo "install-ort-node: the npm registry cannot be reached (npm view onnxruntime-node@$VERSION failed)" >&2
+  exit 77
+fi
 mkdir -p "$(dirname "$DIR")" || exit 1
 # into a fresh directory first, then renamed: an interrupted install never looks complete
 TMP=$(mktemp -d "$DIR.tmp.XXXXXX") || exit 1
