@@ -94,7 +94,8 @@ static const cfg_key loss_keys[] = {
     KEY(L, "name", C, name, "MultipleNegativesRankingLoss",
         "MultipleNegativesRankingLoss,mnrl|MultipleNegativesSymmetricRankingLoss|TripletLoss|MarginMSELoss|"
         "BinaryCrossEntropy,BinaryCrossEntropyLoss,BCEWithLogitsLoss",
-        0, 0, "sentence-transformers' loss names; BinaryCrossEntropy is for cross-encoders"),
+        0, 0, "sentence-transformers' loss names; a cross-encoder trains with BinaryCrossEntropy (pointwise) or "
+              "MultipleNegativesRankingLoss (listwise: each query's positive among its 1 + hard_negatives passages)"),
     KEY(L, "scale", F, scale, "20", NULL, 0, 1e6, "MNRL: similarities are multiplied by this (1 / temperature)"),
     KEY(L, "similarity", C, similarity, "cos_sim", "cos_sim,cosine,cos|dot_score,dot", 0, 0, "MNRL similarity function"),
     KEY(L, "distance", C, distance, "euclidean", "euclidean|cosine", 0, 0, "TripletLoss distance"),
