@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/hnsw.h"
-#include "bienc/error.h"
+#include "index/hnsw.h"
+#include "core/error.h"
 
 static double now(void)
 {

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 

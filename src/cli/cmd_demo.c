@@ -10,12 +10,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/cpu.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
+#include "core/cpu.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "train/optim.h"
+#include "core/rng.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 

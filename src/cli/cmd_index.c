@@ -3,10 +3,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/cpu.h"
-#include "bienc/embeddings.h"
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
+#include "core/cpu.h"
+#include "io/embeddings.h"
+#include "core/error.h"
+#include "index/hnsw.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"

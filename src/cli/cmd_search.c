@@ -5,13 +5,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/cpu.h"
-#include "bienc/data.h"
-#include "bienc/embeddings.h"
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
-#include "bienc/model_io.h"
+#include "model/biencoder.h"
+#include "core/cpu.h"
+#include "data/data.h"
+#include "io/embeddings.h"
+#include "core/error.h"
+#include "index/hnsw.h"
+#include "io/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"

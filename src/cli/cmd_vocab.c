@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"

@@ -1,9 +1,9 @@
-#include "bienc/tape.h"
+#include "core/tape.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 /* The arena is a list of chunks; allocation bumps a pointer. tape_reset() rewinds it and,
  * if a step needed more than one chunk, merges them into one of the total size, so that

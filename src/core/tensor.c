@@ -1,11 +1,11 @@
-#include "bienc/tensor.h"
+#include "core/tensor.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 int64_t tensor_shape_size(int ndim, const int64_t *shape)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
+#include "data/batch.h"
+#include "core/error.h"
 #include "data/data_internal.h"
 
 /* Longest sequence we accept: BERT-style models have at most a few thousand positions. */

@@ -20,8 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 #include "data/debian_internal.h"
 #include "data/data_internal.h"
 

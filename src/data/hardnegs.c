@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/json.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "text/json.h"
 #include "data/data_internal.h"
 
 typedef struct hn_row {

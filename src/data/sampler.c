@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "data/batch.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "data/data_internal.h"
 
 struct bienc_sampler {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 #include "data/data_internal.h"
 
 struct bienc_triples {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "eval/eval_internal.h"
 
 static const char *const metric_names[BIENC_METRIC_COUNT] = {

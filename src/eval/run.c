@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 #include "eval/lines.h"

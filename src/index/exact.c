@@ -2,7 +2,7 @@
  * per-query bounded heap keeps the k best. Every (query, row) score is computed by the
  * same BLAS call whatever the thread count, and each query's heap is updated by one
  * thread in row order, so the result does not depend on threads. */
-#include "bienc/exact.h"
+#include "index/exact.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
+#include "core/error.h"
+#include "index/hnsw.h"
 
 #define EXACT_QB 256   /* queries per tile */
 #define EXACT_NB 2048  /* base rows per tile: 256 x 2048 floats = 2 MB of scores */

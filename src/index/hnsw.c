@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/exact.h"
+#include "core/error.h"
+#include "index/exact.h"
 #include "index/hnsw_internal.h"
 
 const char *hnsw_metric_name(int metric)

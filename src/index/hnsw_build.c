@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
 #include "core/ids.h"
 #include "index/hnsw_internal.h"
 

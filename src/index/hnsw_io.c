@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 #include "core/atomic_file.h"
 #include "core/crc32c.h"
 #include "core/ids.h"

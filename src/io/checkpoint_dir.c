@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "io/checkpoint_internal.h"
 
 int ckpt_step_path(const char *dir, int64_t step, char *buf, size_t size)

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 #include "core/crc32c.h"
 #include "io/checkpoint_internal.h"
 

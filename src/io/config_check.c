@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/config.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
+#include "io/config.h"
+#include "model/encoder.h"
+#include "core/error.h"
 #include "io/config_internal.h"
 
 static const struct {

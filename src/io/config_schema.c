@@ -8,12 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/metrics.h"
-#include "bienc/ops.h"
-#include "bienc/pooling.h"
+#include "io/config.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "eval/metrics.h"
+#include "ops/ops.h"
+#include "ops/pooling.h"
 #include "io/config_internal.h"
 
 /* Choice indices must line up with the other modules' enums. */

@@ -1,14 +1,14 @@
 /* Cross-encoder <-> HDF5 checkpoint: model_io.h's layout with kind "cross_encoder", the
- * head tensors under /params and max_length (see include/bienc/cross_encoder.h). */
+ * head tensors under /params and max_length (see src/model/cross_encoder.h). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/checkpoint.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "io/checkpoint.h"
+#include "model/cross_encoder.h"
+#include "core/error.h"
+#include "io/model_io.h"
 
 #define A(name) "model/" name
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/version.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "core/version.h"
 #include "core/atomic_file.h"
 
 static int make_dir(const char *path)

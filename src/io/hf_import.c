@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/json.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "text/json.h"
 
 /* A JSON file read and parsed; absent files give BIENC_ENOTFOUND (no message needed). */
 typedef struct json_file {

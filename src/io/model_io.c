@@ -1,11 +1,11 @@
-/* Bi-encoder <-> HDF5 checkpoint (layout in include/bienc/model_io.h). */
+/* Bi-encoder <-> HDF5 checkpoint (layout in src/io/model_io.h). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "core/error.h"
+#include "io/model_io.h"
 
 #define A(name) "model/" name
 

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/error.h"
+#include "model/biencoder.h"
+#include "core/error.h"
 
 void biencoder_opts_default(bienc_biencoder_opts *o)
 {

@@ -1,14 +1,14 @@
 /* Cross-encoder (BertForSequenceClassification, one label): encoder + pooler + classifier.
- * See include/bienc/cross_encoder.h. */
+ * See src/model/cross_encoder.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/ops.h"
-#include "bienc/pooling.h"
-#include "bienc/rng.h"
+#include "model/cross_encoder.h"
+#include "core/error.h"
+#include "ops/ops.h"
+#include "ops/pooling.h"
+#include "core/rng.h"
 
 /* ---- tanh: forward and backward side by side ---- */
 

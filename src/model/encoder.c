@@ -1,13 +1,13 @@
 /* The BERT-style encoder: parameters (Hugging Face names, BERT init) and the forward
- * pass composed from ops; the tape derives the backward. See include/bienc/encoder.h. */
-#include "bienc/encoder.h"
+ * pass composed from ops; the tape derives the backward. See src/model/encoder.h. */
+#include "model/encoder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 /* ---- parameters ---- */
 

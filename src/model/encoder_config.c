@@ -2,8 +2,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "bienc/encoder.h"
-#include "bienc/error.h"
+#include "model/encoder.h"
+#include "core/error.h"
 
 void encoder_config_default(bienc_encoder_config *cfg)
 {

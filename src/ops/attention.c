@@ -17,7 +17,7 @@
  * the inverted-dropout mask M of op_dropout; element (i, j) of pair (s, h) has mask
  * index p_start[s] + h L^2 + i L + j, so the mask is recomputed in the backward and the
  * saved P stays the undropped softmax. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -2,7 +2,7 @@
  * kept when rng_hash_uniform(key, i) >= p and then scaled by 1 / (1 - p). The mask is a
  * pure function of (key, i), so it is the same for any thread count, costs no memory
  * (the backward recomputes it) and is reproducible from the seed. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 

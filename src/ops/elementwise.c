@@ -1,7 +1,7 @@
 /* Elementwise ops: residual add, bias add (broadcast over rows), scaling.
  * Forward and backward of each side by side; every loop is a flat vectorisable loop,
  * split over threads only when large enough to pay for the parallel region. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 

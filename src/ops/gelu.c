@@ -3,7 +3,7 @@
  *  tanh ("gelu_new", torch approximate='tanh'):
  *                            y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  * erf and tanh are built from ops_expf so that the loops vectorise. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 

@@ -1,7 +1,7 @@
 /* LayerNorm over the last dimension: y[R, C] = (x - mean) / sqrt(var + eps) * gamma + beta,
  * with the biased variance (as torch.nn.LayerNorm). The forward saves mean[R] and
  * rstd[R] so the backward can rebuild xhat without storing it. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include <math.h>
 

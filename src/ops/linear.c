@@ -2,7 +2,7 @@
  * R is every leading dimension of x flattened (T tokens of a packed batch). On a bf16
  * tape the three products (y, dx, dW) round their inputs to bf16 and accumulate in fp32
  * (src/ops/gemm_bf16.h); the bias and its gradient stay fp32. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include <cblas.h>
 

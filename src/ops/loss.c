@@ -2,12 +2,12 @@
  * output is a scalar [1], the mean over the batch (PyTorch's reduction="mean"); the
  * backward scales by dL/dloss (the output's gradient) and ACCUMULATES into the inputs.
  * Sums run in double, in row order, so results do not depend on threads. */
-#include "bienc/loss.h"
+#include "ops/loss.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 #define LOSS_PARALLEL_MIN 32768
 #define PAIRWISE_DISTANCE_EPS 1e-6f /* F.pairwise_distance adds it to the difference */

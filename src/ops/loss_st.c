@@ -6,12 +6,12 @@
  *                                  loss = CE(scores, labels = 0..B-1)
  *   symmetric variant:             + CE(scores[:, :B]^T, 0..B-1), averaged
  *   MarginMSELoss:                 MSE(q.p - q.n, teacher margin) */
-#include "bienc/loss.h"
+#include "ops/loss.h"
 
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/pooling.h"
+#include "core/error.h"
+#include "ops/pooling.h"
 
 /* labels[i] = i in the tape's arena (int32 like every label array here). */
 static int32_t *mnrl_diagonal_labels(bienc_tape *tape, int64_t B)

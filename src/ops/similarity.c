@@ -3,14 +3,14 @@
  * weighted sums). Forward and backward side by side; backward ACCUMULATES (+=).
  *
  * Shapes: a[n, C], b[m, C] (rows are embeddings), scores[n, m]. */
-#include "bienc/pooling.h"
+#include "ops/pooling.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 #define SIM_PARALLEL_MIN 32768
 #define L2_NORMALIZE_EPS 1e-12f

@@ -1,6 +1,6 @@
 /* Softmax over the last dimension: y[R, C] = exp(x - max) / sum exp(x - max).
  * The backward uses the saved output: dx = y (dy - sum(dy y)). */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "text/bytemap.h"
 #include "text/tokenizer_internal.h"
 #include "text/unicode.h"

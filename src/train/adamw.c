@@ -5,7 +5,7 @@
  *     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * Scalars are computed in double and rounded to float before the elementwise float
  * arithmetic, as torch's CPU kernels do with Python-number arguments. */
-#include "bienc/optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 void adamw_config_default(bienc_adamw_config *c)
 {

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "bienc/bienc.h"
-#include "bienc/biencoder.h"
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
-#include "bienc/model_io.h"
-#include "bienc/tape.h"
-#include "bienc/version.h"
+#include "model/biencoder.h"
+#include "core/error.h"
+#include "index/hnsw.h"
+#include "io/model_io.h"
+#include "core/tape.h"
+#include "core/version.h"
 
 struct bienc_model {
     bienc_biencoder *bi;

@@ -1,4 +1,4 @@
-/* `bienc run`: every stage from data to report (see include/bienc/pipeline.h). */
+/* `bienc run`: every stage from data to report (see src/train/pipeline.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -7,16 +7,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/cpu.h"
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/exact.h"
-#include "bienc/hnsw.h"
-#include "bienc/model_io.h"
-#include "bienc/pipeline.h"
-#include "bienc/teacher.h"
-#include "bienc/trainer.h"
+#include "model/biencoder.h"
+#include "core/cpu.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "index/exact.h"
+#include "index/hnsw.h"
+#include "io/model_io.h"
+#include "train/pipeline.h"
+#include "train/teacher.h"
+#include "train/trainer.h"
 #include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
 #include "train/trainer_internal.h"

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/pipeline.h"
-#include "bienc/version.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "train/pipeline.h"
+#include "core/version.h"
 #include "core/atomic_file.h"
 
 /* Metrics shown in the tables (all of them go to report.json). */
@@ -77,7 +77,7 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "%lld dev queries against the whole collection of %lld passages (embedding dim %lld).\n\n",
             (long long)r->n_queries, (long long)r->n_passages, (long long)r->dim);
     pipeline_print_table(f, r);
-    fprintf(f, "\nMetrics follow trec_eval (see include/bienc/metrics.h); runs are in this directory "
+    fprintf(f, "\nMetrics follow trec_eval (see src/eval/metrics.h); runs are in this directory "
                "(run.*.trec). Agreement @100 of the run the teacher re-scored (hybrid, else exact) is 1 by "
                "construction when its depth is 100.\n\n");
     fprintf(f, "![losses and recall](report.svg)\n\n## Training\n\n");

@@ -1,14 +1,14 @@
-/* MLM pre-training (include/bienc/pretrain.h): the encoder plus BERT's MLM head as a
+/* MLM pre-training (src/train/pretrain.h): the encoder plus BERT's MLM head as a
  * train_model of the one training loop (train_loop.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/mlm.h"
-#include "bienc/model_io.h"
-#include "bienc/pretrain.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "model/mlm.h"
+#include "io/model_io.h"
+#include "train/pretrain.h"
 #include "core/atomic_file.h"
 #include "train/train_loop.h"
 

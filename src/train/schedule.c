@@ -1,13 +1,13 @@
 /* Learning-rate schedules as Hugging Face transformers defines them (optimization.py:
  * get_linear_schedule_with_warmup, get_constant_schedule_with_warmup,
  * get_cosine_schedule_with_warmup), which sentence-transformers uses too. */
-#include "bienc/optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <strings.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
+#include "io/config.h"
+#include "core/error.h"
 
 /* schedule.name in the run config stores the index of these kinds. */
 _Static_assert(BIENC_SCHED_WARMUP_LINEAR == 0 && BIENC_SCHED_CONSTANT == 1 && BIENC_SCHED_COSINE == 2,

@@ -1,16 +1,16 @@
 /* Training the cross-encoder teacher: BCE with logits on qrels positives and random
- * collection negatives (see include/bienc/teacher.h). */
+ * collection negatives (see src/train/teacher.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/model_io.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
-#include "bienc/teacher.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "io/model_io.h"
+#include "train/optim.h"
+#include "core/rng.h"
+#include "train/teacher.h"
 #include "train/train_loop.h"
 
 /* The labelled pairs' sources: row indices into the query and passage stores. */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "train/train_loop.h"
 
 int train_mkdir_p(const char *path)

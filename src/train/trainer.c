@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/model_io.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "io/model_io.h"
 #include "core/atomic_file.h"
 #include "train/gradcache.h"
 #include "train/train_loop.h"

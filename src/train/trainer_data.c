@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "train/trainer_internal.h"
 
 static int ends_with(const char *s, const char *suffix)

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/exact.h"
-#include "bienc/hnsw.h"
-#include "bienc/cpu.h"
+#include "core/error.h"
+#include "index/exact.h"
+#include "index/hnsw.h"
+#include "core/cpu.h"
 #include "train/trainer_internal.h"
 
 int trainer_best_metric(const bienc_run_config *cfg)

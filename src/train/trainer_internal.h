@@ -7,13 +7,13 @@
 
 #include <stdio.h>
 
-#include "bienc/batch.h"
-#include "bienc/biencoder.h"
-#include "bienc/checkpoint.h"
-#include "bienc/metrics.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
-#include "bienc/trainer.h"
+#include "data/batch.h"
+#include "model/biencoder.h"
+#include "io/checkpoint.h"
+#include "eval/metrics.h"
+#include "train/optim.h"
+#include "core/rng.h"
+#include "train/trainer.h"
 
 /* Training data: the readers' stores and the tuples over them. */
 typedef struct trainer_data {

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/atomic_file.h"
 #include "train/trainer_internal.h"
 

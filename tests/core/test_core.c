@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
-#include "bienc/tape.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tape.h"
+#include "core/tensor.h"
 #include "core/atomic_file.h"
 #include "core/ids.h"
 

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
+#include "data/batch.h"
+#include "core/error.h"
 
 static char tmpdir[256];
 

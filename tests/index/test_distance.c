@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "bienc/rng.h"
+#include "core/rng.h"
 #include "index/hnsw_internal.h"
 
 static void test_kernels_agree(void **state)

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/exact.h"
-#include "bienc/hnsw.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "index/exact.h"
+#include "index/hnsw.h"
+#include "core/rng.h"
 #include "index/hnsw_internal.h"
 
 /* n points around `centres` Gaussian centres (clustered like real embeddings). */

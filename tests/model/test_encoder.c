@@ -12,9 +12,9 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 static bienc_encoder_config tiny_config(void)
 {

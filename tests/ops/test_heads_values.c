@@ -12,10 +12,10 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/pooling.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "ops/pooling.h"
+#include "core/rng.h"
 /* --------------------------------------------------------- hand-computed values ---- */
 
 static bienc_tensor *param(int64_t r, int64_t c, const float *v)

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/ops.h"
+#include "ops/ops.h"
 #include "ops/grad_check.h"
 
 static bienc_tensor *param(int64_t r, int64_t c, uint64_t seed)

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "core/error.h"
+#include "io/model_io.h"
 #include "train/trainer_internal.h"
 
 static int write_side(FILE *f, const bienc_token_batch *b)

@@ -17,9 +17,9 @@
 
 #include <stdint.h>
 
-#include "bienc/encoder.h"
-#include "bienc/rng.h"
-#include "bienc/tape.h"
+#include "model/encoder.h"
+#include "core/rng.h"
+#include "core/tape.h"
 
 #define BIENC_MLM_N_PARAMS 5
 

@@ -29,10 +29,10 @@
 
 #include <stdint.h>
 
-#include "bienc/ops.h"
-#include "bienc/pooling.h"
-#include "bienc/tape.h"
-#include "bienc/tensor.h"
+#include "ops/ops.h"
+#include "ops/pooling.h"
+#include "core/tape.h"
+#include "core/tensor.h"
 
 typedef struct bienc_encoder_config {
     int vocab_size;                /* V (BERT: 30522) */

@@ -19,8 +19,8 @@
 #ifndef BIENC_PRETRAIN_H
 #define BIENC_PRETRAIN_H
 
-#include "bienc/config.h"
-#include "bienc/trainer.h"
+#include "io/config.h"
+#include "train/trainer.h"
 
 /* Runs the pre-training of cfg (config_finalize'd). opts and result as trainer_run's
  * (result.pairs_per_s counts passages; result.last_ckpt is the pre-trained model). */

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/tensor.h"
+#include "core/tensor.h"
 
 #define BIENC_CKPT_FORMAT "bienc-checkpoint"
 #define BIENC_CKPT_VERSION 1

@@ -19,8 +19,8 @@
 #ifndef BIENC_HF_IMPORT_H
 #define BIENC_HF_IMPORT_H
 
-#include "bienc/biencoder.h"
-#include "bienc/safetensors.h"
+#include "model/biencoder.h"
+#include "io/safetensors.h"
 
 /* A new bi-encoder from the folder `dir`. Errors name the file and field / tensor. */
 int hf_import(const char *dir, bienc_biencoder **out);

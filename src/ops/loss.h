@@ -5,7 +5,7 @@
 #ifndef BIENC_LOSS_H
 #define BIENC_LOSS_H
 
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 /* sentence-transformers' defaults. */
 #define BIENC_MNRL_DEFAULT_SCALE 20.0f

@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/encoder.h"
-#include "bienc/tape.h"
-#include "bienc/tokenizer.h"
+#include "model/encoder.h"
+#include "core/tape.h"
+#include "text/tokenizer.h"
 
 typedef struct bienc_cross_encoder {
     bienc_encoder *enc;        /* owned */

@@ -20,9 +20,9 @@
 
 #include <stdint.h>
 
-#include "bienc/data.h"
-#include "bienc/ops.h"
-#include "bienc/tokenizer.h"
+#include "data/data.h"
+#include "ops/ops.h"
+#include "text/tokenizer.h"
 
 /* ---- tuples ---- */
 typedef struct bienc_tuples bienc_tuples;

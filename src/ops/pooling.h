@@ -3,7 +3,7 @@
 #ifndef BIENC_POOLING_H
 #define BIENC_POOLING_H
 
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 typedef enum { BIENC_POOL_MEAN = 0, BIENC_POOL_CLS = 1, BIENC_POOL_MAX = 2 } bienc_pool_mode;
 

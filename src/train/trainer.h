@@ -43,7 +43,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bienc/config.h"
+#include "io/config.h"
 
 typedef struct bienc_train_opts {
     const char *resume;          /* NULL: start fresh; "auto": latest step-N.h5 of the run (fresh when none);

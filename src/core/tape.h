@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/tensor.h"
+#include "core/tensor.h"
 
 #define BIENC_TAPE_MAX_INPUTS 6
 

@@ -21,8 +21,8 @@
 #ifndef BIENC_MODEL_IO_H
 #define BIENC_MODEL_IO_H
 
-#include "bienc/biencoder.h"
-#include "bienc/checkpoint.h"
+#include "model/biencoder.h"
+#include "io/checkpoint.h"
 
 /* Writes the model (params, attributes, vocabulary) into an open checkpoint writer. */
 int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi);

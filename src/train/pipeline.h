@@ -35,8 +35,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bienc/config.h"
-#include "bienc/metrics.h"
+#include "io/config.h"
+#include "eval/metrics.h"
 
 typedef struct bienc_pipeline_opts {
     int threads;                 /* > 0 overrides train.threads */

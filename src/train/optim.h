@@ -29,8 +29,8 @@
 
 #include <stdint.h>
 
-#include "bienc/config.h"
-#include "bienc/tensor.h"
+#include "io/config.h"
+#include "core/tensor.h"
 
 /* ---- learning-rate schedules (schedule.c) ---- */
 

@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "bienc/tape.h"
-#include "bienc/tensor.h"
+#include "core/tape.h"
+#include "core/tensor.h"
 
 /* A packed batch of variable-length sequences: sequence s occupies rows
  * offsets[s] .. offsets[s+1]-1 of a [T, C] activation. No padding exists anywhere:

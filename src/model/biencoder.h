@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/encoder.h"
-#include "bienc/pooling.h"
-#include "bienc/tape.h"
-#include "bienc/tokenizer.h"
+#include "model/encoder.h"
+#include "ops/pooling.h"
+#include "core/tape.h"
+#include "text/tokenizer.h"
 
 typedef struct bienc_biencoder {
     bienc_encoder *enc;        /* owned */

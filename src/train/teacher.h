@@ -20,10 +20,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bienc/config.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/data.h"
-#include "bienc/metrics.h"
+#include "io/config.h"
+#include "model/cross_encoder.h"
+#include "data/data.h"
+#include "eval/metrics.h"
 
 typedef struct bienc_teacher_opts {
     const char *vocab;       /* vocab.txt the teacher tokenizes with (required) */
