@@ -141,7 +141,8 @@ static int tokenize_chunk(const bienc_biencoder *bi, const char *const *texts, c
         int r = tokenizer_encode(bi->tok, s ? s : "", l, 1, max_len, c->ids + i * max_len, max_len, &n);
         c->len[i] = n;
         if (r < 0) {
-#pragma omp critical(biencoder_tok_err)
+/* unnamed: a named critical section is a global symbol libbienc would export */
+#pragma omp critical
             if (bad < 0 || start + i < bad) {
                 bad = start + i;
                 rc = r;

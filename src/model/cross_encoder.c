@@ -238,7 +238,8 @@ int cross_encoder_score(bienc_cross_encoder *ce, bienc_tape *tape, const char *c
             size_t ql = q[k] ? (qlens ? qlens[k] : strlen(q[k])) : 0, pl = p[k] ? (plens ? plens[k] : strlen(p[k])) : 0;
             int r = cross_encoder_tokenize_pair(ce, q[k], ql, p[k], pl, ids + i * L, types + i * L, &len[i]);
             if (r < 0) {
-#pragma omp critical(cross_tok_err)
+/* unnamed: a named critical section is a global symbol libbienc would export */
+#pragma omp critical
                 if (bad < 0 || k < bad) bad = k;
             }
         }
