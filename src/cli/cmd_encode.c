@@ -21,6 +21,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/os.h"
 
 #define ENCODE_CHUNK 8192
 
@@ -44,13 +45,6 @@ static void encode_usage(FILE *f)
             "                         (faster on CPUs with AVX512_BF16; see `bienc version`)\n"
             "  --skip-malformed       skip (and count) malformed input rows instead of failing\n"
             "  --quiet                no progress output\n");
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* Where embeddings go: the HDF5 writer, or a .npy file written row by row. */
@@ -164,7 +158,7 @@ typedef struct encode_job {
 static void show_progress(encode_job *j, int final)
 {
     if (j->quiet) return;
-    double dt = now_seconds() - j->t0;
+    double dt = os_now() - j->t0;
     double rate = dt > 0 ? (double)j->done / dt : 0;
     if (j->progress_bar) {
         fprintf(stderr, "\rencode %lld", (long long)j->done);
@@ -347,7 +341,7 @@ int cmd_encode(int argc, char **argv)
     }
     if (rc == 0) rc = sink_open(&j.sink, output, strcmp(out_format, "npy") == 0, j.total, dim, j.bi->normalize);
     if (rc == 0) {
-        j.t0 = now_seconds();
+        j.t0 = os_now();
         rc = texts ? encode_store(&j, &c, texts) : encode_lines(&j, &c, lines);
         if (rc == 0 && j.done != j.total)
             rc = bienc_error(BIENC_EIO, "%s: changed while it was read (%lld texts, expected %lld)", input,

@@ -15,6 +15,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "eval/metrics.h"
+#include "core/os.h"
 
 static void search_usage(FILE *f)
 {
@@ -44,28 +46,26 @@ static void search_usage(FILE *f)
             "                           inputs, fp32 accumulation, see `bienc version`)\n");
 }
 
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
+/* The results as a TREC run through the one run writer (src/eval/run.c: trec_eval's
+ * ranking rule, scores that read back to the same number). */
 static int write_run(const char *path, const bienc_hnsw *h, const bienc_embeddings *q, int k, const int64_t *ids,
                      const float *scores, const char *run_name)
 {
-    atomic_file out;
-    BIENC_TRY(atomic_file_open(&out, path));
-    FILE *f = out.f;
-    for (int64_t i = 0; i < q->n; i++)
-        for (int j = 0; j < k; j++) {
+    bienc_run *run = NULL;
+    BIENC_TRY(run_new(&run, run_name));
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < q->n; i++)
+        for (int j = 0; rc == 0 && j < k; j++) {
             int64_t id = ids[i * k + j];
             if (id < 0) break; /* fewer live documents than k */
             const char *name = hnsw_name(h, id);
-            if (name) fprintf(f, "%s Q0 %s %d %.6f %s\n", q->ids[i], name, j + 1, scores[i * k + j], run_name);
-            else fprintf(f, "%s Q0 %lld %d %.6f %s\n", q->ids[i], (long long)id, j + 1, scores[i * k + j], run_name);
+            char num[24];
+            if (!name) snprintf(num, sizeof num, "%lld", (long long)id);
+            rc = run_add(run, q->ids[i], name ? name : num, scores[i * k + j]);
         }
-    return atomic_file_commit(&out);
+    if (rc == 0) rc = run_write(run, path);
+    run_free(run);
+    return rc;
 }
 
 /* Encodes the queries of `qfile` with the bi-encoder `model` into q (ids and rows). */
@@ -179,11 +179,11 @@ int cmd_search(int argc, char **argv)
         if (!ids || !scores) rc = bienc_error(BIENC_ENOMEM, "search: out of memory for %lld x %lld results",
                                               (long long)q.n, (long long)k);
     }
-    double t0 = seconds();
+    double t0 = os_now();
     if (rc == 0)
         rc = exact ? hnsw_search_exact(h, q.data, q.n, (int)k, (int)threads, ids, scores)
                    : hnsw_search(h, q.data, q.n, (int)k, (int)ef, (int)threads, ids, scores);
-    double took = seconds() - t0;
+    double took = os_now() - t0;
     if (rc == 0) rc = write_run(out, h, &q, (int)k, ids, scores, run_name);
     if (rc == 0)
         fprintf(stderr, "searched %lld queries (%s, k %lld%s) in %.3f s (%.0f queries/s) -> %s\n", (long long)q.n,

@@ -61,6 +61,8 @@ int qrels_lookup(const bienc_qrels *q, const char *qid, const char *docid, int *
 /* The judgments of the i-th query (qrels_query_id order): their count, the document ids and
  * grades in file order (views owned by q). */
 size_t qrels_query_judgments(const bienc_qrels *q, size_t i, const char *const **docids, const int **grades);
+/* Index (qrels_query_id order) of the query whose id is qid[0, len), or -1 when unjudged. */
+long qrels_find_query(const bienc_qrels *q, const char *qid, size_t len);
 /* Documents of query qid with grade >= min_grade (0 when the query is unknown). */
 size_t qrels_count_relevant(const bienc_qrels *q, const char *qid, int min_grade);
 

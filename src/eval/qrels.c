@@ -217,6 +217,13 @@ size_t qrels_query_judgments(const bienc_qrels *q, size_t i, const char *const *
     return q->queries[i].n;
 }
 
+long qrels_find_query(const bienc_qrels *q, const char *qid, size_t len)
+{
+    int64_t v;
+    if (!q || !strmap_get(&q->qmap, qid, len, &v)) return -1;
+    return (long)v;
+}
+
 size_t qrels_count_relevant(const bienc_qrels *q, const char *qid, int min_grade)
 {
     int64_t v;

@@ -72,7 +72,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
     char **names = NULL;
     size_t n = 0;
     BIENC_TRY(ckpt_list_tensors(c, "params", &names, &n));
-    size_t want = 5 + 16 * (size_t)cfg->num_layers + 4;
+    size_t want = (size_t)encoder_config_param_count(cfg) + 4; /* + the classifier head */
     int rc = 0;
     if (n != want)
         rc = bienc_error(BIENC_EFORMAT, "%s: /params holds %zu tensors, a %d-layer cross-encoder has %zu", path, n,

@@ -180,7 +180,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
     char **names = NULL;
     size_t n = 0;
     BIENC_TRY(ckpt_list_tensors(c, "params", &names, &n));
-    size_t want = 5 + 16 * (size_t)cfg->num_layers, head = 0;
+    size_t want = (size_t)encoder_config_param_count(cfg), head = 0;
     /* an MLM pre-training checkpoint (mlm.h) also holds its head: not part of the
      * bi-encoder, dropped on load */
     for (size_t i = 0; i < n; i++) {

@@ -64,7 +64,7 @@ static int encoder_build(bienc_encoder *enc, uint64_t seed)
     const bienc_encoder_config *c = &enc->cfg;
     int64_t C = c->hidden_size;
     enc->layers = calloc((size_t)c->num_layers, sizeof *enc->layers);
-    enc->params = calloc((size_t)(5 + 16 * c->num_layers), sizeof *enc->params);
+    enc->params = calloc((size_t)encoder_config_param_count(c), sizeof *enc->params);
     if (!enc->layers || !enc->params) return bienc_error(BIENC_ENOMEM, "encoder_new: out of memory");
     bienc_rng rng;
     rng_seed(&rng, seed);

@@ -58,6 +58,11 @@ void encoder_config_minilm_l6(bienc_encoder_config *cfg);
  * ("encoder config: hidden_size 100 is not a multiple of num_heads 12"). */
 int encoder_config_check(const bienc_encoder_config *cfg);
 
+/* Parameter tensors of an encoder of this config: 5 (embeddings and their LayerNorm) plus 16
+ * per layer (Q, K, V, attention output, LayerNorm, intermediate, output, LayerNorm: weight
+ * and bias each), in state_dict order. */
+int encoder_config_param_count(const bienc_encoder_config *cfg);
+
 /* Parses "gelu" (erf) / "gelu_new" / "gelu_pytorch_tanh" (tanh); -1 when unknown. */
 int encoder_activation_from_name(const char *name);
 const char *encoder_activation_name(bienc_gelu_kind kind);
@@ -74,7 +79,7 @@ typedef struct bienc_encoder {
     bienc_tensor *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
     bienc_encoder_layer *layers;   /* cfg.num_layers */
     bienc_tensor **params;         /* every parameter, in BertModel's state_dict order */
-    int n_params;                  /* 5 + 16 * num_layers */
+    int n_params;                  /* encoder_config_param_count(&cfg) */
 } bienc_encoder;
 
 /* A new encoder with BERT's initialisation from `seed`: weights ~ N(0, initializer_range)

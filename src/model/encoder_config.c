@@ -51,6 +51,8 @@ static int check_prob(const char *field, float p)
     return BIENC_OK;
 }
 
+int encoder_config_param_count(const bienc_encoder_config *cfg) { return 5 + 16 * cfg->num_layers; }
+
 int encoder_config_check(const bienc_encoder_config *cfg)
 {
     if (!cfg) return bienc_error(BIENC_EINVAL, "encoder config: NULL");

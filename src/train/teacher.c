@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "train/teacher.h"
 #include "train/train_loop.h"
+#include "core/os.h"
 
 /* The labelled pairs' sources: row indices into the query and passage stores. */
 typedef struct teacher_data {
@@ -444,7 +445,7 @@ static int teacher_setup_run(const bienc_run_config *cfg, const bienc_teacher_op
     const bienc_cfg_teacher *t = &cfg->teacher;
     char resume_path[1100] = "";
     if (o->dir) {
-        BIENC_TRY(train_mkdir_p(o->dir));
+        BIENC_TRY(os_mkdir_p(o->dir));
         snprintf(lr->ckpt_dir, sizeof lr->ckpt_dir, "%s", o->dir);
         BIENC_TRY(train_loop_resolve_resume(o->dir, to, log, resume_path, sizeof resume_path));
     }
@@ -522,10 +523,10 @@ int teacher_train(const bienc_run_config *cfg, const bienc_teacher_opts *o, bien
     bienc_train_result lr;
     memset(&lr, 0, sizeof lr);
     lr.final_loss = NAN;
-    double t0 = trainer_now();
+    double t0 = os_now();
     int rc = teacher_setup_run(cfg, o, &T, &L, &log, &lr, &to);
     if (rc == 0) rc = train_loop_run(&L);
-    lr.seconds = trainer_now() - t0;
+    lr.seconds = os_now() - t0;
     trainer_log_close(&log);
     train_loop_free(&L);
     if (rc == 0) fill_result(r, &lr, L.lo.log_every > 0 ? L.lo.log_every : 10);

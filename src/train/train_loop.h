@@ -79,8 +79,6 @@ static inline bienc_precision train_precision(int choice)
     return choice == 1 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
 }
 
-/* mkdir -p. */
-int train_mkdir_p(const char *path);
 /* The checkpoint to resume from into path ("" for a fresh start) by o->resume ("auto": the
  * latest step-N.h5 of ckpt_dir, none = fresh). A fresh start refuses a directory holding
  * an earlier run's checkpoints unless o->overwrite (then deletes them). */

@@ -23,7 +23,7 @@ typedef struct trainer_data {
     bienc_tuples *tuples;
 } trainer_data;
 
-/* Relevant (grade >= 1) (qid, docid) pairs of a qrels file, in file order. */
+/* Relevant (grade >= 1) (qid, docid) pairs of a qrels file (qrels_read), query by query. */
 typedef struct trainer_qrels_pairs {
     char **qid, **pid;
     int64_t n;
@@ -89,7 +89,6 @@ typedef struct trainer_step_info {
 void trainer_log_progress(trainer_log *l, const trainer_step_info *s, int line_due);
 int trainer_log_train_row(trainer_log *l, const trainer_step_info *s);
 int trainer_log_eval_row(trainer_log *l, int64_t step, const trainer_eval_scores *s);
-double trainer_now(void);
 
 /* Training checkpoints. */
 typedef struct trainer_state {
