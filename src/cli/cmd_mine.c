@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "io/cross_io.h"
 
 #define MINE_MAX_RUNS 16
 

@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "io/cross_io.h"
 
 static void rerank_usage(FILE *f)
 {

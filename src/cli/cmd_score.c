@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "io/cross_io.h"
 
 static void score_usage(FILE *f)
 {

@@ -83,8 +83,7 @@ static int pack(bienc_token_batch *tb, const bienc_batch *b, int64_t first, int6
     }
     memset(tb->type_ids, 0, (size_t)T * sizeof *tb->type_ids);
     tb->T = T;
-    tb->seqs.n = (int)count;
-    tb->seqs.offsets = tb->offsets;
+    tb->n = (int)count;
     return 0;
 }
 

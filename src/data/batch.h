@@ -21,7 +21,6 @@
 #include <stdint.h>
 
 #include "data/data.h"
-#include "ops/ops.h"
 #include "text/tokenizer.h"
 
 /* ---- tuples ---- */
@@ -90,12 +89,13 @@ typedef struct bienc_batch_opts {
     int n_neg;             /* negatives per tuple to include: 0 .. tuples_n_neg() */
 } bienc_batch_opts;
 
-/* Sequences packed without padding: sequence s is ids[offsets[s] .. offsets[s+1]) (bienc_seqs). */
+/* Sequences packed without padding: sequence s is ids[offsets[s] .. offsets[s+1]) (the
+ * model wraps n and offsets in a bienc_seqs, src/ops/ops.h). */
 typedef struct bienc_token_batch {
     int32_t *ids;          /* [T] */
     int32_t *type_ids;     /* [T], all 0 (single texts) */
     int *offsets;          /* [n + 1] */
-    bienc_seqs seqs;       /* n and offsets */
+    int n;                 /* sequences */
     int64_t T;
     int64_t cap_T, cap_n;  /* internal */
 } bienc_token_batch;

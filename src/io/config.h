@@ -249,10 +249,6 @@ const char *config_loss_name(int loss);
  * cfg->source, else "run"). */
 int config_run_dir(const bienc_run_config *cfg, char *buf, size_t size);
 
-/* The encoder config of a model section (call after config_finalize); vocab_size is the
- * tokenizer's, used when model.vocab_size is 0. Checked with encoder_config_check(). */
-struct bienc_encoder_config;
-int config_encoder_config(const bienc_cfg_model *m, int64_t vocab_size, struct bienc_encoder_config *out);
 
 /* ---- the schema (for `bienc config --keys` and the README table) ---- */
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "io/checkpoint.h"
-#include "model/cross_encoder.h"
+#include "io/cross_io.h"
 #include "core/error.h"
 #include "io/model_io.h"
 

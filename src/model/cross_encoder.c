@@ -10,31 +10,6 @@
 #include "ops/pooling.h"
 #include "core/rng.h"
 
-/* ---- tanh: forward and backward side by side ---- */
-
-static int tanh_backward(bienc_tape *tape, bienc_tape_node *node)
-{
-    bienc_tensor *x = node->in[0], *y = node->out;
-    float *dx = tape_grad(tape, x);
-    if (!dx) return 0;
-    const float *dy = y->grad, *yv = y->data;
-    /* dy/dx = 1 - tanh(x)^2, from the saved output */
-    for (int64_t i = 0; i < y->size; i++) dx[i] += dy[i] * (1.0f - yv[i] * yv[i]);
-    return 0;
-}
-
-int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out)
-{
-    if (!tape || !x || !out) return bienc_error(BIENC_EINVAL, "op_tanh: NULL argument");
-    bienc_tensor *y;
-    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
-    for (int64_t i = 0; i < x->size; i++) y->data[i] = tanhf(x->data[i]);
-    void *ctx;
-    BIENC_TRY(tape_record(tape, "tanh", tanh_backward, y, 1, (bienc_tensor *[]){x}, &ctx, 0));
-    *out = y;
-    return 0;
-}
-
 /* ---- construction ---- */
 
 static int head_param(bienc_tensor **slot, const char *name, int64_t rows, int64_t cols,

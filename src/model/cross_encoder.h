@@ -50,9 +50,6 @@ void cross_encoder_zero_grad(bienc_cross_encoder *ce);
 /* The parameter with this exact name (encoder or head), or NULL with BIENC_ENOTFOUND. */
 bienc_tensor *cross_encoder_find_param(bienc_cross_encoder *ce, const char *name);
 
-/* y = tanh(x), any shape, recorded on the tape (dx = dy * (1 - y^2)). */
-int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out);
-
 /* Logits[n, 1] of a packed batch of pairs (type_ids set by cross_encoder_tokenize_pair).
  * training: BERT's dropout sites, plus hidden dropout before the classifier, keyed by
  * dropout_key. */
@@ -70,16 +67,5 @@ int cross_encoder_tokenize_pair(const bienc_cross_encoder *ce, const char *q, si
  * thread count (a different batch size changes sgemm shapes, hence the last bits). Lengths may be NULL (NUL-terminated texts). tape may be NULL. */
 int cross_encoder_score(bienc_cross_encoder *ce, bienc_tape *tape, const char *const *q, const size_t *qlens,
                         const char *const *p, const size_t *plens, int64_t n, int batch_size, float *scores);
-
-/* ---- checkpoints (src/io/cross_io.c) ---- */
-struct bienc_ckpt_writer;
-struct bienc_ckpt;
-int cross_io_write(struct bienc_ckpt_writer *w, const bienc_cross_encoder *ce);
-int cross_io_save(const char *path, const bienc_cross_encoder *ce);
-/* Validates like model_io_read (attributes, every shape, nothing unexpected under /params). */
-int cross_io_read(const struct bienc_ckpt *c, bienc_cross_encoder **out);
-int cross_io_load(const char *path, bienc_cross_encoder **out);
-/* 1 when the checkpoint's model/kind is "cross_encoder", 0 otherwise. */
-int cross_io_is_cross(const struct bienc_ckpt *c);
 
 #endif

@@ -48,6 +48,9 @@ int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_t
                  bienc_tensor **out);
 
 typedef enum { BIENC_GELU_ERF = 0, BIENC_GELU_TANH = 1 } bienc_gelu_kind;
+/* y = tanh(x), any shape (dx = dy * (1 - y^2)): BERT's pooler before the classifier. */
+int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out);
+
 /* GELU: erf form (BERT's "gelu", erf to 1.5e-7 absolute) or tanh approximation
  * ("gelu_new", torch approximate='tanh'). */
 int op_gelu(bienc_tape *tape, bienc_tensor *x, bienc_gelu_kind kind, bienc_tensor **out);

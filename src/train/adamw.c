@@ -29,21 +29,6 @@ void adamw_config_default(bienc_adamw_config *c)
     c->grad_accumulation = 1;
 }
 
-void adamw_config_from(bienc_adamw_config *out, const bienc_cfg_optim *c)
-{
-    adamw_config_default(out);
-    if (!c) return;
-    out->lr = c->lr;
-    out->weight_decay = c->weight_decay;
-    if (c->betas.n == 2) {
-        out->beta1 = c->betas.v[0];
-        out->beta2 = c->betas.v[1];
-    }
-    out->eps = c->eps;
-    out->max_grad_norm = c->max_grad_norm;
-    out->grad_accumulation = (int)c->grad_accumulation;
-}
-
 int adamw_name_decays(const char *name)
 {
     if (!name) return 1;

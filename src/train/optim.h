@@ -29,7 +29,6 @@
 
 #include <stdint.h>
 
-#include "io/config.h"
 #include "core/tensor.h"
 
 /* ---- learning-rate schedules (schedule.c) ---- */
@@ -65,9 +64,6 @@ const char *schedule_kind_name(bienc_schedule_kind kind);
 /* warmup_ratio * total_steps rounded up (as HF TrainingArguments.get_warmup_steps). */
 int64_t schedule_warmup_from_ratio(double warmup_ratio, int64_t total_steps);
 
-/* The schedule of a run config's `schedule:` section for a run of total_steps optimiser
- * steps (warm-up from warmup_steps or warmup_ratio). */
-int schedule_from_config(bienc_schedule *s, const bienc_cfg_schedule *c, int64_t total_steps);
 
 /* ---- gradient clipping (clip.c) ---- */
 
@@ -93,8 +89,6 @@ typedef struct bienc_adamw_config {
 } bienc_adamw_config;
 
 void adamw_config_default(bienc_adamw_config *c);
-/* From a run config's `optim:` section. */
-void adamw_config_from(bienc_adamw_config *out, const bienc_cfg_optim *c);
 
 typedef struct bienc_adamw {
     bienc_adamw_config cfg;

@@ -19,9 +19,11 @@
 #include "train/trainer.h"
 #include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
-#include "train/trainer_internal.h"
+#include "train/train_data.h"
 #include "train/dev_set.h"
 #include "core/os.h"
+#include "train/config_map.h"
+#include "io/cross_io.h"
 
 void pipeline_opts_default(bienc_pipeline_opts *o)
 {

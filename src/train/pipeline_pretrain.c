@@ -8,6 +8,7 @@
 #include "model/encoder.h"
 #include "train/pretrain.h"
 #include "train/pipeline_internal.h"
+#include "train/config_map.h"
 
 /* The teacher can start from the pre-trained encoder when its encoder has the same shapes
  * (more token types are fine: the teacher's warm start copies the stored rows). */

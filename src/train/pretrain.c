@@ -13,6 +13,7 @@
 #include "train/train_loop.h"
 #include "core/os.h"
 #include "train/run_dir.h"
+#include "train/config_map.h"
 
 #define ORDER_KEY 0x70726574726169ull /* "pretrai" */
 #define DROPOUT_KEY 0x6d6c6d64726f70ull

@@ -13,6 +13,9 @@
 #include "train/teacher.h"
 #include "train/train_loop.h"
 #include "core/os.h"
+#include "train/config_map.h"
+#include "io/cross_io.h"
+#include "train/train_data.h"
 
 /* The labelled pairs' sources: row indices into the query and passage stores. */
 typedef struct teacher_data {

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "train/train_loop.h"
 #include "core/os.h"
+#include "train/config_map.h"
 
 /* A fresh run must not mix its checkpoints with an earlier run's: a later --resume would
  * pick the wrong latest step and pruning would keep a stale "best". */

@@ -17,6 +17,7 @@
 #include "train/train_loop.h"
 #include "core/os.h"
 #include "train/run_dir.h"
+#include "train/config_map.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
 
@@ -186,8 +187,8 @@ static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tenso
     BIENC_TRY(batch_build(&t->batch, t->data.tuples, t->idx, n, t->bi->tok, &t->bo));
     *examples = n;
     bienc_batch *b = &t->batch;
-    bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = b->queries.seqs};
-    bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = b->passages.seqs};
+    bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = {.n = b->queries.n, .offsets = b->queries.offsets}};
+    bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = {.n = b->passages.n, .offsets = b->passages.offsets}};
     bienc_tensor *q, *docs;
     if (t->gc_scratch) { /* GradCache: the same loss, embeddings a mini-batch at a time */
         int mini = (int)L->mini_batch_size;

@@ -15,6 +15,7 @@
 #include "model/encoder.h"
 #include "core/error.h"
 #include "ops/loss.h"
+#include "train/config_map.h"
 
 /* Loads text into a fresh default config; returns the status. */
 static int load(bienc_run_config *cfg, const char *text)

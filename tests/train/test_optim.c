@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "train/optim.h"
+#include "train/config_map.h"
 
 static void assert_near(double got, double want, double tol)
 {

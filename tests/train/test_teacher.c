@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "io/model_io.h"
 #include "train/teacher.h"
+#include "io/cross_io.h"
 
 /* Topic i: query "wi" and passage "wi wi xi": a pair is relevant when the words match. */
 #define NT 8
