@@ -72,7 +72,7 @@ void tensor_free(bienc_tensor *t)
 
 int tensor_set_name(bienc_tensor *t, const char *name)
 {
-    if (!t || !name) return bienc_error(BIENC_EINVAL, "tensor_set_name: NULL argument");
+    BIENC_ASSERT(t && name);
     if (!t->is_param) return bienc_error(BIENC_EINVAL, "tensor_set_name: only heap tensors carry names");
     char *copy = strdup(name);
     if (!copy) return bienc_error(BIENC_ENOMEM, "tensor_set_name: out of memory");

@@ -90,7 +90,7 @@ static int pack(bienc_token_batch *tb, const bienc_batch *b, int64_t first, int6
 int batch_build(bienc_batch *b, const bienc_tuples *t, const int64_t *idx, int n, const bienc_tokenizer *tok,
                 const bienc_batch_opts *o)
 {
-    if (!b || !t || !idx || !tok || !o) return bienc_error(BIENC_EINVAL, "batch_build: NULL argument");
+    BIENC_ASSERT(b && t && idx && tok && o);
     if (n < 1) return bienc_error(BIENC_EINVAL, "batch_build: %d tuples", n);
     if (o->max_query_len < 3 || o->max_query_len > BATCH_MAX_LEN || o->max_passage_len < 3 ||
         o->max_passage_len > BATCH_MAX_LEN)

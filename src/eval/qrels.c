@@ -11,7 +11,7 @@
 
 int qrels_new(bienc_qrels **out)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "qrels_new: NULL output");
+    BIENC_ASSERT(out);
     *out = calloc(1, sizeof **out);
     if (!*out) return bienc_error(BIENC_ENOMEM, "out of memory creating qrels");
     return 0;

@@ -13,7 +13,7 @@
 
 int run_new(bienc_run **out, const char *name)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "run_new: NULL output");
+    BIENC_ASSERT(out);
     bienc_run *r = calloc(1, sizeof *r);
     if (!r) return bienc_error(BIENC_ENOMEM, "out of memory creating a run");
     r->name = strdup(name && *name ? name : "bienc");
@@ -152,7 +152,7 @@ static int run_is_ordered(const run_query *q)
 
 int run_sort(bienc_run *r)
 {
-    if (!r) return bienc_error(BIENC_EINVAL, "run_sort: NULL run");
+    BIENC_ASSERT(r);
     for (size_t i = 0; i < r->nq; i++) {
         run_query *q = &r->queries[i];
         if (q->sorted) continue;

@@ -412,7 +412,7 @@ int hnsw_search(const bienc_hnsw *h, const float *q, int64_t nq, int k, int ef, 
 int hnsw_search_exact(const bienc_hnsw *h, const float *q, int64_t nq, int k, int n_threads, int64_t *ids,
                       float *scores)
 {
-    if (!h) return bienc_error(BIENC_EINVAL, "hnsw_search_exact: NULL index");
+    BIENC_ASSERT(h);
     return exact_search(h->count ? hnsw_vec(h, 0) : NULL, h->count, (int64_t)(h->stride / sizeof(float)), h->p.dim,
                         h->p.metric, 1, h->n_deleted ? h->deleted : NULL, q, nq, k, n_threads, ids, scores);
 }

@@ -14,7 +14,7 @@
 
 int cross_io_write(bienc_ckpt_writer *w, const bienc_cross_encoder *ce)
 {
-    if (!w || !ce || !ce->enc || !ce->tok) return bienc_error(BIENC_EINVAL, "cross_io_write: NULL argument");
+    BIENC_ASSERT(w && ce && ce->enc && ce->tok);
     const bienc_encoder_config *c = &ce->enc->cfg;
     BIENC_TRY(ckpt_write_string(w, A("kind"), "cross_encoder"));
     BIENC_TRY(model_io_write_encoder_config(w, c));
@@ -84,7 +84,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
 int cross_io_read(const bienc_ckpt *c, bienc_cross_encoder **out)
 {
     if (out) *out = NULL;
-    if (!c || !out) return bienc_error(BIENC_EINVAL, "cross_io_read: NULL argument");
+    BIENC_ASSERT(c && out);
     const char *path = ckpt_path(c);
     bienc_encoder_config cfg;
     int max_len = 0, max_q = 0, lc = 0;

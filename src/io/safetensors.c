@@ -308,7 +308,7 @@ static char *shape_str(int ndim, const int64_t *s, char *buf, size_t cap)
 int safetensors_read_f32(const bienc_safetensors *st, const safetensors_tensor *t, int ndim, const int64_t *dims,
                          float *out)
 {
-    if (!st || !t || !out) return bienc_error(BIENC_EINVAL, "safetensors_read_f32: NULL argument");
+    BIENC_ASSERT(st && t && out);
     if (dims) {
         int ok = t->ndim == ndim;
         for (int i = 0; ok && i < ndim; i++) ok = dims[i] < 0 || t->shape[i] == dims[i];

@@ -119,7 +119,7 @@ bienc_tensor *cross_encoder_find_param(bienc_cross_encoder *ce, const char *name
 int cross_encoder_forward(bienc_cross_encoder *ce, bienc_tape *tape, const bienc_batch_ids *batch, int training,
                           uint64_t dropout_key, bienc_tensor **logits)
 {
-    if (!ce || !tape || !batch || !logits) return bienc_error(BIENC_EINVAL, "cross_encoder_forward: NULL argument");
+    BIENC_ASSERT(ce && tape && batch && logits);
     bienc_tensor *hidden, *cls, *pooled, *act, *drop;
     BIENC_TRY(encoder_forward(ce->enc, tape, batch, training, dropout_key, &hidden));
     BIENC_TRY(op_pool(tape, hidden, &batch->seqs, BIENC_POOL_CLS, &cls));     /* [n, C] */
@@ -134,7 +134,7 @@ int cross_encoder_forward(bienc_cross_encoder *ce, bienc_tape *tape, const bienc
 int cross_encoder_tokenize_pair(const bienc_cross_encoder *ce, const char *q, size_t qlen, const char *p, size_t plen,
                                 int32_t *ids, int32_t *type_ids, int *n_out)
 {
-    if (!ce || !ids || !type_ids || !n_out) return bienc_error(BIENC_EINVAL, "cross_encoder_tokenize_pair: NULL argument");
+    BIENC_ASSERT(ce && ids && type_ids && n_out);
     /* cut the query first (its pieces without specials), so long queries never crowd out
      * the passage; the pair is then cut longest-first to max_len */
     int qcap = ce->max_query_len - 2, nq = 0;

@@ -159,7 +159,7 @@ int encoder_set_trainable(bienc_encoder *enc, int trainable)
 
 int encoder_check_batch(const bienc_encoder *enc, const bienc_batch_ids *batch)
 {
-    if (!enc || !batch) return bienc_error(BIENC_EINVAL, "encoder batch: NULL argument");
+    BIENC_ASSERT(enc && batch);
     const bienc_seqs *s = &batch->seqs;
     if (s->n < 1 || !s->offsets) return bienc_error(BIENC_EINVAL, "encoder batch: %d sequences (need >= 1)", s->n);
     if (!batch->ids) return bienc_error(BIENC_EINVAL, "encoder batch: ids is NULL");

@@ -23,7 +23,7 @@ static int head_param(bienc_tensor **slot, const char *name, int64_t rows, int64
 int mlm_head_new(bienc_mlm_head **out, const bienc_encoder_config *cfg, uint64_t seed)
 {
     if (out) *out = NULL;
-    if (!out || !cfg) return bienc_error(BIENC_EINVAL, "mlm_head_new: NULL argument");
+    BIENC_ASSERT(out && cfg);
     BIENC_TRY(encoder_config_check(cfg));
     bienc_mlm_head *h = calloc(1, sizeof *h);
     if (!h) return bienc_error(BIENC_ENOMEM, "mlm_head_new: out of memory");

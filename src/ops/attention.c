@@ -97,7 +97,7 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
                          int n_heads, float p, uint64_t key, int training, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_attention: NULL argument");
+    BIENC_ASSERT(tape && out);
     BIENC_TRY(tensor_check(q, "op_attention: q", 2, NULL));
     int64_t T = q->shape[0], C = q->shape[1];
     BIENC_TRY(tensor_check(k, "op_attention: k", 2, (int64_t[]){T, C}));

@@ -29,7 +29,7 @@ static int dropout_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_dropout(bienc_tape *tape, bienc_tensor *x, float p, uint64_t key, int training, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_dropout: NULL argument");
+    BIENC_ASSERT(tape && x && out && x->data);
     if (!(p >= 0.0f && p < 1.0f)) return bienc_error(BIENC_EINVAL, "op_dropout: probability %g outside [0, 1)", p);
     if (!training || p == 0.0f) {
         *out = x; /* identity: no copy, no node */

@@ -56,7 +56,7 @@ static int add_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !a || !b || !out || !a->data || !b->data) return bienc_error(BIENC_EINVAL, "op_add: NULL argument");
+    BIENC_ASSERT(tape && a && b && out && a->data && b->data);
     if (!ops_same_shape(a, b)) {
         char sa[96], sb[96];
         return bienc_error(BIENC_ESHAPE, "op_add: shapes %s and %s differ", tensor_shape_str(a, sa, sizeof sa),
@@ -94,7 +94,7 @@ static int add_bias_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_add_bias: NULL argument");
+    BIENC_ASSERT(tape && out);
     int64_t R = 0, C = 0;
     BIENC_TRY(ops_rows(x, "op_add_bias: x", &R, &C));
     BIENC_TRY(tensor_check(b, "op_add_bias: bias", 1, (int64_t[]){C}));
@@ -129,7 +129,7 @@ static int scale_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_scale: NULL argument");
+    BIENC_ASSERT(tape && x && out && x->data);
     bienc_tensor *y;
     BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
     int64_t n = x->size;
@@ -159,7 +159,7 @@ static int tanh_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out)
 {
-    if (!tape || !x || !out) return bienc_error(BIENC_EINVAL, "op_tanh: NULL argument");
+    BIENC_ASSERT(tape && x && out);
     bienc_tensor *y;
     BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
     for (int64_t i = 0; i < x->size; i++) y->data[i] = tanhf(x->data[i]);

@@ -106,7 +106,7 @@ int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_t
                  bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_layernorm: NULL argument");
+    BIENC_ASSERT(tape && out);
     int64_t R = 0, C = 0;
     BIENC_TRY(ops_rows(x, "op_layernorm: x", &R, &C));
     BIENC_TRY(tensor_check(gamma, "op_layernorm: gamma", 1, (int64_t[]){C}));

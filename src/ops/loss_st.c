@@ -59,7 +59,7 @@ int loss_margin_mse(bienc_tape *tape, bienc_tensor *q, bienc_tensor *p, bienc_te
                     bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out || !teacher_margin) return bienc_error(BIENC_EINVAL, "loss_margin_mse: NULL argument");
+    BIENC_ASSERT(tape && out && teacher_margin);
     BIENC_TRY(tensor_check(q, "loss_margin_mse: queries", 2, NULL));
     BIENC_TRY(tensor_check(p, "loss_margin_mse: positives", 2, q->shape));
     BIENC_TRY(tensor_check(n, "loss_margin_mse: negatives", 2, q->shape));

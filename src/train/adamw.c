@@ -198,7 +198,7 @@ static int adamw_update(float *p, const float *g, float *m, float *v, int64_t n,
 
 int adamw_step(bienc_adamw *opt)
 {
-    if (!opt) return bienc_error(BIENC_EINVAL, "adamw_step: NULL optimiser");
+    BIENC_ASSERT(opt);
     const bienc_adamw_config *c = &opt->cfg;
     double norm = 0.0;
     if (c->max_grad_norm > 0.0) {
@@ -254,7 +254,7 @@ void adamw_zero_grad(bienc_adamw *opt)
 int adamw_micro_step(bienc_adamw *opt, int *stepped)
 {
     if (stepped) *stepped = 0;
-    if (!opt) return bienc_error(BIENC_EINVAL, "adamw_micro_step: NULL optimiser");
+    BIENC_ASSERT(opt);
     if (++opt->micro < opt->cfg.grad_accumulation) return 0;
     int k = opt->cfg.grad_accumulation;
     if (k > 1) {
@@ -276,7 +276,7 @@ int adamw_micro_step(bienc_adamw *opt, int *stepped)
 
 int adamw_state_tensors(bienc_adamw *opt, bienc_tensor ***out, int *n_out)
 {
-    if (!opt || !out || !n_out) return bienc_error(BIENC_EINVAL, "adamw_state_tensors: NULL argument");
+    BIENC_ASSERT(opt && out && n_out);
     *out = opt->state;
     *n_out = 2 * opt->n_params;
     return 0;

@@ -22,7 +22,7 @@ _Static_assert(BIENC_SCHED_WARMUP_LINEAR == 0 && BIENC_SCHED_CONSTANT == 1 && BI
 
 int config_encoder_config(const bienc_cfg_model *m, int64_t vocab_size, bienc_encoder_config *out)
 {
-    if (!m || !out) return bienc_error(BIENC_EINVAL, "config_encoder_config: NULL argument");
+    BIENC_ASSERT(m && out);
     int64_t v = m->vocab_size ? m->vocab_size : vocab_size;
     if (v < 1 || v > INT32_MAX) return bienc_error(BIENC_EINVAL, "model.vocab_size: %lld (need the tokenizer's size)", (long long)v);
     encoder_config_default(out);
@@ -43,7 +43,7 @@ int config_encoder_config(const bienc_cfg_model *m, int64_t vocab_size, bienc_en
 
 int schedule_from_config(bienc_schedule *s, const bienc_cfg_schedule *c, int64_t total_steps)
 {
-    if (!s || !c) return bienc_error(BIENC_EINVAL, "schedule_from_config: NULL argument");
+    BIENC_ASSERT(s && c);
     int rc = schedule_init(s, (bienc_schedule_kind)c->name, config_warmup_steps(c, total_steps), total_steps);
     return rc < 0 ? bienc_error_context(rc, "schedule: ") : 0;
 }

@@ -560,7 +560,7 @@ static int run_stage(pipe_ctx *p, const char *name, stage_fn fn)
 
 int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bienc_pipeline_result *r)
 {
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "pipeline_run: NULL argument");
+    BIENC_ASSERT(cfg && r);
     memset(r, 0, sizeof *r);
     bienc_pipeline_opts def;
     if (!o) {

@@ -319,7 +319,7 @@ static int write_file(const char *dir, const char *name, int kind, const bienc_r
 
 int pipeline_write_report(const bienc_run_config *cfg, const bienc_pipeline_result *r)
 {
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "pipeline_write_report: NULL argument");
+    BIENC_ASSERT(cfg && r);
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
     BIENC_TRY(write_file(r->run_dir, "report.md", 0, cfg, r, cpu));

@@ -10,7 +10,7 @@
 
 int schedule_init(bienc_schedule *s, bienc_schedule_kind kind, int64_t warmup_steps, int64_t total_steps)
 {
-    if (!s) return bienc_error(BIENC_EINVAL, "schedule_init: NULL schedule");
+    BIENC_ASSERT(s);
     if (kind < BIENC_SCHED_WARMUP_LINEAR || kind > BIENC_SCHED_COSINE)
         return bienc_error(BIENC_EINVAL, "schedule_init: unknown schedule kind %d", (int)kind);
     if (warmup_steps < 0)

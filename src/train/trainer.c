@@ -323,7 +323,7 @@ static int setup(trainer *t)
 int trainer_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc_train_result *r)
 {
     if (r) memset(r, 0, sizeof *r);
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "trainer_run: NULL argument");
+    BIENC_ASSERT(cfg && r);
     bienc_train_opts defaults;
     train_opts_default(&defaults);
     r->final_loss = r->mrr_before = r->mrr_after = r->recall_before = r->recall_after = NAN;
