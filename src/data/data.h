@@ -1,5 +1,5 @@
 /* Readers for retrieval data sets: MS MARCO TSV files, BEIR JSON lines, triples and
- * hard-negative files, plus the built-in Debian data set.
+ * hard-negative files, plus the built-in Debian data set (formats: docs/data-formats.md).
  *
  * Memory: a TSV file is memory-mapped and only its line offsets are indexed (12 bytes a
  * row, plus 4-8 bytes a row for the id hash); texts handed out are views into the

@@ -1,7 +1,7 @@
 /* The built-in data set: Debian package descriptions as an MS MARCO style retrieval set.
  * A package's short description ("small, powerful, scalable web/proxy server") is the
  * query, its long description the one relevant passage. Layout of the output files:
- * /work/notes/data-formats.md (README "Built-in data set").
+ * docs/data-formats.md ("Data sets").
  *
  * Sources, in order of preference:
  *  - apt: /var/lib/apt/lists/ *_i18n_Translation-en[.lz4|.gz|.xz|.zst|.bz2] (stanzas of

@@ -92,7 +92,7 @@ int hnsw_element_level(const bienc_hnsw *h, int64_t id);
  * on the top level. Returns BIENC_EFORMAT with the first violation. */
 int hnsw_check(const bienc_hnsw *h);
 
-/* The file format is described in notes/index-format.md. Saving is atomic: a temporary
+/* The file format is described in docs/index-format.md. Saving is atomic: a temporary
  * file in the same directory, fsync, then rename over `path`. */
 int hnsw_save(const bienc_hnsw *h, const char *path);
 /* Loads and validates every count, offset, link and checksum before use; a truncated,

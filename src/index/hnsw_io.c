@@ -1,5 +1,5 @@
 /* The HNSW index file: atomic save, and a loader that trusts nothing it reads.
- * Layout (little-endian; full description in notes/index-format.md):
+ * Layout (little-endian; full description in docs/index-format.md):
  *   header (200 bytes): magic, version, header size, dim, metric, M, M0,
  *     ef_construction, max_level, entry, flags, seed, count, n_deleted, a table of
  *     5 sections (offset, size, CRC-32C), and the header's own CRC-32C

@@ -2,7 +2,7 @@
  * string list (the vocabulary), written atomically. The trainer decides what goes in; the
  * layout it uses (parameters under /params/<Hugging Face name>, AdamW moments under
  * /optim/m/<name> and /optim/v/<name>, the vocabulary in /vocab, ...) is documented in
- * notes/checkpoint-format.md. Any HDF5 tool (h5py, h5dump) can read the files.
+ * docs/checkpoint-format.md. Any HDF5 tool (h5py, h5dump) can read the files.
  *
  * Names are HDF5 paths relative to the root: "params/encoder.layer.0.attention.self.query.weight"
  * is the dataset of that (dotted) name inside group /params; '/' separates groups, dots are

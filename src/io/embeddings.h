@@ -1,5 +1,5 @@
 /* Embeddings files (HDF5): what `bienc encode` writes and `bienc index build` /
- * `bienc search --query-embeddings` read. Any HDF5 tool can produce one:
+ * `bienc search --query-embeddings` read (docs/data-formats.md). Any HDF5 tool can produce one:
  *   /embeddings   float32 [N, dim]
  *   /ids          [N] strings (variable-length UTF-8 as written here and by h5py's
  *                 string dtype; fixed-length strings and integer ids are read too)

@@ -1,4 +1,4 @@
-/* Saving and loading a bi-encoder in an HDF5 checkpoint (checkpoint.h).
+/* Saving and loading a bi-encoder in an HDF5 checkpoint (checkpoint.h; docs/checkpoint-format.md).
  *
  * Layout (every name relative to the file's root):
  *     /params/<Hugging Face name>   float32 datasets, BertModel's state_dict names and shapes
