@@ -78,7 +78,7 @@ static int index_build(int argc, char **argv)
         fprintf(stderr, "bienc index build: %s has no rows\n", emb_path);
         return 1;
     }
-    if (p.metric == BIENC_METRIC_IP && e.normalized == 0)
+    if (p.metric == BIENC_INDEX_IP && e.normalized == 0)
         fprintf(stderr, "bienc index build: note: %s says its rows are not normalised; ip scores them as they are\n",
                 emb_path);
     p.dim = e.dim;

@@ -12,7 +12,7 @@
 
 /* base: n rows of dim floats, row i at base + i * ld (ld >= dim, in floats), so the
  * vectors inside an HNSW index can be searched in place. skip (may be NULL): rows with
- * skip[i] != 0 are never returned. For BIENC_METRIC_COSINE the base rows are normalised
+ * skip[i] != 0 are never returned. For BIENC_INDEX_COSINE the base rows are normalised
  * on the fly unless base_normalized is set; queries are always normalised. */
 int exact_search(const float *base, int64_t n, int64_t ld, int dim, int metric, int base_normalized,
                  const uint8_t *skip, const float *queries, int64_t nq, int k, int n_threads, int64_t *ids,

@@ -26,9 +26,9 @@
 #include <stdint.h>
 
 typedef enum bienc_index_metric {
-    BIENC_METRIC_L2 = 0,
-    BIENC_METRIC_IP = 1,
-    BIENC_METRIC_COSINE = 2
+    BIENC_INDEX_L2 = 0,
+    BIENC_INDEX_IP = 1,
+    BIENC_INDEX_COSINE = 2
 } bienc_index_metric;
 
 /* "l2", "ip", "cosine" <-> enum. hnsw_metric_parse returns BIENC_EINVAL for anything else. */

@@ -47,7 +47,7 @@ typedef enum {
     BIENC_CFG_SIZE_BASE         /* 768, 12, 12, 3072 (bert-base) */
 } bienc_cfg_size;
 /* model.activation: same order as bienc_gelu_kind (ops.h); pooling: bienc_pool_mode
- * (pooling.h); loss.distance: bienc_distance (loss.h); index.metric: bienc_metric (hnsw.h). */
+ * (pooling.h); loss.distance: bienc_distance (loss.h); index.metric: bienc_index_metric (src/index/hnsw.h). */
 typedef enum {
     BIENC_CFG_LOSS_MNRL = 0,            /* MultipleNegativesRankingLoss */
     BIENC_CFG_LOSS_MNRL_SYMMETRIC = 1,  /* MultipleNegativesSymmetricRankingLoss */
@@ -147,7 +147,7 @@ typedef struct bienc_cfg_output {
 
 typedef struct bienc_cfg_index {
     int64_t M, ef_construction, ef;
-    int metric;                /* bienc_metric */
+    int metric;                /* bienc_index_metric */
     int64_t k;                 /* search depth */
     int fusion;                /* bienc run's hybrid row: bienc_fusion (0 rrf, 1 linear) */
 } bienc_cfg_index;

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/tape.h"
 #include "eval/metrics.h"
+#include "index/hnsw.h"
 #include "ops/loss.h"
 #include "ops/ops.h"
 #include "ops/pooling.h"
@@ -15,6 +16,7 @@ _Static_assert(BIENC_POOL_MEAN == 0 && BIENC_POOL_CLS == 1 && BIENC_POOL_MAX == 
 _Static_assert(BIENC_FUSION_RRF == 0 && BIENC_FUSION_LINEAR == 1, "index.fusion order");
 _Static_assert(BIENC_PRECISION_FP32 == 0 && BIENC_PRECISION_BF16 == 1, "train.precision order");
 _Static_assert(BIENC_DIST_EUCLIDEAN == 0 && BIENC_DIST_COSINE == 1, "loss.distance order");
+_Static_assert(BIENC_INDEX_L2 == 0 && BIENC_INDEX_IP == 1 && BIENC_INDEX_COSINE == 2, "index.metric order");
 
 /* schedule.name in the run config stores the index of these kinds. */
 _Static_assert(BIENC_SCHED_WARMUP_LINEAR == 0 && BIENC_SCHED_CONSTANT == 1 && BIENC_SCHED_COSINE == 2,

@@ -53,9 +53,9 @@ void trainer_eval_free(trainer_eval *ev)
 static int metric_of(const bienc_run_config *cfg)
 {
     if (cfg->loss.name == BIENC_CFG_LOSS_TRIPLET)
-        return cfg->loss.distance == 0 ? BIENC_METRIC_L2 : BIENC_METRIC_COSINE;
-    if (cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE || cfg->loss.similarity == BIENC_CFG_SIM_DOT) return BIENC_METRIC_IP;
-    return BIENC_METRIC_COSINE;
+        return cfg->loss.distance == 0 ? BIENC_INDEX_L2 : BIENC_INDEX_COSINE;
+    if (cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE || cfg->loss.similarity == BIENC_CFG_SIM_DOT) return BIENC_INDEX_IP;
+    return BIENC_INDEX_COSINE;
 }
 
 /* Selects the queries and the corpus rows (marks), then gathers their views. */

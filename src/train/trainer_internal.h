@@ -28,7 +28,7 @@ typedef struct trainer_eval {
     size_t *qlen, *plen;
     char **qid, **pid;             /* NUL-terminated copies */
     float *qemb, *pemb;
-    int metric;                    /* bienc_metric of the exact search */
+    int metric;                    /* bienc_index_metric of the exact search */
     int k;                         /* depth of the run */
 } trainer_eval;
 
