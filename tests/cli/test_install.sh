@@ -155,7 +155,8 @@ int main(int argc, char **argv)
         bienc_index_open(argv[3], &y) != 0 || bienc_search(y, v + 2, 1, 1, 0, &id, &s) != 0)
         return fprintf(stderr, "%s\n", bienc_last_error()), 1;
     printf("%s %.1f %lld\n", bienc_index_name(y, id), s, (long long)bienc_index_count(y));
-    if (bienc_index_build(v, 2, 2, NULL, "hamming", 0, 0, &x) >= 0) return 1;
+    bienc_index *z = NULL;
+    if (bienc_index_build(v, 2, 2, NULL, "hamming", 0, 0, &z) >= 0 || z) return 1;
     bienc_index_close(x);
     bienc_index_close(y);
     return 0;
