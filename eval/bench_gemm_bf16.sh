@@ -9,12 +9,12 @@ BUILD="${BIENC_BUILD_DIR:-$ROOT/build}"
 WORK="${BIENC_BENCH_DIR:-/tmp/bienc-bench}"
 mkdir -p "$WORK"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target bienc_ops >/dev/null
+cmake --build "$BUILD" -j2 --target bienc_static >/dev/null
 OPENBLAS_DIR=/usr/lib/x86_64-linux-gnu/openblas-openmp
 DNNL=()
 if [ -f /usr/include/dnnl.h ]; then DNNL=(-DBIENC_HAVE_DNNL -ldnnl); fi
 gcc -O3 -march=native -fopenmp -I"$ROOT/include" -I"$ROOT/src" -I/usr/include/x86_64-linux-gnu/openblas-openmp \
-    "$ROOT/eval/bench_gemm_bf16.c" "$BUILD/libbienc_ops.a" "$BUILD/libbienc_core.a" \
+    "$ROOT/eval/bench_gemm_bf16.c" "$BUILD/libbienc.a" \
     -L"$OPENBLAS_DIR" -Wl,-rpath,"$OPENBLAS_DIR" -lopenblas -lm "${DNNL[@]}" -o "$WORK/bench_gemm_bf16"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 exec "$WORK/bench_gemm_bf16" "$@"

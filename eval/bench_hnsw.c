@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/hnsw.h"
-#include "bienc/error.h"
+#include "index/hnsw.h"
+#include "core/error.h"
 
 static double now(void)
 {
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     bienc_hnsw_params p;
     hnsw_params_default(&p);
     p.dim = dim;
-    p.metric = BIENC_METRIC_IP; /* the vectors are unit length: ip == cosine */
+    p.metric = BIENC_INDEX_IP; /* the vectors are unit length: ip == cosine */
     p.M = M;
     p.ef_construction = efc;
     bienc_hnsw *h;

@@ -12,10 +12,10 @@ BUILD="${BIENC_BUILD_DIR:-$ROOT/build-hnsw}"
 WORK="${BIENC_BENCH_DIR:-/tmp/bienc-bench}"
 mkdir -p "$WORK"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target bienc_index >/dev/null
+cmake --build "$BUILD" -j2 --target bienc_static >/dev/null
 OPENBLAS_DIR=/usr/lib/x86_64-linux-gnu/openblas-openmp
-gcc -O3 -march=native -fopenmp -I"$ROOT/include" "$ROOT/eval/bench_hnsw.c" \
-    "$BUILD/libbienc_index.a" "$BUILD/libbienc_core.a" -L"$OPENBLAS_DIR" -Wl,-rpath,"$OPENBLAS_DIR" -lopenblas -lm \
+gcc -O3 -march=native -fopenmp -I"$ROOT/include" -I"$ROOT/src" "$ROOT/eval/bench_hnsw.c" \
+    "$BUILD/libbienc.a" -L"$OPENBLAS_DIR" -Wl,-rpath,"$OPENBLAS_DIR" -lopenblas -lm \
     -o "$WORK/bench_hnsw_bienc"
 g++ -O3 -march=native -fopenmp "$ROOT/eval/hnswlib_native.cpp" -o "$WORK/hnswlib_native"
 export OPENBLAS_CORETYPE=SkylakeX

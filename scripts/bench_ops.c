@@ -1,9 +1,9 @@
 /* Op micro-benchmarks (not a test): op_linear forward+backward against the same three
  * sgemm calls made directly, and packed multi-head attention.
  *
- * Build and run (from the repo, after building bienc_ops in build-ops):
- *   gcc -O3 -march=native -fopenmp -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-openmp \
- *       scripts/bench_ops.c build-ops/libbienc_ops.a build-ops/libbienc_core.a \
+ * Build and run (from the repo, after building bienc_static in build-ops):
+ *   gcc -O3 -march=native -fopenmp -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu/openblas-openmp \
+ *       scripts/bench_ops.c build-ops/libbienc.a \
  *       -L/usr/lib/x86_64-linux-gnu/openblas-openmp -lopenblas -lm -o /tmp/bench_ops
  *   OPENBLAS_CORETYPE=SkylakeX OMP_NUM_THREADS=2 flock /tmp/bienc-heavy.lock /tmp/bench_ops
  * Prints medians over repetitions. */
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bienc/ops.h"
-#include "bienc/rng.h"
+#include "ops/ops.h"
+#include "core/rng.h"
 
 #define REPS 11
 

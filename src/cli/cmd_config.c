@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
+#include "io/config.h"
+#include "core/error.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 

@@ -4,10 +4,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/os.h"
 
 static void usage(FILE *f)
 {
@@ -69,12 +70,10 @@ static int cmd_data_debian(int argc, char **argv)
             return arg_unknown("data debian", argv[i]);
         }
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = os_now();
     bienc_debian_stats st;
     if (debian_build(&o, &st) < 0) return cli_fail("data debian");
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double secs = os_now() - t0;
     printf("source: %s (%d file%s), %lld descriptions read\n", st.source, st.n_files, st.n_files == 1 ? "" : "s",
            (long long)st.n_entries);
     printf("dropped: %lld same description, %lld repeated package, %lld without long description, "

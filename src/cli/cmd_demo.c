@@ -10,14 +10,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/cpu.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
+#include "core/cpu.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "train/optim.h"
+#include "core/rng.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/os.h"
 
 #define DEMO_CLS 1        /* a fixed first token, as BERT's [CLS] */
 #define DEMO_FIRST_ID 5   /* ids below are "special", never drawn */
@@ -71,13 +72,6 @@ static void demo_batch_fill(demo_batch *b, bienc_rng *rng, int B, int vocab)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int demo_run(const demo_opts *o)
 {
     bienc_encoder_config cfg;
@@ -110,7 +104,7 @@ static int demo_run(const demo_opts *o)
     bienc_rng rng;
     rng_seed(&rng, (uint64_t)o->seed ^ 0x5eedda7aULL);
     for (int64_t s = 0; rc == 0 && s < o->steps; s++) {
-        double t0 = now_ms();
+        double t0 = (os_now() * 1e3);
         demo_batch_fill(&b, &rng, B, cfg.vocab_size);
         bienc_batch_ids qb = {.ids = b.q_ids, .seqs = {.n = B, .offsets = b.q_off}},
                         pb = {.ids = b.p_ids, .seqs = {.n = B, .offsets = b.p_off}};
@@ -125,7 +119,7 @@ static int demo_run(const demo_opts *o)
         if (rc == 0) rc = adamw_micro_step(opt, &stepped);
         if (rc == 0) {
             losses[s] = loss->data[0];
-            printf("step %3lld  loss %.4f  %7.1f ms/step\n", (long long)s + 1, losses[s], now_ms() - t0);
+            printf("step %3lld  loss %.4f  %7.1f ms/step\n", (long long)s + 1, losses[s], (os_now() * 1e3) - t0);
             fflush(stdout);
         }
         tape_reset(tape);

@@ -12,16 +12,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/cpu.h"
-#include "bienc/data.h"
-#include "bienc/embeddings.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "model/biencoder.h"
+#include "core/cpu.h"
+#include "data/data.h"
+#include "io/embeddings.h"
+#include "core/error.h"
+#include "io/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/comm.h"
+#include "core/os.h"
 
 #define ENCODE_CHUNK 8192
 
@@ -49,13 +50,6 @@ static void encode_usage(FILE *f)
             "                         c.shard0.h5). Under `mpirun -np N` each rank takes its own block\n"
             "                         by default (README \"Sharded encode, index and search\")\n"
             "  --quiet                no progress output\n");
-}
-
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* Where embeddings go: the HDF5 writer, or a .npy file written row by row. */
@@ -170,7 +164,7 @@ typedef struct encode_job {
 static void show_progress(encode_job *j, int final)
 {
     if (j->quiet) return;
-    double dt = now_seconds() - j->t0;
+    double dt = os_now() - j->t0;
     double rate = dt > 0 ? (double)j->done / dt : 0;
     if (j->progress_bar) {
         fprintf(stderr, "\rencode %lld", (long long)j->done);
@@ -398,7 +392,7 @@ int cmd_encode(int argc, char **argv)
     }
     if (rc == 0) rc = sink_open(&j.sink, output, strcmp(out_format, "npy") == 0, j.total, dim, j.bi->normalize);
     if (rc == 0) {
-        j.t0 = now_seconds();
+        j.t0 = os_now();
         rc = texts ? encode_store(&j, &c, texts) : encode_lines(&j, &c, lines);
         if (rc == 0 && j.done != j.total)
             rc = bienc_error(BIENC_EIO, "%s: changed while it was read (%lld texts, expected %lld)", input,

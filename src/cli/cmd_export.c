@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/checkpoint.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/model_io.h"
-#include "bienc/onnx_export.h"
+#include "io/checkpoint.h"
+#include "io/cross_io.h"
+#include "model/cross_encoder.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "io/model_io.h"
+#include "io/onnx_export.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/metrics.h"
+#include "core/error.h"
+#include "eval/metrics.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"

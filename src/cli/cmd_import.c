@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/model_io.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "io/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"

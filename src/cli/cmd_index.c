@@ -3,13 +3,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/cpu.h"
-#include "bienc/embeddings.h"
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
+#include "core/cpu.h"
+#include "io/embeddings.h"
+#include "core/error.h"
+#include "index/hnsw.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/os.h"
 
 static void index_usage(FILE *f)
 {
@@ -30,13 +31,6 @@ static void index_usage(FILE *f)
             "                           its links depend on timing\n"
             "  --seed S                 seed of the element levels, default 100\n\n"
             "info: prints the parameters and counts of INDEX (and validates it).\n");
-}
-
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static int index_build(int argc, char **argv)
@@ -84,15 +78,15 @@ static int index_build(int argc, char **argv)
         fprintf(stderr, "bienc index build: %s has no rows\n", emb_path);
         return 1;
     }
-    if (p.metric == BIENC_METRIC_IP && e.normalized == 0)
+    if (p.metric == BIENC_INDEX_IP && e.normalized == 0)
         fprintf(stderr, "bienc index build: note: %s says its rows are not normalised; ip scores them as they are\n",
                 emb_path);
     p.dim = e.dim;
     bienc_hnsw *h = NULL;
-    double t0 = seconds();
+    double t0 = os_now();
     int rc = hnsw_create(&h, &p);
     if (rc == 0) rc = hnsw_add(h, e.data, e.n, (const char *const *)e.ids, (int)threads);
-    double built = seconds() - t0;
+    double built = os_now() - t0;
     if (rc == 0) rc = hnsw_save(h, out);
     if (rc < 0) {
         hnsw_free(h);

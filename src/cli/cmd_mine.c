@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/metrics.h"
-#include "bienc/teacher.h"
+#include "core/error.h"
+#include "eval/metrics.h"
+#include "train/teacher.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "io/cross_io.h"
 
 #define MINE_MAX_RUNS 16
 

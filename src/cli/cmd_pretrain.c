@@ -1,9 +1,9 @@
 /* bienc pretrain CONFIG [--set K=V]... [--resume [CKPT|auto]] [--threads N]: MLM
- * pre-training of the encoder (library: bienc/pretrain.h), with the options, Ctrl-C
+ * pre-training of the encoder (library: src/train/pretrain.h), with the options, Ctrl-C
  * handling and summary of `bienc train`. */
 #include <stdio.h>
 
-#include "bienc/pretrain.h"
+#include "train/pretrain.h"
 #include "cli/commands.h"
 
 static void pretrain_usage(FILE *f)

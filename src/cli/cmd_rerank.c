@@ -1,17 +1,18 @@
 /* bienc rerank --model TEACHER --run RUN --queries Q --collection C --top N --output OUT:
  * re-scores each query's top-N candidates of a TREC run with a cross-encoder checkpoint
- * (library: bienc/teacher.h teacher_rerank) and writes the reranked run. */
+ * (library: src/train/teacher.h teacher_rerank) and writes the reranked run. */
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/teacher.h"
+#include "core/cpu.h"
+#include "model/cross_encoder.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "train/teacher.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "io/cross_io.h"
 
 static void rerank_usage(FILE *f)
 {

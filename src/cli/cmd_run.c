@@ -1,13 +1,13 @@
-/* bienc run CONFIG [--set K=V]...: the whole pipeline (library: bienc/pipeline.h) - data,
+/* bienc run CONFIG [--set K=V]...: the whole pipeline (library: src/train/pipeline.h) - data,
  * vocabulary, teacher, bi-encoder, encoding, HNSW, search, rerank, BM25, evaluation - and a
  * report in the run directory; prints the report table at the end. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
-#include "bienc/pipeline.h"
+#include "io/config.h"
+#include "core/error.h"
+#include "train/pipeline.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 

@@ -1,18 +1,19 @@
 /* bienc score --model TEACHER --triples F [--queries Q --collection C] --output OUT:
  * appends the cross-encoder's scores of (query, positive) and (query, negative) to every
- * row of a triples file, the input MarginMSELoss trains on (library: bienc/teacher.h
+ * row of a triples file, the input MarginMSELoss trains on (library: src/train/teacher.h
  * teacher_score_triples). */
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/teacher.h"
+#include "core/cpu.h"
+#include "model/cross_encoder.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "train/teacher.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "io/cross_io.h"
 
 static void score_usage(FILE *f)
 {

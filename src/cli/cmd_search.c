@@ -5,17 +5,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/cpu.h"
-#include "bienc/data.h"
-#include "bienc/embeddings.h"
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
-#include "bienc/model_io.h"
+#include "model/biencoder.h"
+#include "core/cpu.h"
+#include "data/data.h"
+#include "io/embeddings.h"
+#include "core/error.h"
+#include "index/hnsw.h"
+#include "io/model_io.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "index/shards.h"
+#include "eval/metrics.h"
+#include "core/os.h"
 
 #define MAX_SHARDS 256
 
@@ -50,29 +52,27 @@ static void search_usage(FILE *f)
             "                           inputs, fp32 accumulation, see `bienc version`)\n");
 }
 
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* hit j of query i: document ids[i k + j] of index h[shard[i k + j]] (shard NULL: h[0]) */
+/* The results as a TREC run through the one run writer (src/eval/run.c: trec_eval's
+ * ranking rule, scores that read back to the same number). Hit j of query i: document
+ * ids[i k + j] of index h[shard[i k + j]] (shard NULL: h[0]). */
 static int write_run(const char *path, bienc_hnsw *const *h, const int32_t *shard, const bienc_embeddings *q, int k,
                      const int64_t *ids, const float *scores, const char *run_name)
 {
-    atomic_file out;
-    BIENC_TRY(atomic_file_open(&out, path));
-    FILE *f = out.f;
-    for (int64_t i = 0; i < q->n; i++)
-        for (int j = 0; j < k; j++) {
+    bienc_run *run = NULL;
+    BIENC_TRY(run_new(&run, run_name));
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i < q->n; i++)
+        for (int j = 0; rc == 0 && j < k; j++) {
             int64_t id = ids[i * k + j];
             if (id < 0) break; /* fewer live documents than k */
             const char *name = hnsw_name(h[shard ? shard[i * k + j] : 0], id);
-            if (name) fprintf(f, "%s Q0 %s %d %.6f %s\n", q->ids[i], name, j + 1, scores[i * k + j], run_name);
-            else fprintf(f, "%s Q0 %lld %d %.6f %s\n", q->ids[i], (long long)id, j + 1, scores[i * k + j], run_name);
+            char num[24];
+            if (!name) snprintf(num, sizeof num, "%lld", (long long)id);
+            rc = run_add(run, q->ids[i], name ? name : num, scores[i * k + j]);
         }
-    return atomic_file_commit(&out);
+    if (rc == 0) rc = run_write(run, path);
+    run_free(run);
+    return rc;
 }
 
 /* Encodes the queries of `qfile` with the bi-encoder `model` into q (ids and rows). */
@@ -209,7 +209,7 @@ int cmd_search(int argc, char **argv)
             rc = bienc_error(BIENC_ENOMEM, "search: out of memory for %lld x %lld results", (long long)q.n,
                              (long long)k);
     }
-    double t0 = seconds();
+    double t0 = os_now();
     const int64_t *shard_ids[MAX_SHARDS];
     const float *shard_scores[MAX_SHARDS];
     for (int s = 0; rc == 0 && s < n_index; s++) {
@@ -225,7 +225,7 @@ int cmd_search(int argc, char **argv)
     float *hit_scores = scores + cells * (n_blocks - 1);
     if (rc == 0 && n_index > 1)
         shards_merge_topk(n_index, q.n, (int)k, shard_ids, shard_scores, shard, hit_ids, hit_scores);
-    double took = seconds() - t0;
+    double took = os_now() - t0;
     if (rc == 0) rc = write_run(out, h, shard, &q, (int)k, hit_ids, hit_scores, run_name);
     char shards_note[48] = "";
     if (n_index > 1) snprintf(shards_note, sizeof shards_note, " in %d index shards", n_index);

@@ -4,10 +4,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/os.h"
 
 static void usage(FILE *f)
 {
@@ -41,13 +42,6 @@ static void write_output(const bienc_tokenizer *t, const int32_t *ids, int n, in
         while (k > 0) putchar_unlocked(buf[--k]);
     }
     putchar_unlocked('\n');
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 int cmd_tokenize(int argc, char **argv)
@@ -93,7 +87,7 @@ int cmd_tokenize(int argc, char **argv)
         bytes += (size_t)len;
         for (;;) {
             int n = 0, st;
-            double t0 = stats ? now_seconds() : 0;
+            double t0 = stats ? os_now() : 0;
             if (pair) {
                 char *tab = memchr(line, '\t', (size_t)len);
                 if (!tab) {
@@ -106,7 +100,7 @@ int cmd_tokenize(int argc, char **argv)
             } else {
                 st = tokenizer_encode(t, line, (size_t)len, !no_special, (int)max_len, ids, cap, &n);
             }
-            if (stats) encode_s += now_seconds() - t0;
+            if (stats) encode_s += os_now() - t0;
             if (st == BIENC_ERANGE) {
                 int32_t *bigger = realloc(ids, sizeof *ids * (size_t)n);
                 if (!bigger) { rc = bienc_error(BIENC_ENOMEM, "out of memory"); break; }

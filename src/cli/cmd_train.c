@@ -1,14 +1,14 @@
 /* bienc train CONFIG [--set K=V]... [--resume [CKPT|auto]] [--threads N]: trains a bi-encoder
- * as the run config describes (library: bienc/trainer.h) and prints a summary. Ctrl-C
+ * as the run config describes (library: src/train/trainer.h) and prints a summary. Ctrl-C
  * finishes the current step, saves a checkpoint and exits with 130; a second Ctrl-C kills. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
-#include "bienc/trainer.h"
+#include "io/config.h"
+#include "core/error.h"
+#include "train/trainer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 

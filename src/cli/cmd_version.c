@@ -1,8 +1,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bienc/cpu.h"
-#include "bienc/version.h"
+#include "core/cpu.h"
+#include "core/version.h"
 #include "cli/commands.h"
 #include "core/comm.h"
 

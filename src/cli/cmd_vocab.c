@@ -4,11 +4,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/os.h"
 
 static void usage(FILE *f)
 {
@@ -79,8 +80,7 @@ static int vocab_train(int argc, char **argv)
         bienc_error(BIENC_EIO, "%s: cannot open", corpus);
         return cli_fail("vocab train");
     }
-    struct timespec t0, t1, t2;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = os_now();
     vocab_trainer *vt = NULL;
     bienc_tokenizer *tok = NULL;
     int rc = vocab_trainer_new(&vt, &o);
@@ -99,13 +99,13 @@ static int vocab_train(int argc, char **argv)
     if (rc == 0 && ferror(f)) rc = bienc_error(BIENC_EIO, "%s: read error", corpus);
     if (f != stdin) fclose(f);
     free(line);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double t1 = os_now();
     if (rc == 0) rc = vocab_trainer_finish(vt, &tok);
-    clock_gettime(CLOCK_MONOTONIC, &t2);
+    double t2 = os_now();
     if (rc == 0) rc = tokenizer_save_vocab(tok, output);
     if (rc == 0) {
-        double count_s = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-        double merge_s = (t2.tv_sec - t1.tv_sec) + 1e-9 * (t2.tv_nsec - t1.tv_nsec);
+        double count_s = t1 - t0;
+        double merge_s = t2 - t1;
         fprintf(stderr, "bienc vocab train: %ld lines (%.1f MB)%s, vocabulary of %d tokens written to %s "
                         "(counting %.2f s, merges %.2f s)\n",
                 lines, bytes / 1e6, skipped ? " (some lines lacked the TSV column)" : "", tokenizer_vocab_size(tok),

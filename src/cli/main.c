@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
+#include "core/cpu.h"
+#include "core/error.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/comm.h"

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 static void atomic_file_release(atomic_file *a)
 {

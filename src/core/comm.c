@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 #ifdef BIENC_HAVE_MPI
 #include <mpi.h>

@@ -1,4 +1,4 @@
-#include "bienc/cpu.h"
+#include "core/cpu.h"
 
 #include <omp.h>
 #include <stdio.h>

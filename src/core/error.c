@@ -1,7 +1,8 @@
-#include "bienc/error.h"
+#include "core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ERROR_MESSAGE_SIZE 2048
@@ -49,4 +50,11 @@ const char *bienc_status_name(int code)
     case BIENC_EINTERRUPT: return "interrupted";
     default: return "unknown error";
     }
+}
+
+void bienc_assert_fail(const char *cond, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "bienc: %s:%d: %s: assertion failed: %s\n", file, line, func, cond);
+    fflush(stderr);
+    abort();
 }

@@ -1,9 +1,9 @@
-#include "bienc/tape.h"
+#include "core/tape.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 /* The arena is a list of chunks; allocation bumps a pointer. tape_reset() rewinds it and,
  * if a step needed more than one chunk, merges them into one of the total size, so that
@@ -130,7 +130,7 @@ float *tape_floats(bienc_tape *tape, size_t n)
 
 static int tape_tensor_impl(bienc_tape *tape, int ndim, const int64_t *shape, bienc_tensor **out, int zero)
 {
-    if (!tape || !out || !shape) return bienc_error(BIENC_EINVAL, "tape_tensor: NULL argument");
+    BIENC_ASSERT(tape && out && shape);
     *out = NULL;
     if (ndim < 1 || ndim > BIENC_MAX_DIMS)
         return bienc_error(BIENC_EINVAL, "tape_tensor: %d dimensions (1..%d allowed)", ndim, BIENC_MAX_DIMS);
@@ -267,7 +267,7 @@ static int tape_run_backward(bienc_tape *tape);
 
 int tape_backward(bienc_tape *tape, bienc_tensor *loss)
 {
-    if (!tape || !loss) return bienc_error(BIENC_EINVAL, "tape_backward: NULL argument");
+    BIENC_ASSERT(tape && loss);
     if (loss->size != 1) return bienc_error(BIENC_ESHAPE, "tape_backward: the loss must be a scalar, it has %lld elements", (long long)loss->size);
     float one = 1.0f;
     return tape_backward_from(tape, loss, &one);
@@ -275,7 +275,7 @@ int tape_backward(bienc_tape *tape, bienc_tensor *loss)
 
 int tape_backward_from(bienc_tape *tape, bienc_tensor *t, const float *upstream)
 {
-    if (!tape || !t || !upstream) return bienc_error(BIENC_EINVAL, "tape_backward: NULL argument");
+    BIENC_ASSERT(tape && t && upstream);
     if (!t->requires_grad) return bienc_error(BIENC_ESTATE, "tape_backward: the output does not depend on anything that requires a gradient");
     if (!t->grad && !t->is_param) {
         /* fresh activation gradient: copy the seed instead of zero-filling and adding */

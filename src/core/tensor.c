@@ -1,11 +1,11 @@
-#include "bienc/tensor.h"
+#include "core/tensor.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 int64_t tensor_shape_size(int ndim, const int64_t *shape)
 {
@@ -72,7 +72,7 @@ void tensor_free(bienc_tensor *t)
 
 int tensor_set_name(bienc_tensor *t, const char *name)
 {
-    if (!t || !name) return bienc_error(BIENC_EINVAL, "tensor_set_name: NULL argument");
+    BIENC_ASSERT(t && name);
     if (!t->is_param) return bienc_error(BIENC_EINVAL, "tensor_set_name: only heap tensors carry names");
     char *copy = strdup(name);
     if (!copy) return bienc_error(BIENC_ENOMEM, "tensor_set_name: out of memory");

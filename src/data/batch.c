@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
+#include "data/batch.h"
+#include "core/error.h"
 #include "data/data_internal.h"
 
 /* Longest sequence we accept: BERT-style models have at most a few thousand positions. */
@@ -83,15 +83,14 @@ static int pack(bienc_token_batch *tb, const bienc_batch *b, int64_t first, int6
     }
     memset(tb->type_ids, 0, (size_t)T * sizeof *tb->type_ids);
     tb->T = T;
-    tb->seqs.n = (int)count;
-    tb->seqs.offsets = tb->offsets;
+    tb->n = (int)count;
     return 0;
 }
 
 int batch_build(bienc_batch *b, const bienc_tuples *t, const int64_t *idx, int n, const bienc_tokenizer *tok,
                 const bienc_batch_opts *o)
 {
-    if (!b || !t || !idx || !tok || !o) return bienc_error(BIENC_EINVAL, "batch_build: NULL argument");
+    BIENC_ASSERT(b && t && idx && tok && o);
     if (n < 1) return bienc_error(BIENC_EINVAL, "batch_build: %d tuples", n);
     if (o->max_query_len < 3 || o->max_query_len > BATCH_MAX_LEN || o->max_passage_len < 3 ||
         o->max_passage_len > BATCH_MAX_LEN)

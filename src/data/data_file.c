@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/ids.h"
 
 /* Reads a non-regular file (pipe, character device) into memory: it cannot be mapped. */

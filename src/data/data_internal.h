@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/data.h"
+#include "data/data.h"
 
 /* A whole file, memory-mapped when possible (regular files), else read into memory
  * (pipes, /dev/stdin). */

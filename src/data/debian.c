@@ -1,7 +1,7 @@
 /* The built-in data set: Debian package descriptions as an MS MARCO style retrieval set.
  * A package's short description ("small, powerful, scalable web/proxy server") is the
  * query, its long description the one relevant passage. Layout of the output files:
- * /work/notes/data-formats.md (README "Built-in data set").
+ * docs/data-formats.md ("Data sets").
  *
  * Sources, in order of preference:
  *  - apt: /var/lib/apt/lists/ *_i18n_Translation-en[.lz4|.gz|.xz|.zst|.bz2] (stanzas of
@@ -20,10 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 #include "data/debian_internal.h"
 #include "data/data_internal.h"
+#include "core/os.h"
 
 extern char **environ;
 
@@ -317,26 +318,6 @@ static int glob_lists(const char *dir, glob_t *g)
     return (int)g->gl_pathc;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return bienc_error(BIENC_EINVAL, "bad output directory '%s'", dir);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return bienc_error(BIENC_EIO, "cannot create directory %s: %s", buf, strerror(errno));
-        buf[i] = c;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return bienc_error(BIENC_EIO, "%s is not a directory", dir);
-    return 0;
-}
-
 int debian_build(const bienc_debian_opts *o, bienc_debian_stats *stats)
 {
     if (!o || !o->output_dir) return bienc_error(BIENC_EINVAL, "debian_build: NULL options or output directory");
@@ -371,7 +352,7 @@ int debian_build(const bienc_debian_opts *o, bienc_debian_stats *stats)
     if (rc == 0 && es.n == 0)
         rc = bienc_error(BIENC_ENOTFOUND, "no package descriptions found in the %s sources%s", st.source,
                          strcmp(st.source, "dpkg") == 0 ? "; " APT_HINT : "");
-    if (rc == 0) rc = mkdir_p(o->output_dir);
+    if (rc == 0) rc = os_mkdir_p(o->output_dir);
     if (rc == 0) rc = deb_select(&es, &st);
     if (rc == 0) rc = deb_write(&es, o->output_dir, o->seed, &st);
     deb_entries_free(&es);

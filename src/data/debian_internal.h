@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "bienc/data.h"
+#include "data/data.h"
 
 typedef struct deb_entry {
     char *pkg;           /* package name */

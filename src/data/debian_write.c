@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "core/atomic_file.h"
 #include "data/data_internal.h"
 #include "data/debian_internal.h"

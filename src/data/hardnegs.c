@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/json.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "text/json.h"
 #include "data/data_internal.h"
 
 typedef struct hn_row {
@@ -186,7 +186,7 @@ static int hn_row_parse(bienc_hardnegs *h, json_doc *doc, const data_line *ln, c
 int hardnegs_load(bienc_hardnegs **out, const char *path, const char *system, const bienc_read_opts *opts,
                   bienc_read_report *report)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "hardnegs_load: NULL argument");
+    BIENC_ASSERT(out);
     *out = NULL;
     bienc_hardnegs *h = calloc(1, sizeof *h);
     if (!h) return bienc_error(BIENC_ENOMEM, "out of memory");

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "data/batch.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "data/data_internal.h"
 
 struct bienc_sampler {
@@ -40,7 +40,7 @@ void sampler_free(bienc_sampler *s)
 int sampler_new(bienc_sampler **out, const bienc_tuples *t, int batch_size, int no_duplicates, int use_negatives,
                 int drop_last, uint64_t seed)
 {
-    if (!out || !t) return bienc_error(BIENC_EINVAL, "sampler_new: NULL argument");
+    BIENC_ASSERT(out && t);
     *out = NULL;
     if (batch_size < 1) return bienc_error(BIENC_EINVAL, "sampler_new: batch size %d < 1", batch_size);
     int64_t n = tuples_count(t);
@@ -183,7 +183,7 @@ int64_t sampler_batches_per_epoch(const bienc_sampler *s)
 
 int sampler_next(bienc_sampler *s, int64_t *idx, int *n, int64_t *epoch_out)
 {
-    if (!s || !idx || !n) return bienc_error(BIENC_EINVAL, "sampler_next: NULL argument");
+    BIENC_ASSERT(s && idx && n);
     if (s->planned_epoch != s->epoch) plan_epoch(s, s->epoch);
     if (s->batch >= s->n_batches)
         return bienc_error(BIENC_ESTATE, "sampler: epoch %lld has no batch %lld (%lld batches)", (long long)s->epoch,
@@ -210,7 +210,7 @@ void sampler_get_state(const bienc_sampler *s, bienc_sampler_state *st)
 
 int sampler_set_state(bienc_sampler *s, const bienc_sampler_state *st)
 {
-    if (!s || !st) return bienc_error(BIENC_EINVAL, "sampler_set_state: NULL argument");
+    BIENC_ASSERT(s && st);
     if (st->epoch < 0 || st->batch < 0)
         return bienc_error(BIENC_ERANGE, "sampler_set_state: negative epoch %lld or batch %lld", (long long)st->epoch,
                            (long long)st->batch);

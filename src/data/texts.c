@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/json.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "text/json.h"
 #include "data/data_internal.h"
 
 struct bienc_texts {
@@ -98,7 +98,7 @@ static int texts_index(bienc_texts *t, const int64_t *lines, data_rows *rows)
 
 int texts_load_tsv(bienc_texts **out, const char *path, const bienc_read_opts *opts, bienc_read_report *report)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "texts_load_tsv: NULL argument");
+    BIENC_ASSERT(out);
     *out = NULL;
     bienc_texts *t;
     BIENC_TRY(texts_new(&t, path ? path : ""));
@@ -219,7 +219,7 @@ static int texts_jsonl_row(bienc_texts *t, json_doc *doc, const data_line *ln, d
 
 int texts_load_jsonl(bienc_texts **out, const char *path, const bienc_read_opts *opts, bienc_read_report *report)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "texts_load_jsonl: NULL argument");
+    BIENC_ASSERT(out);
     *out = NULL;
     bienc_texts *t;
     BIENC_TRY(texts_new(&t, path ? path : ""));

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 #include "data/data_internal.h"
 
 struct bienc_triples {
@@ -88,7 +88,7 @@ static int check_row(const data_line *ln, int ids, data_rows *rows, int *n_score
 int triples_load(bienc_triples **out, const char *path, int ids, const bienc_read_opts *opts,
                  bienc_read_report *report)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "triples_load: NULL argument");
+    BIENC_ASSERT(out);
     *out = NULL;
     bienc_triples *t = calloc(1, sizeof *t);
     if (!t) return bienc_error(BIENC_ENOMEM, "out of memory");

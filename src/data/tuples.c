@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
+#include "data/batch.h"
+#include "core/error.h"
 #include "data/data_internal.h"
 
 enum { TUPLES_TRIPLES = 0, TUPLES_ROWS = 1 };
@@ -60,7 +60,7 @@ int tuples_n_neg(const bienc_tuples *t) { return t ? t->n_neg : 0; }
 
 int tuples_from_triples(bienc_tuples **out, const bienc_triples *triples)
 {
-    if (!out || !triples) return bienc_error(BIENC_EINVAL, "tuples_from_triples: NULL argument");
+    BIENC_ASSERT(out && triples);
     BIENC_TRY(tuples_new(out, TUPLES_TRIPLES, 1));
     (*out)->triples = triples;
     (*out)->n = triples_count(triples);
@@ -104,7 +104,7 @@ static int rows_end(bienc_tuples **out, int rc)
 int tuples_from_id_triples(bienc_tuples **out, const bienc_triples *triples, const bienc_texts *queries,
                            const bienc_texts *collection, int skip_missing, int64_t *n_skipped)
 {
-    if (!triples) return bienc_error(BIENC_EINVAL, "tuples_from_id_triples: NULL triples");
+    BIENC_ASSERT(triples);
     BIENC_TRY(rows_begin(out, queries, collection, 1, "tuples_from_id_triples"));
     int64_t skipped = 0;
     int rc = 0;
@@ -173,7 +173,7 @@ int tuples_from_pairs(bienc_tuples **out, const bienc_texts *queries, const bien
 int tuples_from_hardnegs(bienc_tuples **out, const bienc_hardnegs *h, const bienc_texts *queries,
                          const bienc_texts *collection, int n_neg, int skip_missing, int64_t *n_skipped)
 {
-    if (!h) return bienc_error(BIENC_EINVAL, "tuples_from_hardnegs: NULL hard negatives");
+    BIENC_ASSERT(h);
     if (n_neg < 0 || n_neg > 1024) return bienc_error(BIENC_EINVAL, "tuples_from_hardnegs: n_neg %d not in [0, 1024]", n_neg);
     BIENC_TRY(rows_begin(out, queries, collection, n_neg, "tuples_from_hardnegs"));
     uint32_t *r = malloc((size_t)(2 + n_neg) * sizeof *r);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
-#include "bienc/metrics.h"
+#include "eval/metrics.h"
 #include "eval/strmap.h"
 
 typedef struct qrels_query {

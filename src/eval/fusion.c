@@ -1,10 +1,10 @@
 /* Fusion of runs (hybrid retrieval): reciprocal-rank fusion and a linear fusion of min-max
- * normalised scores, per query (include/bienc/metrics.h). */
+ * normalised scores, per query (src/eval/metrics.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "eval/eval_internal.h"
 
 bienc_fusion_opts fusion_default_opts(void)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "eval/eval_internal.h"
 
 static const char *const metric_names[BIENC_METRIC_COUNT] = {
@@ -144,7 +144,7 @@ void metrics_result_free(bienc_eval_result *r)
 int metrics_evaluate(bienc_run *run, const bienc_qrels *qrels, const bienc_eval_options *opts,
                      bienc_eval_result *out)
 {
-    if (!run || !qrels || !out) return bienc_error(BIENC_EINVAL, "metrics_evaluate: NULL argument");
+    BIENC_ASSERT(run && qrels && out);
     memset(out, 0, sizeof *out);
     bienc_eval_options o = opts ? *opts : metrics_default_options();
     if (o.min_relevant_grade < 1)
@@ -201,7 +201,7 @@ static int docid_ptr_cmp(const void *a, const void *b)
 
 int metrics_agreement(bienc_run *run, bienc_run *reference, int complete, bienc_agreement *out)
 {
-    if (!run || !reference || !out) return bienc_error(BIENC_EINVAL, "metrics_agreement: NULL argument");
+    BIENC_ASSERT(run && reference && out);
     memset(out, 0, sizeof *out);
     BIENC_TRY(run_sort(run));
     BIENC_TRY(run_sort(reference));

@@ -1,14 +1,14 @@
 /* Hard-negative mining from retrieval runs: the documents a retriever ranks high for a query
  * that the qrels do not mark relevant, written as sentence-transformers' hard-negative JSON
- * lines (the trainer's data.format hard_negatives; include/bienc/metrics.h). */
+ * lines (the trainer's data.format hard_negatives; src/eval/metrics.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "text/json.h"
+#include "core/rng.h"
 #include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "eval/eval_internal.h"
 #include "eval/lines.h"
 
@@ -11,7 +11,7 @@
 
 int qrels_new(bienc_qrels **out)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "qrels_new: NULL output");
+    BIENC_ASSERT(out);
     *out = calloc(1, sizeof **out);
     if (!*out) return bienc_error(BIENC_ENOMEM, "out of memory creating qrels");
     return 0;
@@ -215,6 +215,13 @@ size_t qrels_query_judgments(const bienc_qrels *q, size_t i, const char *const *
     if (docids) *docids = q->queries[i].docids;
     if (grades) *grades = q->queries[i].grades;
     return q->queries[i].n;
+}
+
+long qrels_find_query(const bienc_qrels *q, const char *qid, size_t len)
+{
+    int64_t v;
+    if (!q || !strmap_get(&q->qmap, qid, len, &v)) return -1;
+    return (long)v;
 }
 
 size_t qrels_count_relevant(const bienc_qrels *q, const char *qid, int min_grade)

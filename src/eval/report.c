@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
-#include "bienc/metrics.h"
+#include "core/error.h"
+#include "text/json.h"
+#include "eval/metrics.h"
 #include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 
@@ -38,7 +38,7 @@ int metrics_write_json(const char *path, const bienc_eval_result *r, const bienc
     atomic_file out;
     BIENC_TRY(atomic_file_open(&out, path));
     FILE *f = out.f;
-    fputs("{\n  \"definitions\": \"trec_eval (see include/bienc/metrics.h)\",\n", f);
+    fputs("{\n  \"definitions\": \"trec_eval (see src/eval/metrics.h)\",\n", f);
     fprintf(f, "  \"options\": {\"min_relevant_grade\": %d, \"complete\": %s},\n", r->options.min_relevant_grade,
             r->options.complete ? "true" : "false");
     fprintf(f, "  \"num_queries\": %zu,\n  \"num_qrels_queries\": %zu,\n  \"num_run_queries\": %zu,\n",

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/atomic_file.h"
 #include "eval/eval_internal.h"
 #include "eval/lines.h"
 
 int run_new(bienc_run **out, const char *name)
 {
-    if (!out) return bienc_error(BIENC_EINVAL, "run_new: NULL output");
+    BIENC_ASSERT(out);
     bienc_run *r = calloc(1, sizeof *r);
     if (!r) return bienc_error(BIENC_ENOMEM, "out of memory creating a run");
     r->name = strdup(name && *name ? name : "bienc");
@@ -152,7 +152,7 @@ static int run_is_ordered(const run_query *q)
 
 int run_sort(bienc_run *r)
 {
-    if (!r) return bienc_error(BIENC_EINVAL, "run_sort: NULL run");
+    BIENC_ASSERT(r);
     for (size_t i = 0; i < r->nq; i++) {
         run_query *q = &r->queries[i];
         if (q->sorted) continue;

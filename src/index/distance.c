@@ -170,22 +170,22 @@ hnsw_dist_fn distance_select(int metric)
 {
     int l = simd_level();
 #ifdef HAVE_X86
-    if (l == 2) return metric == BIENC_METRIC_L2 ? l2_avx512 : negdot_avx512;
-    if (l == 1) return metric == BIENC_METRIC_L2 ? l2_avx2 : negdot_avx2;
+    if (l == 2) return metric == BIENC_INDEX_L2 ? l2_avx512 : negdot_avx512;
+    if (l == 1) return metric == BIENC_INDEX_L2 ? l2_avx2 : negdot_avx2;
 #endif
     (void)l;
-    return metric == BIENC_METRIC_L2 ? l2_scalar : negdot_scalar;
+    return metric == BIENC_INDEX_L2 ? l2_scalar : negdot_scalar;
 }
 
 hnsw_dist_fn distance_kernel(int metric, int level)
 {
     if (level > simd_level()) return NULL;
 #ifdef HAVE_X86
-    if (level == 2) return metric == BIENC_METRIC_L2 ? l2_avx512 : negdot_avx512;
-    if (level == 1) return metric == BIENC_METRIC_L2 ? l2_avx2 : negdot_avx2;
+    if (level == 2) return metric == BIENC_INDEX_L2 ? l2_avx512 : negdot_avx512;
+    if (level == 1) return metric == BIENC_INDEX_L2 ? l2_avx2 : negdot_avx2;
 #endif
     if (level != 0) return NULL;
-    return metric == BIENC_METRIC_L2 ? l2_scalar : negdot_scalar;
+    return metric == BIENC_INDEX_L2 ? l2_scalar : negdot_scalar;
 }
 
 float distance_dot(const float *a, const float *b, int dim)

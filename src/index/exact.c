@@ -2,7 +2,7 @@
  * per-query bounded heap keeps the k best. Every (query, row) score is computed by the
  * same BLAS call whatever the thread count, and each query's heap is updated by one
  * thread in row order, so the result does not depend on threads. */
-#include "bienc/exact.h"
+#include "index/exact.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/hnsw.h"
+#include "core/error.h"
+#include "index/hnsw.h"
 
 #define EXACT_QB 256   /* queries per tile */
 #define EXACT_NB 2048  /* base rows per tile: 256 x 2048 floats = 2 MB of scores */
@@ -66,7 +66,7 @@ int exact_search(const float *base, int64_t n, int64_t ld, int dim, int metric, 
 {
     if (dim < 1 || ld < dim || n < 0 || nq < 0 || k < 1 || (n > 0 && !base) || (nq > 0 && (!queries || !ids || !scores)))
         return bienc_error(BIENC_EINVAL, "exact_search: invalid argument (n=%lld, dim=%d, k=%d)", (long long)n, dim, k);
-    if (metric < BIENC_METRIC_L2 || metric > BIENC_METRIC_COSINE)
+    if (metric < BIENC_INDEX_L2 || metric > BIENC_INDEX_COSINE)
         return bienc_error(BIENC_EINVAL, "exact_search: unknown metric %d", metric);
     if (n_threads <= 0) n_threads = omp_get_max_threads();
     int64_t qb_max = nq < EXACT_QB ? nq : EXACT_QB;
@@ -80,14 +80,14 @@ int exact_search(const float *base, int64_t n, int64_t ld, int dim, int metric, 
         free(q), free(tile), free(rownorm), free(heaps), free(fill), free(qnorm);
         return bienc_error(BIENC_ENOMEM, "exact_search: out of memory");
     }
-    int need_rownorm = metric == BIENC_METRIC_L2 || (metric == BIENC_METRIC_COSINE && !base_normalized);
+    int need_rownorm = metric == BIENC_INDEX_L2 || (metric == BIENC_INDEX_COSINE && !base_normalized);
     if (need_rownorm) {
 #pragma omp parallel for num_threads(n_threads) schedule(static)
         for (int64_t i = 0; i < n; i++) {
             const float *x = base + (size_t)i * ld;
             double s = 0;
             for (int j = 0; j < dim; j++) s += (double)x[j] * x[j];
-            rownorm[i] = metric == BIENC_METRIC_L2 ? (float)s : (s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f);
+            rownorm[i] = metric == BIENC_INDEX_L2 ? (float)s : (s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f);
         }
     }
     for (int64_t q0 = 0; q0 < nq; q0 += EXACT_QB) {
@@ -97,7 +97,7 @@ int exact_search(const float *base, int64_t n, int64_t ld, int dim, int metric, 
             double s = 0;
             for (int j = 0; j < dim; j++) s += (double)q[(size_t)i * dim + j] * q[(size_t)i * dim + j];
             qnorm[i] = (float)s;
-            if (metric == BIENC_METRIC_COSINE && s > 0) {
+            if (metric == BIENC_INDEX_COSINE && s > 0) {
                 float inv = (float)(1.0 / sqrt(s));
                 for (int j = 0; j < dim; j++) q[(size_t)i * dim + j] *= inv;
             }
@@ -115,7 +115,7 @@ int exact_search(const float *base, int64_t n, int64_t ld, int dim, int metric, 
                     int64_t id = b0 + j;
                     if (skip && skip[id]) continue;
                     float s = row[j];
-                    if (metric == BIENC_METRIC_L2) s = -(qnorm[i] + rownorm[id] - 2.0f * s);
+                    if (metric == BIENC_INDEX_L2) s = -(qnorm[i] + rownorm[id] - 2.0f * s);
                     else if (need_rownorm) s *= rownorm[id];
                     topk_push(hp, &fill[i], k, (scored){s, id});
                 }

@@ -5,25 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/exact.h"
+#include "core/error.h"
+#include "index/exact.h"
 #include "index/hnsw_internal.h"
 
 const char *hnsw_metric_name(int metric)
 {
     switch (metric) {
-    case BIENC_METRIC_L2: return "l2";
-    case BIENC_METRIC_IP: return "ip";
-    case BIENC_METRIC_COSINE: return "cosine";
+    case BIENC_INDEX_L2: return "l2";
+    case BIENC_INDEX_IP: return "ip";
+    case BIENC_INDEX_COSINE: return "cosine";
     default: return "unknown";
     }
 }
 
 int hnsw_metric_parse(const char *name, int *metric)
 {
-    if (name && strcmp(name, "l2") == 0) *metric = BIENC_METRIC_L2;
-    else if (name && strcmp(name, "ip") == 0) *metric = BIENC_METRIC_IP;
-    else if (name && strcmp(name, "cosine") == 0) *metric = BIENC_METRIC_COSINE;
+    if (name && strcmp(name, "l2") == 0) *metric = BIENC_INDEX_L2;
+    else if (name && strcmp(name, "ip") == 0) *metric = BIENC_INDEX_IP;
+    else if (name && strcmp(name, "cosine") == 0) *metric = BIENC_INDEX_COSINE;
     else return bienc_error(BIENC_EINVAL, "unknown metric '%s' (expected cosine, ip or l2)", name ? name : "(null)");
     return 0;
 }
@@ -31,7 +31,7 @@ int hnsw_metric_parse(const char *name, int *metric)
 void hnsw_params_default(bienc_hnsw_params *p)
 {
     memset(p, 0, sizeof *p);
-    p->metric = BIENC_METRIC_COSINE;
+    p->metric = BIENC_INDEX_COSINE;
     p->M = 16;
     p->ef_construction = 200;
     p->seed = 100;
@@ -41,7 +41,7 @@ int hnsw_setup(bienc_hnsw *h, const bienc_hnsw_params *p)
 {
     if (p->dim < 1 || p->dim > HNSW_MAX_DIM)
         return bienc_error(BIENC_EINVAL, "hnsw: dimension %d outside 1..%d", p->dim, HNSW_MAX_DIM);
-    if (p->metric < BIENC_METRIC_L2 || p->metric > BIENC_METRIC_COSINE)
+    if (p->metric < BIENC_INDEX_L2 || p->metric > BIENC_INDEX_COSINE)
         return bienc_error(BIENC_EINVAL, "hnsw: unknown metric %d", p->metric);
     if (p->M < 2 || p->M > HNSW_MAX_M) return bienc_error(BIENC_EINVAL, "hnsw: M=%d outside 2..%d", p->M, HNSW_MAX_M);
     if (p->ef_construction < 1 || p->ef_construction > 1000000)
@@ -389,7 +389,7 @@ int hnsw_search(const bienc_hnsw *h, const float *q, int64_t nq, int k, int ef, 
 #pragma omp for schedule(dynamic, 8)
             for (int64_t i = 0; i < nq; i++) {
                 const float *qi = q + (size_t)i * dim;
-                if (h->p.metric == BIENC_METRIC_COSINE) {
+                if (h->p.metric == BIENC_INDEX_COSINE) {
                     memcpy(qn, qi, (size_t)dim * sizeof(float));
                     distance_normalize(qn, dim);
                     qi = qn;
@@ -412,7 +412,7 @@ int hnsw_search(const bienc_hnsw *h, const float *q, int64_t nq, int k, int ef, 
 int hnsw_search_exact(const bienc_hnsw *h, const float *q, int64_t nq, int k, int n_threads, int64_t *ids,
                       float *scores)
 {
-    if (!h) return bienc_error(BIENC_EINVAL, "hnsw_search_exact: NULL index");
+    BIENC_ASSERT(h);
     return exact_search(h->count ? hnsw_vec(h, 0) : NULL, h->count, (int64_t)(h->stride / sizeof(float)), h->p.dim,
                         h->p.metric, 1, h->n_deleted ? h->deleted : NULL, q, nq, k, n_threads, ids, scores);
 }

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
 #include "core/ids.h"
 #include "index/hnsw_internal.h"
 
@@ -180,7 +180,7 @@ static int prepare_batch(bienc_hnsw *h, const float *x, int64_t n, const char *c
         int64_t id = h->count + i;
         float *v = hnsw_vec(h, id);
         memcpy(v, x + (size_t)i * dim, (size_t)dim * sizeof(float));
-        if (h->p.metric == BIENC_METRIC_COSINE) distance_normalize(v, dim);
+        if (h->p.metric == BIENC_INDEX_COSINE) distance_normalize(v, dim);
         memset((char *)v + h->links0_offset, 0, h->stride - h->links0_offset);
         int level = draw_level(h, id);
         h->levels[id] = (uint8_t)level;

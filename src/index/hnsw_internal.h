@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bienc/hnsw.h"
+#include "index/hnsw.h"
 
 #define HNSW_MAX_LEVEL 32
 #define HNSW_MAX_M 512

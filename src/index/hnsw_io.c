@@ -1,5 +1,5 @@
 /* The HNSW index file: atomic save, and a loader that trusts nothing it reads.
- * Layout (little-endian; full description in notes/index-format.md):
+ * Layout (little-endian; full description in docs/index-format.md):
  *   header (200 bytes): magic, version, header size, dim, metric, M, M0,
  *     ef_construction, max_level, entry, flags, seed, count, n_deleted, a table of
  *     5 sections (offset, size, CRC-32C), and the header's own CRC-32C
@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 #include "core/atomic_file.h"
 #include "core/crc32c.h"
 #include "core/ids.h"
@@ -248,7 +248,7 @@ static int check_header(const header *hd, uint64_t file_size, const char *what)
     if (hd->header_size != HNSW_HEADER_SIZE) return FAIL("%s: header size %u, expected %u", what, hd->header_size,
                                                          HNSW_HEADER_SIZE);
     if (hd->dim < 1 || hd->dim > HNSW_MAX_DIM) return FAIL("%s: dimension %u outside 1..%d", what, hd->dim, HNSW_MAX_DIM);
-    if (hd->metric > BIENC_METRIC_COSINE) return FAIL("%s: unknown metric %u", what, hd->metric);
+    if (hd->metric > BIENC_INDEX_COSINE) return FAIL("%s: unknown metric %u", what, hd->metric);
     if (hd->M < 2 || hd->M > HNSW_MAX_M) return FAIL("%s: M=%u outside 2..%d", what, hd->M, HNSW_MAX_M);
     if (hd->M0 != 2 * hd->M) return FAIL("%s: M0=%u is not 2*M=%u", what, hd->M0, 2 * hd->M);
     if (hd->ef_construction < 1 || hd->ef_construction > 1000000)

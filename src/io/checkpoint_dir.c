@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "io/checkpoint_internal.h"
 
 int ckpt_step_path(const char *dir, int64_t step, char *buf, size_t size)
@@ -79,7 +79,7 @@ int ckpt_list_steps(const char *dir, int64_t **steps, size_t *n)
 
 int ckpt_latest_step(const char *dir, int64_t *step)
 {
-    if (!step) return bienc_error(BIENC_EINVAL, "ckpt_latest_step: NULL argument");
+    BIENC_ASSERT(step);
     int64_t *steps;
     size_t n;
     BIENC_TRY(ckpt_list_steps(dir, &steps, &n));

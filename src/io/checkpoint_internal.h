@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/checkpoint.h"
+#include "io/checkpoint.h"
 
 /* HDF5 prints its error stack to stderr by default; our messages replace it. The previous
  * handler is restored on the way out, so other users of HDF5 keep their setting. */

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 #include "core/crc32c.h"
 #include "io/checkpoint_internal.h"
 
@@ -103,7 +103,7 @@ static int reader_attr_numbers(const bienc_ckpt *c, const char *name, H5T_class_
 
 int ckpt_read_int64(const bienc_ckpt *c, const char *name, int64_t *value)
 {
-    if (!c || !value) return bienc_error(BIENC_EINVAL, "ckpt_read_int64: NULL argument");
+    BIENC_ASSERT(c && value);
     h5_quiet q;
     h5_quiet_begin(&q);
     int rc = reader_attr_numbers(c, name, H5T_INTEGER, 0, H5T_NATIVE_INT64, value, 0, 1, "an integer");
@@ -113,7 +113,7 @@ int ckpt_read_int64(const bienc_ckpt *c, const char *name, int64_t *value)
 
 int ckpt_read_double(const bienc_ckpt *c, const char *name, double *value)
 {
-    if (!c || !value) return bienc_error(BIENC_EINVAL, "ckpt_read_double: NULL argument");
+    BIENC_ASSERT(c && value);
     h5_quiet q;
     h5_quiet_begin(&q);
     int rc = reader_attr_numbers(c, name, H5T_FLOAT, 1, H5T_NATIVE_DOUBLE, value, 0, 1, "a number");
@@ -187,7 +187,7 @@ static int reader_attr_string(const bienc_ckpt *c, const char *name, char **valu
 
 int ckpt_read_string(const bienc_ckpt *c, const char *name, char **value)
 {
-    if (!c || !value) return bienc_error(BIENC_EINVAL, "ckpt_read_string: NULL argument");
+    BIENC_ASSERT(c && value);
     h5_quiet q;
     h5_quiet_begin(&q);
     int rc = reader_attr_string(c, name, value);
@@ -373,7 +373,7 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
 
 int ckpt_tensor_shape(const bienc_ckpt *c, const char *name, int *ndim, int64_t shape[BIENC_CKPT_MAX_DIMS])
 {
-    if (!c || !ndim || !shape) return bienc_error(BIENC_EINVAL, "ckpt_tensor_shape: NULL argument");
+    BIENC_ASSERT(c && ndim && shape);
     h5_quiet q;
     h5_quiet_begin(&q);
     hid_t d;
@@ -506,7 +506,7 @@ static int read_fixed_strings(const bienc_ckpt *c, const char *name, hid_t d, hi
 
 int ckpt_read_strings(const bienc_ckpt *c, const char *name, char ***strings, size_t *n)
 {
-    if (!c || !strings || !n) return bienc_error(BIENC_EINVAL, "ckpt_read_strings: NULL argument");
+    BIENC_ASSERT(c && strings && n);
     *strings = NULL;
     *n = 0;
     h5_quiet q;
@@ -581,7 +581,7 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 
 int ckpt_list_tensors(const bienc_ckpt *c, const char *prefix, char ***names, size_t *n)
 {
-    if (!c || !names || !n) return bienc_error(BIENC_EINVAL, "ckpt_list_tensors: NULL argument");
+    BIENC_ASSERT(c && names && n);
     *names = NULL;
     *n = 0;
     if (!prefix) prefix = "";

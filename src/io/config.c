@@ -1,13 +1,13 @@
 /* Loading a run config: defaults from the schema, then a YAML file read with libyaml's
  * event parser (so every error has a line and column), then --set overrides. */
-#include "bienc/config.h"
+#include "io/config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "io/config_internal.h"
 
 #define CFG_MAX_FILE (1 << 20)  /* a config is a page of text; refuse anything huge */

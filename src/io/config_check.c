@@ -7,9 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/config.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
+#include "io/config.h"
+#include "core/error.h"
 #include "io/config_internal.h"
 
 static const struct {
@@ -169,23 +168,3 @@ int config_run_dir(const bienc_run_config *cfg, char *buf, size_t size)
     return 0;
 }
 
-int config_encoder_config(const bienc_cfg_model *m, int64_t vocab_size, struct bienc_encoder_config *out)
-{
-    if (!m || !out) return bienc_error(BIENC_EINVAL, "config_encoder_config: NULL argument");
-    int64_t v = m->vocab_size ? m->vocab_size : vocab_size;
-    if (v < 1 || v > INT32_MAX) return bienc_error(BIENC_EINVAL, "model.vocab_size: %lld (need the tokenizer's size)", (long long)v);
-    encoder_config_default(out);
-    out->vocab_size = (int)v;
-    out->hidden_size = (int)m->hidden;
-    out->num_layers = (int)m->layers;
-    out->num_heads = (int)m->heads;
-    out->intermediate_size = (int)m->intermediate;
-    out->max_position_embeddings = (int)m->max_positions;
-    out->type_vocab_size = (int)m->type_vocab;
-    out->hidden_dropout = (float)m->dropout;
-    out->attention_dropout = (float)m->attention_dropout;
-    out->layer_norm_eps = (float)m->layer_norm_eps;
-    out->initializer_range = (float)m->initializer_range;
-    out->activation = (bienc_gelu_kind)m->activation;
-    return encoder_config_check(out);
-}

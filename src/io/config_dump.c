@@ -6,8 +6,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
+#include "io/config.h"
+#include "core/error.h"
 #include "io/config_internal.h"
 
 /* Shortest "%.Ng" that reads back as the same double. */

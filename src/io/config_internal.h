@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "bienc/config.h"
+#include "io/config.h"
 
 /* One key of a section: its name inside the section (may be dotted: "train.size"). */
 typedef struct cfg_key {

@@ -8,20 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/metrics.h"
-#include "bienc/ops.h"
-#include "bienc/pooling.h"
+#include "io/config.h"
+#include "core/error.h"
 #include "io/config_internal.h"
-
-/* Choice indices must line up with the other modules' enums. */
-_Static_assert(BIENC_GELU_ERF == 0 && BIENC_GELU_TANH == 1, "model.activation order");
-_Static_assert(BIENC_POOL_MEAN == 0 && BIENC_POOL_CLS == 1 && BIENC_POOL_MAX == 2, "model.pooling order");
-_Static_assert(BIENC_FUSION_RRF == 0 && BIENC_FUSION_LINEAR == 1, "index.fusion order");
-_Static_assert(BIENC_PRECISION_FP32 == 0 && BIENC_PRECISION_BF16 == 1, "train.precision order");
-_Static_assert(BIENC_DIST_EUCLIDEAN == 0 && BIENC_DIST_COSINE == 1, "loss.distance order");
 
 #define BIG 1e15
 #define KEY(T, name, type, field, def, choices, lo, hi, doc) \

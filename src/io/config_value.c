@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "io/config_internal.h"
 
 #define CFG_MAX_STRING 4096

@@ -1,20 +1,20 @@
 /* Cross-encoder <-> HDF5 checkpoint: model_io.h's layout with kind "cross_encoder", the
- * head tensors under /params and max_length (see include/bienc/cross_encoder.h). */
+ * head tensors under /params and max_length (see src/model/cross_encoder.h). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/checkpoint.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "io/checkpoint.h"
+#include "io/cross_io.h"
+#include "core/error.h"
+#include "io/model_io.h"
 
 #define A(name) "model/" name
 
 int cross_io_write(bienc_ckpt_writer *w, const bienc_cross_encoder *ce)
 {
-    if (!w || !ce || !ce->enc || !ce->tok) return bienc_error(BIENC_EINVAL, "cross_io_write: NULL argument");
+    BIENC_ASSERT(w && ce && ce->enc && ce->tok);
     const bienc_encoder_config *c = &ce->enc->cfg;
     BIENC_TRY(ckpt_write_string(w, A("kind"), "cross_encoder"));
     BIENC_TRY(model_io_write_encoder_config(w, c));
@@ -72,7 +72,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
     char **names = NULL;
     size_t n = 0;
     BIENC_TRY(ckpt_list_tensors(c, "params", &names, &n));
-    size_t want = 5 + 16 * (size_t)cfg->num_layers + 4;
+    size_t want = (size_t)encoder_config_param_count(cfg) + 4; /* + the classifier head */
     int rc = 0;
     if (n != want)
         rc = bienc_error(BIENC_EFORMAT, "%s: /params holds %zu tensors, a %d-layer cross-encoder has %zu", path, n,
@@ -84,7 +84,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
 int cross_io_read(const bienc_ckpt *c, bienc_cross_encoder **out)
 {
     if (out) *out = NULL;
-    if (!c || !out) return bienc_error(BIENC_EINVAL, "cross_io_read: NULL argument");
+    BIENC_ASSERT(c && out);
     const char *path = ckpt_path(c);
     bienc_encoder_config cfg;
     int max_len = 0, max_q = 0, lc = 0;

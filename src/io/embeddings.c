@@ -1,6 +1,6 @@
-/* Embeddings files in HDF5 (layout in include/bienc/embeddings.h). HDF5's own error
+/* Embeddings files in HDF5 (layout in src/io/embeddings.h). HDF5's own error
  * printing is silenced; every failure becomes one message naming the file and dataset. */
-#include "bienc/embeddings.h"
+#include "io/embeddings.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/tensor.h"
 #include "core/atomic_file.h"
 #include "core/ids.h"
 #include "io/checkpoint_internal.h"

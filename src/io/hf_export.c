@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/json.h"
-#include "bienc/version.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "text/json.h"
+#include "core/version.h"
 #include "core/atomic_file.h"
 
 int hf_export_make_dir(const char *path)

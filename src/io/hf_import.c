@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/json.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "text/json.h"
 
 /* A JSON file read and parsed; absent files give BIENC_ENOTFOUND (no message needed). */
 typedef struct json_file {
@@ -297,7 +297,7 @@ static int skip_name(const char *name)
 
 int hf_load_encoder_params(bienc_encoder *enc, const bienc_safetensors *st)
 {
-    if (!enc || !st) return bienc_error(BIENC_EINVAL, "hf_load_encoder_params: NULL argument");
+    BIENC_ASSERT(enc && st);
     int np = encoder_param_count(enc);
     bienc_tensor **params = encoder_params(enc);
     const safetensors_tensor **src = calloc((size_t)np, sizeof *src);

@@ -1,18 +1,18 @@
-/* Bi-encoder <-> HDF5 checkpoint (layout in include/bienc/model_io.h). */
+/* Bi-encoder <-> HDF5 checkpoint (layout in src/io/model_io.h). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "core/error.h"
+#include "io/model_io.h"
 
 #define A(name) "model/" name
 
 /* The encoder-config attributes shared by every model kind (bi- and cross-encoder). */
 int model_io_write_encoder_config(bienc_ckpt_writer *w, const bienc_encoder_config *c)
 {
-    if (!w || !c) return bienc_error(BIENC_EINVAL, "model_io_write_encoder_config: NULL argument");
+    BIENC_ASSERT(w && c);
     BIENC_TRY(ckpt_write_int64(w, A("vocab_size"), c->vocab_size));
     BIENC_TRY(ckpt_write_int64(w, A("hidden_size"), c->hidden_size));
     BIENC_TRY(ckpt_write_int64(w, A("num_layers"), c->num_layers));
@@ -30,7 +30,7 @@ int model_io_write_encoder_config(bienc_ckpt_writer *w, const bienc_encoder_conf
 
 int model_io_write_vocab(bienc_ckpt_writer *w, const bienc_tokenizer *tok)
 {
-    if (!w || !tok) return bienc_error(BIENC_EINVAL, "model_io_write_vocab: NULL argument");
+    BIENC_ASSERT(w && tok);
     int nv = tokenizer_vocab_size(tok);
     const char **tokens = malloc((size_t)nv * sizeof *tokens);
     if (!tokens) return bienc_error(BIENC_ENOMEM, "saving the vocabulary: out of memory");
@@ -42,7 +42,7 @@ int model_io_write_vocab(bienc_ckpt_writer *w, const bienc_tokenizer *tok)
 
 int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
 {
-    if (!w || !bi) return bienc_error(BIENC_EINVAL, "model_io_write: NULL argument");
+    BIENC_ASSERT(w && bi);
     BIENC_TRY(biencoder_check(bi));
     const bienc_encoder_config *c = &bi->enc->cfg;
     BIENC_TRY(ckpt_write_string(w, A("kind"), "bi_encoder"));
@@ -89,7 +89,7 @@ static int read_float(const bienc_ckpt *c, const char *name, float *out)
 
 int model_io_read_encoder_config(const bienc_ckpt *c, bienc_encoder_config *cfg)
 {
-    if (!c || !cfg) return bienc_error(BIENC_EINVAL, "model_io_read_encoder_config: NULL argument");
+    BIENC_ASSERT(c && cfg);
     const char *path = ckpt_path(c);
     encoder_config_default(cfg);
     BIENC_TRY(model_io_read_int(c, A("vocab_size"), 1, INT_MAX, &cfg->vocab_size));
@@ -121,7 +121,7 @@ int model_io_read_encoder_config(const bienc_ckpt *c, bienc_encoder_config *cfg)
 int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bienc_biencoder_opts *o_out,
                          int *lower_case)
 {
-    if (!c) return bienc_error(BIENC_EINVAL, "model_io_read_config: NULL checkpoint");
+    BIENC_ASSERT(c);
     const char *path = ckpt_path(c);
     if (!ckpt_has_attr(c, A("kind")))
         return bienc_error(BIENC_EFORMAT, "%s: not a model checkpoint (no attribute model/kind)", path);
@@ -180,7 +180,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
     char **names = NULL;
     size_t n = 0;
     BIENC_TRY(ckpt_list_tensors(c, "params", &names, &n));
-    size_t want = 5 + 16 * (size_t)cfg->num_layers, head = 0;
+    size_t want = (size_t)encoder_config_param_count(cfg), head = 0;
     /* an MLM pre-training checkpoint (mlm.h) also holds its head: not part of the
      * bi-encoder, dropped on load */
     for (size_t i = 0; i < n; i++) {
@@ -198,7 +198,7 @@ static int check_params(const bienc_ckpt *c, const bienc_encoder_config *cfg)
 int model_io_read(const bienc_ckpt *c, bienc_biencoder **out)
 {
     if (out) *out = NULL;
-    if (!c || !out) return bienc_error(BIENC_EINVAL, "model_io_read: NULL argument");
+    BIENC_ASSERT(c && out);
     const char *path = ckpt_path(c);
     bienc_encoder_config cfg;
     bienc_biencoder_opts o;

@@ -1,4 +1,4 @@
-/* bienc models as ONNX graphs (see include/bienc/onnx_export.h; the protobuf side is
+/* bienc models as ONNX graphs (see src/io/onnx_export.h; the protobuf side is
  * src/io/onnx_proto.c). Every op mirrors one of bienc's forward pass (src/model/encoder.c,
  * src/ops/), in the same order, so ONNX Runtime's outputs equal bienc's up to float
  * rounding:
@@ -18,16 +18,16 @@
  * tanh form with Pow (-> FastGelu), residual Add(sublayer, input) before LayerNormalization
  * (-> SkipLayerNormalization), and every shape inferable from the inputs' [batch, sequence]
  * (test_onnx_ort.sh checks that these fusions happen). */
-#include "bienc/onnx_export.h"
+#include "io/onnx_export.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/hf_import.h"
-#include "bienc/version.h"
+#include "core/error.h"
+#include "io/hf_import.h"
+#include "core/version.h"
 #include "io/onnx_proto.h"
 
 #define ONNX_IR_VERSION 8

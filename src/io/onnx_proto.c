@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/atomic_file.h"
 
 /* ---- growable byte buffers ---- */

@@ -1,4 +1,4 @@
-/* safetensors reader and writer (format in include/bienc/safetensors.h).
+/* safetensors reader and writer (format in src/io/safetensors.h).
  *
  * The reader keeps the whole file in one buffer and the parsed header as a flat array of
  * tensor descriptors; nothing in the file is trusted until checked. */
@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
-#include "bienc/safetensors.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "text/json.h"
+#include "io/safetensors.h"
+#include "core/tensor.h"
 #include "core/atomic_file.h"
 
 struct bienc_safetensors {
@@ -308,7 +308,7 @@ static char *shape_str(int ndim, const int64_t *s, char *buf, size_t cap)
 int safetensors_read_f32(const bienc_safetensors *st, const safetensors_tensor *t, int ndim, const int64_t *dims,
                          float *out)
 {
-    if (!st || !t || !out) return bienc_error(BIENC_EINVAL, "safetensors_read_f32: NULL argument");
+    BIENC_ASSERT(st && t && out);
     if (dims) {
         int ok = t->ndim == ndim;
         for (int i = 0; ok && i < ndim; i++) ok = dims[i] < 0 || t->shape[i] == dims[i];

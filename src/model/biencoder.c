@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/error.h"
+#include "model/biencoder.h"
+#include "core/error.h"
 
 void biencoder_opts_default(bienc_biencoder_opts *o)
 {
@@ -141,7 +141,8 @@ static int tokenize_chunk(const bienc_biencoder *bi, const char *const *texts, c
         int r = tokenizer_encode(bi->tok, s ? s : "", l, 1, max_len, c->ids + i * max_len, max_len, &n);
         c->len[i] = n;
         if (r < 0) {
-#pragma omp critical(biencoder_tok_err)
+/* unnamed: a named critical section is a global symbol libbienc would export */
+#pragma omp critical
             if (bad < 0 || start + i < bad) {
                 bad = start + i;
                 rc = r;

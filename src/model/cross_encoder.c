@@ -1,39 +1,14 @@
 /* Cross-encoder (BertForSequenceClassification, one label): encoder + pooler + classifier.
- * See include/bienc/cross_encoder.h. */
+ * See src/model/cross_encoder.h. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/ops.h"
-#include "bienc/pooling.h"
-#include "bienc/rng.h"
-
-/* ---- tanh: forward and backward side by side ---- */
-
-static int tanh_backward(bienc_tape *tape, bienc_tape_node *node)
-{
-    bienc_tensor *x = node->in[0], *y = node->out;
-    float *dx = tape_grad(tape, x);
-    if (!dx) return 0;
-    const float *dy = y->grad, *yv = y->data;
-    /* dy/dx = 1 - tanh(x)^2, from the saved output */
-    for (int64_t i = 0; i < y->size; i++) dx[i] += dy[i] * (1.0f - yv[i] * yv[i]);
-    return 0;
-}
-
-int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out)
-{
-    if (!tape || !x || !out) return bienc_error(BIENC_EINVAL, "op_tanh: NULL argument");
-    bienc_tensor *y;
-    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
-    for (int64_t i = 0; i < x->size; i++) y->data[i] = tanhf(x->data[i]);
-    void *ctx;
-    BIENC_TRY(tape_record(tape, "tanh", tanh_backward, y, 1, (bienc_tensor *[]){x}, &ctx, 0));
-    *out = y;
-    return 0;
-}
+#include "model/cross_encoder.h"
+#include "core/error.h"
+#include "ops/ops.h"
+#include "ops/pooling.h"
+#include "core/rng.h"
 
 /* ---- construction ---- */
 
@@ -144,7 +119,7 @@ bienc_tensor *cross_encoder_find_param(bienc_cross_encoder *ce, const char *name
 int cross_encoder_forward(bienc_cross_encoder *ce, bienc_tape *tape, const bienc_batch_ids *batch, int training,
                           uint64_t dropout_key, bienc_tensor **logits)
 {
-    if (!ce || !tape || !batch || !logits) return bienc_error(BIENC_EINVAL, "cross_encoder_forward: NULL argument");
+    BIENC_ASSERT(ce && tape && batch && logits);
     bienc_tensor *hidden, *cls, *pooled, *act, *drop;
     BIENC_TRY(encoder_forward(ce->enc, tape, batch, training, dropout_key, &hidden));
     BIENC_TRY(op_pool(tape, hidden, &batch->seqs, BIENC_POOL_CLS, &cls));     /* [n, C] */
@@ -159,7 +134,7 @@ int cross_encoder_forward(bienc_cross_encoder *ce, bienc_tape *tape, const bienc
 int cross_encoder_tokenize_pair(const bienc_cross_encoder *ce, const char *q, size_t qlen, const char *p, size_t plen,
                                 int32_t *ids, int32_t *type_ids, int *n_out)
 {
-    if (!ce || !ids || !type_ids || !n_out) return bienc_error(BIENC_EINVAL, "cross_encoder_tokenize_pair: NULL argument");
+    BIENC_ASSERT(ce && ids && type_ids && n_out);
     /* cut the query first (its pieces without specials), so long queries never crowd out
      * the passage; the pair is then cut longest-first to max_len */
     int qcap = ce->max_query_len - 2, nq = 0;
@@ -238,7 +213,8 @@ int cross_encoder_score(bienc_cross_encoder *ce, bienc_tape *tape, const char *c
             size_t ql = q[k] ? (qlens ? qlens[k] : strlen(q[k])) : 0, pl = p[k] ? (plens ? plens[k] : strlen(p[k])) : 0;
             int r = cross_encoder_tokenize_pair(ce, q[k], ql, p[k], pl, ids + i * L, types + i * L, &len[i]);
             if (r < 0) {
-#pragma omp critical(cross_tok_err)
+/* unnamed: a named critical section is a global symbol libbienc would export */
+#pragma omp critical
                 if (bad < 0 || k < bad) bad = k;
             }
         }

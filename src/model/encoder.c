@@ -1,13 +1,13 @@
 /* The BERT-style encoder: parameters (Hugging Face names, BERT init) and the forward
- * pass composed from ops; the tape derives the backward. See include/bienc/encoder.h. */
-#include "bienc/encoder.h"
+ * pass composed from ops; the tape derives the backward. See src/model/encoder.h. */
+#include "model/encoder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "core/rng.h"
 
 /* ---- parameters ---- */
 
@@ -64,7 +64,7 @@ static int encoder_build(bienc_encoder *enc, uint64_t seed)
     const bienc_encoder_config *c = &enc->cfg;
     int64_t C = c->hidden_size;
     enc->layers = calloc((size_t)c->num_layers, sizeof *enc->layers);
-    enc->params = calloc((size_t)(5 + 16 * c->num_layers), sizeof *enc->params);
+    enc->params = calloc((size_t)encoder_config_param_count(c), sizeof *enc->params);
     if (!enc->layers || !enc->params) return bienc_error(BIENC_ENOMEM, "encoder_new: out of memory");
     bienc_rng rng;
     rng_seed(&rng, seed);
@@ -159,7 +159,7 @@ int encoder_set_trainable(bienc_encoder *enc, int trainable)
 
 int encoder_check_batch(const bienc_encoder *enc, const bienc_batch_ids *batch)
 {
-    if (!enc || !batch) return bienc_error(BIENC_EINVAL, "encoder batch: NULL argument");
+    BIENC_ASSERT(enc && batch);
     const bienc_seqs *s = &batch->seqs;
     if (s->n < 1 || !s->offsets) return bienc_error(BIENC_EINVAL, "encoder batch: %d sequences (need >= 1)", s->n);
     if (!batch->ids) return bienc_error(BIENC_EINVAL, "encoder batch: ids is NULL");

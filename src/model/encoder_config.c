@@ -2,8 +2,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "bienc/encoder.h"
-#include "bienc/error.h"
+#include "model/encoder.h"
+#include "core/error.h"
 
 void encoder_config_default(bienc_encoder_config *cfg)
 {
@@ -50,6 +50,8 @@ static int check_prob(const char *field, float p)
         return bienc_error(BIENC_EINVAL, "encoder config: %s = %g must be in [0, 1)", field, (double)p);
     return BIENC_OK;
 }
+
+int encoder_config_param_count(const bienc_encoder_config *cfg) { return 5 + 16 * cfg->num_layers; }
 
 int encoder_config_check(const bienc_encoder_config *cfg)
 {

@@ -1,13 +1,13 @@
-/* BERT's MLM head and masking (see include/bienc/mlm.h). The head is composed of ops that
+/* BERT's MLM head and masking (see src/model/mlm.h). The head is composed of ops that
  * each carry their own backward (gather rows = op_embedding on the token states, linear,
  * gelu, LayerNorm, linear with the word embeddings as weight, cross-entropy), so the
  * gradient reaches the encoder through the masked rows and through the tied decoder. */
 #include <stdlib.h>
 
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/mlm.h"
-#include "bienc/ops.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "model/mlm.h"
+#include "ops/ops.h"
 
 static int head_param(bienc_tensor **slot, const char *name, int64_t rows, int64_t cols, bienc_rng *rng, float std,
                       float fill)
@@ -23,7 +23,7 @@ static int head_param(bienc_tensor **slot, const char *name, int64_t rows, int64
 int mlm_head_new(bienc_mlm_head **out, const bienc_encoder_config *cfg, uint64_t seed)
 {
     if (out) *out = NULL;
-    if (!out || !cfg) return bienc_error(BIENC_EINVAL, "mlm_head_new: NULL argument");
+    BIENC_ASSERT(out && cfg);
     BIENC_TRY(encoder_config_check(cfg));
     bienc_mlm_head *h = calloc(1, sizeof *h);
     if (!h) return bienc_error(BIENC_ENOMEM, "mlm_head_new: out of memory");

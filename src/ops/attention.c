@@ -18,7 +18,7 @@
  * index p_start[s] + h L^2 + i L + j, so the mask is recomputed in the backward and the
  * saved P stays the undropped softmax. A part of a larger batch (seqs->mask_sq) uses the
  * whole batch's p_start instead, H mask_sq[s], so its masks are the whole batch's. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -100,7 +100,7 @@ int op_attention_dropout(bienc_tape *tape, bienc_tensor *q, bienc_tensor *k, bie
                          int n_heads, float p, uint64_t key, int training, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_attention: NULL argument");
+    BIENC_ASSERT(tape && out);
     BIENC_TRY(tensor_check(q, "op_attention: q", 2, NULL));
     int64_t T = q->shape[0], C = q->shape[1];
     BIENC_TRY(tensor_check(k, "op_attention: k", 2, (int64_t[]){T, C}));

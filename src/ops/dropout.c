@@ -6,7 +6,7 @@
  * A part of a larger batch (op_dropout_seqs with seqs->mask_tok) numbers its rows as the
  * whole batch does: row t has mask row rows[t], so a GradCache mini-batch or a
  * data-parallel rank draws the masks its sequences get in the whole batch. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 
@@ -70,7 +70,7 @@ static int dropout_forward(bienc_tape *tape, bienc_tensor *x, float p, uint64_t 
 int op_dropout(bienc_tape *tape, bienc_tensor *x, float p, uint64_t key, int training, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_dropout: NULL argument");
+    BIENC_ASSERT(tape && x && out && x->data);
     if (!(p >= 0.0f && p < 1.0f)) return bienc_error(BIENC_EINVAL, "op_dropout: probability %g outside [0, 1)", p);
     if (!training || p == 0.0f) {
         *out = x; /* identity: no copy, no node */

@@ -1,7 +1,7 @@
-/* Elementwise ops: residual add, bias add (broadcast over rows), scaling.
+/* Elementwise ops: residual add, bias add (broadcast over rows), scaling, tanh.
  * Forward and backward of each side by side; every loop is a flat vectorisable loop,
  * split over threads only when large enough to pay for the parallel region. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 
@@ -56,7 +56,7 @@ static int add_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_add(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !a || !b || !out || !a->data || !b->data) return bienc_error(BIENC_EINVAL, "op_add: NULL argument");
+    BIENC_ASSERT(tape && a && b && out && a->data && b->data);
     if (!ops_same_shape(a, b)) {
         char sa[96], sb[96];
         return bienc_error(BIENC_ESHAPE, "op_add: shapes %s and %s differ", tensor_shape_str(a, sa, sizeof sa),
@@ -94,7 +94,7 @@ static int add_bias_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_add_bias(bienc_tape *tape, bienc_tensor *x, bienc_tensor *b, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_add_bias: NULL argument");
+    BIENC_ASSERT(tape && out);
     int64_t R = 0, C = 0;
     BIENC_TRY(ops_rows(x, "op_add_bias: x", &R, &C));
     BIENC_TRY(tensor_check(b, "op_add_bias: bias", 1, (int64_t[]){C}));
@@ -158,7 +158,7 @@ static int scale_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_scale: NULL argument");
+    BIENC_ASSERT(tape && x && out && x->data);
     bienc_tensor *y;
     BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
     int64_t n = x->size;
@@ -171,4 +171,29 @@ int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out)
     if (ctx) ctx->alpha = alpha;
     *out = y;
     return BIENC_OK;
+}
+
+/* ---- tanh: forward and backward side by side ---- */
+
+static int tanh_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    bienc_tensor *x = node->in[0], *y = node->out;
+    float *dx = tape_grad(tape, x);
+    if (!dx) return 0;
+    const float *dy = y->grad, *yv = y->data;
+    /* dy/dx = 1 - tanh(x)^2, from the saved output */
+    for (int64_t i = 0; i < y->size; i++) dx[i] += dy[i] * (1.0f - yv[i] * yv[i]);
+    return 0;
+}
+
+int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out)
+{
+    BIENC_ASSERT(tape && x && out);
+    bienc_tensor *y;
+    BIENC_TRY(tape_tensor(tape, x->ndim, x->shape, &y));
+    for (int64_t i = 0; i < x->size; i++) y->data[i] = tanhf(x->data[i]);
+    void *ctx;
+    BIENC_TRY(tape_record(tape, "tanh", tanh_backward, y, 1, (bienc_tensor *[]){x}, &ctx, 0));
+    *out = y;
+    return 0;
 }

@@ -2,7 +2,7 @@
  * into the table's gradient; a token repeated in the batch adds several rows into one,
  * so threads split the columns (never the tokens) and each column is accumulated in
  * token order: race-free and independent of the thread count. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 

@@ -3,7 +3,7 @@
  *  tanh ("gelu_new", torch approximate='tanh'):
  *                            y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
  * erf and tanh are built from ops_expf so that the loops vectorise. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 
@@ -59,7 +59,7 @@ static int gelu_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_gelu(bienc_tape *tape, bienc_tensor *x, bienc_gelu_kind kind, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !x || !out || !x->data) return bienc_error(BIENC_EINVAL, "op_gelu: NULL argument");
+    BIENC_ASSERT(tape && x && out && x->data);
     if (kind != BIENC_GELU_ERF && kind != BIENC_GELU_TANH)
         return bienc_error(BIENC_EINVAL, "op_gelu: unknown GELU kind %d", (int)kind);
     bienc_tensor *y;

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 enum { MR = 8, NR = 32, MC = 64, KC = 512 };
 

@@ -19,8 +19,8 @@
 
 #include <stdint.h>
 
-#include "bienc/cpu.h"
-#include "bienc/tape.h"
+#include "core/cpu.h"
+#include "core/tape.h"
 
 /* fp32 -> bf16, round to nearest even (NaN stays a quiet NaN). */
 static inline uint16_t gemm_f32_to_bf16(float f)

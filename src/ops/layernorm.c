@@ -1,7 +1,7 @@
 /* LayerNorm over the last dimension: y[R, C] = (x - mean) / sqrt(var + eps) * gamma + beta,
  * with the biased variance (as torch.nn.LayerNorm). The forward saves mean[R] and
  * rstd[R] so the backward can rebuild xhat without storing it. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include <math.h>
 
@@ -106,7 +106,7 @@ int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_t
                  bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_layernorm: NULL argument");
+    BIENC_ASSERT(tape && out);
     int64_t R = 0, C = 0;
     BIENC_TRY(ops_rows(x, "op_layernorm: x", &R, &C));
     BIENC_TRY(tensor_check(gamma, "op_layernorm: gamma", 1, (int64_t[]){C}));

@@ -2,7 +2,7 @@
  * R is every leading dimension of x flattened (T tokens of a packed batch). On a bf16
  * tape the three products (y, dx, dW) round their inputs to bf16 and accumulate in fp32
  * (src/ops/gemm_bf16.h); the bias and its gradient stay fp32. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include <cblas.h>
 
@@ -37,7 +37,7 @@ static int linear_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *b, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_linear: NULL argument");
+    BIENC_ASSERT(tape && out);
     int64_t R = 0, Cin = 0;
     BIENC_TRY(ops_rows(x, "op_linear: x", &R, &Cin));
     BIENC_TRY(tensor_check(W, "op_linear: weight", 2, (int64_t[]){-1, Cin}));

@@ -2,12 +2,12 @@
  * output is a scalar [1], the mean over the batch (PyTorch's reduction="mean"); the
  * backward scales by dL/dloss (the output's gradient) and ACCUMULATES into the inputs.
  * Sums run in double, in row order, so results do not depend on threads. */
-#include "bienc/loss.h"
+#include "ops/loss.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 #define LOSS_PARALLEL_MIN 32768
 #define PAIRWISE_DISTANCE_EPS 1e-6f /* F.pairwise_distance adds it to the difference */
@@ -42,7 +42,7 @@ static int ce_backward(bienc_tape *tape, bienc_tape_node *node)
 int loss_cross_entropy(bienc_tape *tape, bienc_tensor *logits, const int32_t *labels, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out || !labels) return bienc_error(BIENC_EINVAL, "loss_cross_entropy: NULL argument");
+    BIENC_ASSERT(tape && out && labels);
     BIENC_TRY(tensor_check(logits, "loss_cross_entropy: logits", 2, NULL));
     const int64_t n = logits->shape[0], m = logits->shape[1];
     if (n < 1 || m < 1)
@@ -263,7 +263,7 @@ static int bce_backward(bienc_tape *tape, bienc_tape_node *node)
 int loss_bce_with_logits(bienc_tape *tape, bienc_tensor *logits, const float *targets, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out || !targets) return bienc_error(BIENC_EINVAL, "loss_bce_with_logits: NULL argument");
+    BIENC_ASSERT(tape && out && targets);
     BIENC_TRY(tensor_check(logits, "loss_bce_with_logits: logits", logits ? logits->ndim : 1, NULL));
     const int64_t N = logits->size;
     if (N < 1) return bienc_error(BIENC_ESHAPE, "loss_bce_with_logits: empty logits");

@@ -8,12 +8,12 @@
  *   MarginMSELoss:                 MSE(q.p - q.n, teacher margin)
  *   cross-encoder MNRL (listwise): CE(scale * logits[B, G], labels = 0): each query's
  *                                  positive among its G passages */
-#include "bienc/loss.h"
+#include "ops/loss.h"
 
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/pooling.h"
+#include "core/error.h"
+#include "ops/pooling.h"
 
 /* labels[i] = i in the tape's arena (int32 like every label array here). */
 static int32_t *mnrl_diagonal_labels(bienc_tape *tape, int64_t B)
@@ -61,7 +61,7 @@ int loss_margin_mse(bienc_tape *tape, bienc_tensor *q, bienc_tensor *p, bienc_te
                     bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out || !teacher_margin) return bienc_error(BIENC_EINVAL, "loss_margin_mse: NULL argument");
+    BIENC_ASSERT(tape && out && teacher_margin);
     BIENC_TRY(tensor_check(q, "loss_margin_mse: queries", 2, NULL));
     BIENC_TRY(tensor_check(p, "loss_margin_mse: positives", 2, q->shape));
     BIENC_TRY(tensor_check(n, "loss_margin_mse: negatives", 2, q->shape));

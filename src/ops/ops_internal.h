@@ -6,9 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tape.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/tape.h"
+#include "core/tensor.h"
 
 /* Below this many elements an OpenMP region costs more than it saves. */
 #define OPS_PAR_MIN 32768

@@ -4,11 +4,11 @@
  * offsets[s] .. offsets[s+1]-1; out[n, C]. This is the padded batch + attention mask
  * of sentence-transformers' Pooling module without the padding: mean divides by the
  * real token count, max looks at real tokens only, cls takes each sequence's first row. */
-#include "bienc/pooling.h"
+#include "ops/pooling.h"
 
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 /* Below this many floats of work a parallel region costs more than it saves. */
 #define POOL_PARALLEL_MIN 32768

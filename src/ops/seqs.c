@@ -1,7 +1,7 @@
 /* Packed variable-length batches: validation of the sequence offsets. */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 int seqs_check(const bienc_seqs *seqs, int64_t T, const char *what)
 {

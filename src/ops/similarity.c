@@ -3,14 +3,14 @@
  * weighted sums). Forward and backward side by side; backward ACCUMULATES (+=).
  *
  * Shapes: a[n, C], b[m, C] (rows are embeddings), scores[n, m]. */
-#include "bienc/pooling.h"
+#include "ops/pooling.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 #define SIM_PARALLEL_MIN 32768
 #define L2_NORMALIZE_EPS 1e-12f
@@ -285,7 +285,7 @@ static int wsum_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_weighted_sum(bienc_tape *tape, int n, bienc_tensor *const *x, const float *w, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out || !x || !w) return bienc_error(BIENC_EINVAL, "op_weighted_sum: NULL argument");
+    BIENC_ASSERT(tape && out && x && w);
     if (n < 1 || n > BIENC_TAPE_MAX_INPUTS)
         return bienc_error(BIENC_EINVAL, "op_weighted_sum: %d inputs (1..%d allowed)", n, BIENC_TAPE_MAX_INPUTS);
     BIENC_TRY(tensor_check(x[0], "op_weighted_sum: x[0]", x[0] ? x[0]->ndim : 1, NULL));

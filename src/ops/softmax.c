@@ -1,6 +1,6 @@
 /* Softmax over the last dimension: y[R, C] = exp(x - max) / sum exp(x - max).
  * The backward uses the saved output: dx = y (dy - sum(dy y)). */
-#include "bienc/ops.h"
+#include "ops/ops.h"
 
 #include "ops_internal.h"
 
@@ -26,7 +26,7 @@ static int softmax_backward(bienc_tape *tape, bienc_tape_node *node)
 int op_softmax(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out)
 {
     if (out) *out = NULL;
-    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_softmax: NULL argument");
+    BIENC_ASSERT(tape && out);
     int64_t R = 0, C = 0;
     BIENC_TRY(ops_rows(x, "op_softmax: x", &R, &C));
     bienc_tensor *y;

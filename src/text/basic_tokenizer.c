@@ -10,8 +10,8 @@
  * ASCII letters and digits take a fast path with no table lookup. */
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "text/tokenizer_internal.h"
 #include "text/unicode.h"
 

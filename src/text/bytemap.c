@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "text/bytemap.h"
 
 static uint32_t hash_str(const char *s, size_t len)

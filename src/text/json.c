@@ -1,4 +1,4 @@
-/* A small recursive-descent JSON parser into a flat node array (see bienc/json.h).
+/* A small recursive-descent JSON parser into a flat node array (see src/text/json.h).
  * Every read checks the end of the input; strings are decoded into one growing byte
  * buffer, and nodes refer to it by offset until parsing ends (the buffer may move). */
 #include <errno.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
+#include "core/error.h"
+#include "text/json.h"
 #include "text/unicode.h"
 
 struct json_doc {

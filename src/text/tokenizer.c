@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "core/atomic_file.h"
 #include "text/tokenizer_internal.h"
 

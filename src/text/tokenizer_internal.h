@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bienc/tokenizer.h"
+#include "text/tokenizer.h"
 
 /* Longest vocabulary entry accepted (bytes); longer lines are a format error. */
 #define VOCAB_MAX_TOKEN_BYTES 1024

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "text/bytemap.h"
 #include "text/tokenizer_internal.h"
 #include "text/unicode.h"
@@ -35,7 +35,7 @@ void vocab_train_defaults(vocab_train_options *o)
 
 int vocab_trainer_new(vocab_trainer **out, const vocab_train_options *o)
 {
-    if (!out || !o) return bienc_error(BIENC_EINVAL, "vocab_trainer_new: NULL argument");
+    BIENC_ASSERT(out && o);
     if (o->vocab_size < SPECIAL_COUNT + 1 || o->vocab_size > 1 << 24)
         return bienc_error(BIENC_EINVAL, "vocabulary size %d out of range [%d, %d]", o->vocab_size, SPECIAL_COUNT + 1,
                            1 << 24);
@@ -412,7 +412,7 @@ static int apply_merge(trainer_state *s, int32_t pair, int32_t c, int32_t step)
 
 int vocab_trainer_finish(vocab_trainer *vt, bienc_tokenizer **out)
 {
-    if (!vt || !out) return bienc_error(BIENC_EINVAL, "vocab_trainer_finish: NULL argument");
+    BIENC_ASSERT(vt && out);
     *out = NULL;
     if (vt->status < 0) return vt->status;
     trainer_state s;

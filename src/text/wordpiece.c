@@ -4,8 +4,8 @@
  * truncation of single texts and pairs, as Hugging Face's fast BERT tokenizer does. */
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/tokenizer.h"
 #include "text/tokenizer_internal.h"
 
 /* Collects ids into a caller buffer; stops the scan once `limit` ids are known. */

@@ -5,7 +5,7 @@
  *     p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * Scalars are computed in double and rounded to float before the elementwise float
  * arithmetic, as torch's CPU kernels do with Python-number arguments. */
-#include "bienc/optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 void adamw_config_default(bienc_adamw_config *c)
 {
@@ -27,21 +27,6 @@ void adamw_config_default(bienc_adamw_config *c)
     c->weight_decay = 0.01;
     c->max_grad_norm = 1.0;
     c->grad_accumulation = 1;
-}
-
-void adamw_config_from(bienc_adamw_config *out, const bienc_cfg_optim *c)
-{
-    adamw_config_default(out);
-    if (!c) return;
-    out->lr = c->lr;
-    out->weight_decay = c->weight_decay;
-    if (c->betas.n == 2) {
-        out->beta1 = c->betas.v[0];
-        out->beta2 = c->betas.v[1];
-    }
-    out->eps = c->eps;
-    out->max_grad_norm = c->max_grad_norm;
-    out->grad_accumulation = (int)c->grad_accumulation;
 }
 
 int adamw_name_decays(const char *name)
@@ -213,7 +198,7 @@ static int adamw_update(float *p, const float *g, float *m, float *v, int64_t n,
 
 int adamw_step(bienc_adamw *opt)
 {
-    if (!opt) return bienc_error(BIENC_EINVAL, "adamw_step: NULL optimiser");
+    BIENC_ASSERT(opt);
     const bienc_adamw_config *c = &opt->cfg;
     double norm = 0.0;
     if (c->max_grad_norm > 0.0) {
@@ -269,7 +254,7 @@ void adamw_zero_grad(bienc_adamw *opt)
 int adamw_micro_step(bienc_adamw *opt, int *stepped)
 {
     if (stepped) *stepped = 0;
-    if (!opt) return bienc_error(BIENC_EINVAL, "adamw_micro_step: NULL optimiser");
+    BIENC_ASSERT(opt);
     if (++opt->micro < opt->cfg.grad_accumulation) return 0;
     int k = opt->cfg.grad_accumulation;
     if (k > 1) {
@@ -291,7 +276,7 @@ int adamw_micro_step(bienc_adamw *opt, int *stepped)
 
 int adamw_state_tensors(bienc_adamw *opt, bienc_tensor ***out, int *n_out)
 {
-    if (!opt || !out || !n_out) return bienc_error(BIENC_EINVAL, "adamw_state_tensors: NULL argument");
+    BIENC_ASSERT(opt && out && n_out);
     *out = opt->state;
     *n_out = 2 * opt->n_params;
     return 0;

@@ -1,11 +1,11 @@
 /* Gradient clipping by global L2 norm, as torch.nn.utils.clip_grad_norm_. The norm is
  * accumulated in double over fixed chunks whose boundaries depend only on the tensor
  * size, then summed in order: the result is the same bit for bit at any thread count. */
-#include "bienc/optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 #define CLIP_CHUNKS 64  /* partial sums per tensor (fixed, so the order is fixed) */
 

@@ -19,8 +19,8 @@
 #ifndef BIENC_TRAIN_DATA_PARALLEL_H
 #define BIENC_TRAIN_DATA_PARALLEL_H
 
-#include "bienc/ops.h"
-#include "bienc/tape.h"
+#include "ops/ops.h"
+#include "core/tape.h"
 
 /* This rank's examples [*off, *off + *cnt) of a global batch of n (blocks in rank order,
  * the first n % size ranks one larger). 0, or an error when n < comm_size() (a rank

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "train/gradcache.h"
 
 /* The sequences [s0, s1) of a packed batch as a batch of their own, with the dropout

@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/tape.h"
+#include "model/biencoder.h"
+#include "core/tape.h"
 
 /* emb[n, C] of `batch` on `tape`, computed `mini` sequences at a time on `scratch` without
  * a graph; back-propagating into *out re-embeds each mini-batch on `scratch` with a graph

@@ -1,4 +1,4 @@
-/* `bienc run`: every stage from data to report (see include/bienc/pipeline.h). */
+/* `bienc run`: every stage from data to report (see src/train/pipeline.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -7,19 +7,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/cpu.h"
-#include "bienc/data.h"
-#include "bienc/error.h"
-#include "bienc/exact.h"
-#include "bienc/hnsw.h"
-#include "bienc/model_io.h"
-#include "bienc/pipeline.h"
-#include "bienc/teacher.h"
-#include "bienc/trainer.h"
+#include "model/biencoder.h"
+#include "core/cpu.h"
+#include "data/data.h"
+#include "core/error.h"
+#include "index/exact.h"
+#include "index/hnsw.h"
+#include "io/model_io.h"
+#include "train/pipeline.h"
+#include "train/teacher.h"
+#include "train/trainer.h"
 #include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
-#include "train/trainer_internal.h"
+#include "train/train_data.h"
+#include "train/dev_set.h"
+#include "core/os.h"
+#include "train/config_map.h"
+#include "io/cross_io.h"
 
 void pipeline_opts_default(bienc_pipeline_opts *o)
 {
@@ -49,13 +53,6 @@ void pipeline_result_free(bienc_pipeline_result *r)
     r->bi_losses = r->teacher_losses = NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 void pipe_log(pipe_ctx *p, const char *fmt, ...)
 {
     if (p->o->quiet) return;
@@ -69,7 +66,7 @@ void pipe_log(pipe_ctx *p, const char *fmt, ...)
 
 static void stage_begin(pipe_ctx *p, const char *name)
 {
-    p->t_stage = now_s();
+    p->t_stage = os_now();
     pipe_log(p, "== %s\n", name);
     if (p->r->n_stages < PIPELINE_MAX_STAGES) p->r->stage_name[p->r->n_stages] = name;
 }
@@ -77,26 +74,12 @@ static void stage_begin(pipe_ctx *p, const char *name)
 static void stage_end(pipe_ctx *p)
 {
     if (p->r->n_stages >= PIPELINE_MAX_STAGES) return;
-    double s = now_s() - p->t_stage;
+    double s = os_now() - p->t_stage;
     p->r->stage_seconds[p->r->n_stages++] = s;
     pipe_log(p, "   %s: %.1f s\n", p->r->stage_name[p->r->n_stages - 1], s);
 }
 
 static int file_exists(const char *path) { return path && access(path, R_OK) == 0; }
-
-static int mkdir_p(const char *path)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return bienc_error(BIENC_ERANGE, "path too long: %s", path);
-    for (char *s = buf + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = 0;
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create directory %s", buf);
-        *s = '/';
-    }
-    if (mkdir(buf, 0777) < 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create directory %s", buf);
-    return 0;
-}
 
 /* ---- stages ---- */
 
@@ -373,7 +356,7 @@ static int stage_train(pipe_ctx *p)
     return rc;
 }
 
-/* The dev set: queries with a relevant passage, in file order, at most eval.max_queries. */
+/* The dev set: the rule of src/train/dev_set.h. */
 static int load_dev(pipe_ctx *p)
 {
     const bienc_run_config *cfg = p->cfg;
@@ -384,27 +367,31 @@ static int load_dev(pipe_ctx *p)
     BIENC_TRY(trainer_load_texts(&p->dev_queries, cfg->data.dev_queries, &ro));
     BIENC_TRY(qrels_read(cfg->data.dev_qrels, &p->qrels));
     int64_t nqs = texts_count(p->dev_queries), np = texts_count(p->collection);
-    int64_t maxq = cfg->eval.max_queries > 0 ? cfg->eval.max_queries : nqs;
     p->qtext = malloc((size_t)(nqs + 1) * sizeof *p->qtext);
     p->qlen = malloc((size_t)(nqs + 1) * sizeof *p->qlen);
     p->qid = calloc((size_t)(nqs + 1), sizeof *p->qid);
     p->ptext = malloc((size_t)(np + 1) * sizeof *p->ptext);
     p->plen = malloc((size_t)(np + 1) * sizeof *p->plen);
     p->pid = calloc((size_t)(np + 1), sizeof *p->pid);
-    if (!p->qtext || !p->qlen || !p->qid || !p->ptext || !p->plen || !p->pid)
+    unsigned char *qmark = calloc((size_t)nqs + 1, 1);
+    if (!p->qtext || !p->qlen || !p->qid || !p->ptext || !p->plen || !p->pid || !qmark) {
+        free(qmark);
         return bienc_error(BIENC_ENOMEM, "bienc run: out of memory for the dev set");
-    for (int64_t i = 0; i < nqs && p->nq < maxq; i++) {
+    }
+    dev_set_select(p->qrels, p->dev_queries, p->collection, cfg->eval.max_queries, qmark);
+    for (int64_t i = 0; i < nqs; i++) {
         const char *id;
         size_t idl;
-        BIENC_TRY(texts_get(p->dev_queries, i, &id, &idl, &p->qtext[p->nq], &p->qlen[p->nq]));
-        char *s = strndup(id, idl);
-        if (!s) return bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
-        if (qrels_count_relevant(p->qrels, s, 1) == 0) {
-            free(s);
-            continue;
+        if (!qmark[i]) continue;
+        int rc = texts_get(p->dev_queries, i, &id, &idl, &p->qtext[p->nq], &p->qlen[p->nq]);
+        if (rc == 0 && !(p->qid[p->nq] = strndup(id, idl))) rc = bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
+        if (rc < 0) {
+            free(qmark);
+            return rc;
         }
-        p->qid[p->nq++] = s;
+        p->nq++;
     }
+    free(qmark);
     for (int64_t i = 0; i < np; i++) {
         const char *id;
         size_t idl;
@@ -522,13 +509,13 @@ static int stage_search(pipe_ctx *p)
     int64_t *ids = malloc((size_t)p->nq * k * sizeof *ids);
     float *sc = malloc((size_t)p->nq * k * sizeof *sc);
     int rc = ids && sc ? 0 : bienc_error(BIENC_ENOMEM, "bienc run: out of memory");
-    double t0 = now_s();
+    double t0 = os_now();
     if (rc == 0) rc = hnsw_search(p->index, p->qe, p->nq, k, (int)p->cfg->index.ef, p->threads, ids, sc);
-    double t_hnsw = now_s() - t0;
+    double t_hnsw = os_now() - t0;
     if (rc == 0) rc = run_from_ids(p, "bienc-hnsw", ids, sc, k, &p->runs[PIPE_RUN_HNSW]);
-    t0 = now_s();
+    t0 = os_now();
     if (rc == 0) rc = hnsw_search_exact(p->index, p->qe, p->nq, k, p->threads, ids, sc);
-    double t_exact = now_s() - t0;
+    double t_exact = os_now() - t0;
     if (rc == 0) rc = run_from_ids(p, "bienc-exact", ids, sc, k, &p->runs[PIPE_RUN_EXACT]);
     if (rc == 0) rc = save_run(p, p->runs[PIPE_RUN_HNSW], "run.hnsw.trec");
     if (rc == 0) rc = save_run(p, p->runs[PIPE_RUN_EXACT], "run.exact.trec");
@@ -623,7 +610,7 @@ static int run_stage(pipe_ctx *p, const char *name, stage_fn fn)
 
 int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bienc_pipeline_result *r)
 {
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "pipeline_run: NULL argument");
+    BIENC_ASSERT(cfg && r);
     memset(r, 0, sizeof *r);
     bienc_pipeline_opts def;
     if (!o) {
@@ -637,9 +624,9 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     p.r = r;
     p.threads = o->threads > 0 ? o->threads : (int)cfg->train.threads;
     if (p.threads > 0) cpu_set_threads(p.threads);
-    double t0 = now_s();
+    double t0 = os_now();
     BIENC_TRY(config_run_dir(cfg, r->run_dir, sizeof r->run_dir));
-    BIENC_TRY(mkdir_p(r->run_dir));
+    BIENC_TRY(os_mkdir_p(r->run_dir));
     /* the working config: the same keys with the vocabulary fixed (a shallow copy: the
      * strings stay cfg's; only tokenizer.vocab points into p.vocab) */
     p.work = *cfg;
@@ -666,7 +653,7 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0 && late) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
     if (rc == 0) rc = run_stage(&p, "evaluate", stage_evaluate);
-    r->total_seconds = now_s() - t0;
+    r->total_seconds = os_now() - t0;
     ctx_free(&p);
     return rc;
 }

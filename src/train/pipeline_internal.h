@@ -3,12 +3,12 @@
 #ifndef BIENC_PIPELINE_INTERNAL_H
 #define BIENC_PIPELINE_INTERNAL_H
 
-#include "bienc/biencoder.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/data.h"
-#include "bienc/hnsw.h"
-#include "bienc/metrics.h"
-#include "bienc/pipeline.h"
+#include "model/biencoder.h"
+#include "model/cross_encoder.h"
+#include "data/data.h"
+#include "index/hnsw.h"
+#include "eval/metrics.h"
+#include "train/pipeline.h"
 
 typedef struct pipe_ctx {
     const bienc_run_config *cfg;

@@ -1,13 +1,14 @@
 /* The pretrain stage of `bienc run` (pretrain.enabled): MLM pre-training on the run's
- * vocabulary (include/bienc/pretrain.h), then the bi-encoder and the teacher start from the
+ * vocabulary (src/train/pretrain.h), then the bi-encoder and the teacher start from the
  * pre-trained encoder. With --reuse a finished pre-training of the same run is kept. */
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/encoder.h"
-#include "bienc/pretrain.h"
+#include "core/error.h"
+#include "model/encoder.h"
+#include "train/pretrain.h"
 #include "train/pipeline_internal.h"
+#include "train/config_map.h"
 
 /* The teacher can start from the pre-trained encoder when its encoder has the same shapes
  * (more token types are fine: the teacher's warm start copies the stored rows). */

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/json.h"
-#include "bienc/pipeline.h"
-#include "bienc/version.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "text/json.h"
+#include "train/pipeline.h"
+#include "core/version.h"
 #include "core/atomic_file.h"
 
 /* Metrics shown in the tables (all of them go to report.json). */
@@ -78,7 +78,7 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "%lld dev queries against the whole collection of %lld passages (embedding dim %lld).\n\n",
             (long long)r->n_queries, (long long)r->n_passages, (long long)r->dim);
     pipeline_print_table(f, r);
-    fprintf(f, "\nMetrics follow trec_eval (see include/bienc/metrics.h); runs are in this directory "
+    fprintf(f, "\nMetrics follow trec_eval (see src/eval/metrics.h); runs are in this directory "
                "(run.*.trec). Agreement @100 of the run the teacher re-scored (hybrid, else exact) is 1 by "
                "construction when its depth is 100.\n\n");
     fprintf(f, "![losses and recall](report.svg)\n\n## Training\n\n");
@@ -306,7 +306,7 @@ static int write_file(const char *dir, const char *name, int kind, const bienc_r
 
 int pipeline_write_report(const bienc_run_config *cfg, const bienc_pipeline_result *r)
 {
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "pipeline_write_report: NULL argument");
+    BIENC_ASSERT(cfg && r);
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
     BIENC_TRY(write_file(r->run_dir, "report.md", 0, cfg, r, cpu));

@@ -1,16 +1,19 @@
-/* MLM pre-training (include/bienc/pretrain.h): the encoder plus BERT's MLM head as a
+/* MLM pre-training (src/train/pretrain.h): the encoder plus BERT's MLM head as a
  * train_model of the one training loop (train_loop.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/mlm.h"
-#include "bienc/model_io.h"
-#include "bienc/pretrain.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "model/mlm.h"
+#include "io/model_io.h"
+#include "train/pretrain.h"
 #include "core/atomic_file.h"
 #include "train/train_loop.h"
+#include "core/os.h"
+#include "train/run_dir.h"
+#include "train/config_map.h"
 
 #define ORDER_KEY 0x70726574726169ull /* "pretrai" */
 #define DROPOUT_KEY 0x6d6c6d64726f70ull
@@ -135,7 +138,7 @@ static int load_vocab(pretrain *P, bienc_tokenizer **tok)
     if (cfg->tokenizer.vocab) return tokenizer_load(tok, cfg->tokenizer.vocab, cfg->tokenizer.lower_case);
     trainer_data d;
     memset(&d, 0, sizeof d);
-    double t0 = trainer_now();
+    double t0 = os_now();
     int rc = trainer_data_load(&d, cfg, P->log.out);
     if (rc == 0) rc = trainer_train_vocab(&d, cfg, tok);
     trainer_data_free(&d);
@@ -149,7 +152,7 @@ static int load_vocab(pretrain *P, bienc_tokenizer **tok)
         return rc;
     }
     trainer_log_msg(&P->log, "tokenizer: trained a %d-token WordPiece vocabulary in %.1f s -> %s\n",
-                    tokenizer_vocab_size(*tok), trainer_now() - t0, path);
+                    tokenizer_vocab_size(*tok), os_now() - t0, path);
     return 0;
 }
 
@@ -228,37 +231,6 @@ static int check_model(pretrain *P)
     return 0;
 }
 
-static int setup_dirs(pretrain *P)
-{
-    bienc_train_result *r = P->r;
-    char base[1000];
-    BIENC_TRY(config_run_dir(P->cfg, base, sizeof base));
-    snprintf(r->run_dir, sizeof r->run_dir, "%s-pretrain", base);
-    BIENC_TRY(train_mkdir_p(r->run_dir));
-    const char *name = strrchr(r->run_dir, '/');
-    name = name ? name + 1 : r->run_dir;
-    const char *dir = P->cfg->checkpoint.dir ? P->cfg->checkpoint.dir : "checkpoints";
-    int n = snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof r->ckpt_dir) return bienc_error(BIENC_ERANGE, "checkpoint directory name too long");
-    return train_mkdir_p(r->ckpt_dir);
-}
-
-static int write_config(pretrain *P)
-{
-    size_t n = 0;
-    FILE *m = open_memstream(&P->config_text, &n);
-    if (!m) return bienc_error(BIENC_ENOMEM, "out of memory");
-    int rc = config_dump_yaml(P->cfg, m);
-    fclose(m);
-    BIENC_TRY(rc);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/config.yaml", P->r->run_dir);
-    atomic_file out;
-    BIENC_TRY(atomic_file_open(&out, path));
-    fputs(P->config_text, out.f);
-    return atomic_file_commit(&out);
-}
-
 static int setup(pretrain *P)
 {
     const bienc_run_config *cfg = P->cfg;
@@ -267,7 +239,7 @@ static int setup(pretrain *P)
     cpu_set_threads(P->o->threads > 0 ? P->o->threads : (int)pc->train.threads);
     P->log.out = P->o->quiet ? NULL : (P->o->log ? P->o->log : stderr);
     if (!cfg->data.collection) return bienc_error(BIENC_EINVAL, "pretrain: needs data.collection (its passages are the text)");
-    BIENC_TRY(setup_dirs(P));
+    BIENC_TRY(run_dir_create(cfg, "-pretrain", r));
     char resume_path[1100];
     BIENC_TRY(train_loop_resolve_resume(r->ckpt_dir, P->o, &P->log, resume_path, sizeof resume_path));
     bienc_ckpt *ck = NULL;
@@ -283,7 +255,7 @@ static int setup(pretrain *P)
         int64_t batches = (texts_count(P->collection) + P->B - 1) / P->B;
         total = pc->train.epochs * ((batches + accum - 1) / accum);
     }
-    if (rc == 0) rc = write_config(P);
+    if (rc == 0) rc = run_dir_config_text(cfg, &P->config_text);
     if (rc == 0) {
         train_model m = {.self = P, .params = P->params, .n_params = encoder_param_count(P->bi->enc) + BIENC_MLM_N_PARAMS,
                          .micro_loss = mlm_micro_loss, .save = mlm_save, .load_state = mlm_load_state};
@@ -297,6 +269,7 @@ static int setup(pretrain *P)
     }
     ckpt_close(ck);
     BIENC_TRY(rc);
+    BIENC_TRY(run_dir_write_config(r->run_dir, P->config_text));
     BIENC_TRY(trainer_log_open(&P->log, r->run_dir, resume_path[0] ? P->loop.st.step : -1, P->o));
     P->log.prefix = "pretrain ";
     const bienc_encoder_config *ec = &P->bi->enc->cfg;
@@ -312,7 +285,7 @@ static int setup(pretrain *P)
 int pretrain_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc_train_result *r)
 {
     if (r) memset(r, 0, sizeof *r);
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "pretrain_run: NULL argument");
+    BIENC_ASSERT(cfg && r);
     bienc_train_opts defaults;
     train_opts_default(&defaults);
     r->final_loss = r->mrr_before = r->mrr_after = r->recall_before = r->recall_after = NAN;
@@ -321,10 +294,10 @@ int pretrain_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bien
     P.cfg = cfg;
     P.o = opts ? opts : &defaults;
     P.r = r;
-    double t0 = trainer_now();
+    double t0 = os_now();
     int rc = setup(&P);
     if (rc == 0) rc = train_loop_run(&P.loop);
-    r->seconds = trainer_now() - t0;
+    r->seconds = os_now() - t0;
     trainer_log_close(&P.log);
     train_loop_free(&P.loop);
     mlm_head_free(P.head);

@@ -1,21 +1,16 @@
 /* Learning-rate schedules as Hugging Face transformers defines them (optimization.py:
  * get_linear_schedule_with_warmup, get_constant_schedule_with_warmup,
  * get_cosine_schedule_with_warmup), which sentence-transformers uses too. */
-#include "bienc/optim.h"
+#include "train/optim.h"
 
 #include <math.h>
 #include <strings.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
-
-/* schedule.name in the run config stores the index of these kinds. */
-_Static_assert(BIENC_SCHED_WARMUP_LINEAR == 0 && BIENC_SCHED_CONSTANT == 1 && BIENC_SCHED_COSINE == 2,
-               "schedule.name choices in config_schema.c follow bienc_schedule_kind");
+#include "core/error.h"
 
 int schedule_init(bienc_schedule *s, bienc_schedule_kind kind, int64_t warmup_steps, int64_t total_steps)
 {
-    if (!s) return bienc_error(BIENC_EINVAL, "schedule_init: NULL schedule");
+    BIENC_ASSERT(s);
     if (kind < BIENC_SCHED_WARMUP_LINEAR || kind > BIENC_SCHED_COSINE)
         return bienc_error(BIENC_EINVAL, "schedule_init: unknown schedule kind %d", (int)kind);
     if (warmup_steps < 0)
@@ -89,9 +84,3 @@ int64_t schedule_warmup_from_ratio(double warmup_ratio, int64_t total_steps)
     return (int64_t)ceil(warmup_ratio * (double)total_steps);
 }
 
-int schedule_from_config(bienc_schedule *s, const bienc_cfg_schedule *c, int64_t total_steps)
-{
-    if (!s || !c) return bienc_error(BIENC_EINVAL, "schedule_from_config: NULL argument");
-    int rc = schedule_init(s, (bienc_schedule_kind)c->name, config_warmup_steps(c, total_steps), total_steps);
-    return rc < 0 ? bienc_error_context(rc, "schedule: ") : 0;
-}

@@ -1,17 +1,21 @@
 /* Training the cross-encoder teacher: BCE with logits on qrels positives and random
- * collection negatives (see include/bienc/teacher.h). */
+ * collection negatives (see src/train/teacher.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/model_io.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
-#include "bienc/teacher.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "io/model_io.h"
+#include "train/optim.h"
+#include "core/rng.h"
+#include "train/teacher.h"
 #include "train/train_loop.h"
+#include "core/os.h"
+#include "train/config_map.h"
+#include "io/cross_io.h"
+#include "train/train_data.h"
 
 /* The labelled pairs' sources: row indices into the query and passage stores. */
 typedef struct teacher_data {
@@ -448,7 +452,7 @@ static int teacher_setup_run(const bienc_run_config *cfg, const bienc_teacher_op
     const bienc_cfg_teacher *t = &cfg->teacher;
     char resume_path[1100] = "";
     if (o->dir) {
-        BIENC_TRY(train_mkdir_p(o->dir));
+        BIENC_TRY(os_mkdir_p(o->dir));
         snprintf(lr->ckpt_dir, sizeof lr->ckpt_dir, "%s", o->dir);
         BIENC_TRY(train_loop_resolve_resume(o->dir, to, log, resume_path, sizeof resume_path));
     }
@@ -529,10 +533,10 @@ int teacher_train(const bienc_run_config *cfg, const bienc_teacher_opts *o, bien
     bienc_train_result lr;
     memset(&lr, 0, sizeof lr);
     lr.final_loss = NAN;
-    double t0 = trainer_now();
+    double t0 = os_now();
     int rc = teacher_setup_run(cfg, o, &T, &L, &log, &lr, &to);
     if (rc == 0) rc = train_loop_run(&L);
-    lr.seconds = trainer_now() - t0;
+    lr.seconds = os_now() - t0;
     trainer_log_close(&log);
     train_loop_free(&L);
     if (rc == 0) fill_result(r, &lr, L.lo.log_every > 0 ? L.lo.log_every : 10);

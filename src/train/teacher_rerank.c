@@ -1,9 +1,9 @@
-/* Reranking a run with the cross-encoder teacher (see include/bienc/teacher.h). */
+/* Reranking a run with the cross-encoder teacher (see src/train/teacher.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/teacher.h"
+#include "core/error.h"
+#include "train/teacher.h"
 
 int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *queries, const bienc_texts *collection,
                    int top, int batch_size, const char *name, bienc_run **out)

@@ -1,6 +1,6 @@
 /* Teacher scores for MarginMSELoss: a triples file re-written with the cross-encoder's
  * score of (query, positive) and (query, negative) appended to every row (see
- * include/bienc/teacher.h). */
+ * src/train/teacher.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/teacher.h"
+#include "core/error.h"
+#include "train/teacher.h"
 #include "core/atomic_file.h"
 
 /* rows scored per cross_encoder_score call: bounded memory on the 40M-row MS MARCO file */

@@ -8,24 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/comm.h"
 #include "train/train_loop.h"
-
-int train_mkdir_p(const char *path)
-{
-    char buf[1100];
-    int n = snprintf(buf, sizeof buf, "%s", path);
-    if (n <= 0 || (size_t)n >= sizeof buf) return bienc_error(BIENC_ERANGE, "path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return bienc_error(BIENC_EIO, "cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
+#include "core/os.h"
+#include "train/config_map.h"
 
 /* A fresh run must not mix its checkpoints with an earlier run's: a later --resume would
  * pick the wrong latest step and pruning would keep a stale "best". */
@@ -319,9 +306,9 @@ int train_loop_run(train_loop *L)
         !L->resumed_eval)
         BIENC_TRY(evaluate(L, step, &s)); /* the eval a stop at this step skipped */
     while (step < r->total_steps) {
-        double t0 = trainer_now(), loss = 0;
+        double t0 = os_now(), loss = 0;
         BIENC_TRY(train_step(L, &examples, &loss));
-        t_train += trainer_now() - t0;
+        t_train += os_now() - t0;
         step = L->opt->step;
         r->steps = step;
         r->final_loss = L->st.loss = loss;

@@ -6,7 +6,7 @@
  * The model-specific part is a train_model: its parameters, the loss of its next
  * micro-batch, and what it stores in (and restores from) a training checkpoint. The loop
  * owns the optimiser, the schedule, the tape and the generic checkpoint attributes
- * (layout in include/bienc/trainer.h):
+ * (layout in src/train/trainer.h):
  *
  *     train_loop L;
  *     train_loop_resolve_resume(ckpt_dir, o, log, path, size);   // "" = fresh start
@@ -17,8 +17,8 @@
 #ifndef BIENC_TRAIN_LOOP_H
 #define BIENC_TRAIN_LOOP_H
 
-#include "bienc/cpu.h"
-#include "bienc/tape.h"
+#include "core/cpu.h"
+#include "core/tape.h"
 #include "train/trainer_internal.h"
 
 typedef struct train_model {
@@ -87,8 +87,6 @@ static inline bienc_precision train_precision(int choice)
     return choice == 1 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
 }
 
-/* mkdir -p. */
-int train_mkdir_p(const char *path);
 /* The checkpoint to resume from into path ("" for a fresh start) by o->resume ("auto": the
  * latest step-N.h5 of ckpt_dir, none = fresh). A fresh start refuses a directory holding
  * an earlier run's checkpoints unless o->overwrite (then deletes them). */

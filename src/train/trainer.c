@@ -8,15 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/model_io.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "io/model_io.h"
 #include "core/atomic_file.h"
 #include "core/comm.h"
 #include "train/data_parallel.h"
 #include "train/gradcache.h"
 #include "train/train_loop.h"
+#include "core/os.h"
+#include "train/run_dir.h"
+#include "train/config_map.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
 
@@ -57,19 +60,6 @@ typedef struct trainer {
     char *config_text;
     int64_t *idx;
 } trainer;
-
-static int setup_dirs(trainer *t)
-{
-    bienc_train_result *r = t->r;
-    BIENC_TRY(config_run_dir(t->cfg, r->run_dir, sizeof r->run_dir));
-    BIENC_TRY(train_mkdir_p(r->run_dir));
-    const char *name = strrchr(r->run_dir, '/');
-    name = name ? name + 1 : r->run_dir;
-    const char *base = t->cfg->checkpoint.dir ? t->cfg->checkpoint.dir : "checkpoints";
-    int n = snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/%s", base, name);
-    if (n < 0 || (size_t)n >= sizeof r->ckpt_dir) return bienc_error(BIENC_ERANGE, "checkpoint directory name too long");
-    return train_mkdir_p(r->ckpt_dir);
-}
 
 /* A resumed run keeps the checkpoint's architecture: a config that now says otherwise (say
  * `--set model.size=mini`) is an error naming the key, not a config.yaml that silently
@@ -125,7 +115,7 @@ static int build_model(trainer *t, const bienc_ckpt *resume)
     if (cfg->tokenizer.vocab) {
         BIENC_TRY(tokenizer_load(&tok, cfg->tokenizer.vocab, cfg->tokenizer.lower_case));
     } else {
-        double t0 = trainer_now();
+        double t0 = os_now();
         BIENC_TRY(trainer_train_vocab(&t->data, cfg, &tok));
         char path[1200];
         snprintf(path, sizeof path, "%s/vocab.txt", t->r->run_dir);
@@ -135,7 +125,7 @@ static int build_model(trainer *t, const bienc_ckpt *resume)
             return rc;
         }
         trainer_log_msg(&t->log, "tokenizer: trained a %d-token WordPiece vocabulary in %.1f s -> %s\n",
-                        tokenizer_vocab_size(tok), trainer_now() - t0, path);
+                        tokenizer_vocab_size(tok), os_now() - t0, path);
     }
     bienc_encoder_config ec;
     int rc = config_encoder_config(&cfg->model, tokenizer_vocab_size(tok), &ec);
@@ -187,16 +177,6 @@ static int check_loss(trainer *t)
     default:
         return bienc_error(BIENC_EINVAL, "loss: %s is not a bi-encoder loss", config_loss_name(cfg->loss.name));
     }
-}
-
-static int config_to_text(const bienc_run_config *cfg, char **out)
-{
-    size_t n = 0;
-    FILE *f = open_memstream(out, &n);
-    if (!f) return bienc_error(BIENC_ENOMEM, "out of memory");
-    int rc = config_dump_yaml(cfg, f);
-    fclose(f);
-    return rc;
 }
 
 /* ---- the bi-encoder as a train_model ---- */
@@ -256,8 +236,8 @@ static int bi_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_tenso
     if (dp) BIENC_TRY(dp_slice(n_global, &off, &n));
     BIENC_TRY(batch_build(&t->batch, t->data.tuples, t->idx + off, n, t->bi->tok, &t->bo));
     bienc_batch *b = &t->batch;
-    bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = b->queries.seqs};
-    bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = b->passages.seqs};
+    bienc_batch_ids qb = {.ids = b->queries.ids, .type_ids = b->queries.type_ids, .seqs = {.n = b->queries.n, .offsets = b->queries.offsets}};
+    bienc_batch_ids pb = {.ids = b->passages.ids, .type_ids = b->passages.type_ids, .seqs = {.n = b->passages.n, .offsets = b->passages.offsets}};
     if (dp) { /* the dropout masks of each sequence's place in the global batch */
         BIENC_TRY(dp_mask_layout(tape, &qb.seqs, 1, n_global));
         BIENC_TRY(dp_mask_layout(tape, &pb.seqs, 1 + b->n_neg, n_global));
@@ -307,7 +287,7 @@ static int setup(trainer *t)
     const bienc_run_config *cfg = t->cfg;
     bienc_train_result *r = t->r;
     cpu_set_threads(t->o->threads > 0 ? t->o->threads : (int)cfg->train.threads);
-    BIENC_TRY(setup_dirs(t));
+    BIENC_TRY(run_dir_create(cfg, "", r));
     char resume_path[1100];
     t->log.out = t->o->quiet || comm_rank() != 0 ? NULL : (t->o->log ? t->o->log : stderr); /* rank 0 logs */
     BIENC_TRY(train_loop_resolve_resume(r->ckpt_dir, t->o, &t->log, resume_path, sizeof resume_path));
@@ -327,7 +307,7 @@ static int setup(trainer *t)
     if (rc == 0 && total <= 0)
         total = cfg->train.epochs * ((sampler_batches_per_epoch(t->sampler) + accum - 1) / accum);
     r->total_steps = total;
-    if (rc == 0) rc = config_to_text(cfg, &t->config_text);
+    if (rc == 0) rc = run_dir_config_text(cfg, &t->config_text);
     if (rc == 0) rc = trainer_eval_init(&t->ev, cfg, &t->data,
                                         t->o->eval_max_passages >= 0 ? t->o->eval_max_passages : cfg->eval.max_passages,
                                         t->log.out);
@@ -347,14 +327,7 @@ static int setup(trainer *t)
     ckpt_close(ck);
     BIENC_TRY(rc);
 
-    char path[1200];
-    snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
-    atomic_file out;
-    if (comm_rank() == 0) {
-        BIENC_TRY(atomic_file_open(&out, path));
-        fputs(t->config_text, out.f);
-        BIENC_TRY(atomic_file_commit(&out));
-    }
+    if (comm_rank() == 0) BIENC_TRY(run_dir_write_config(r->run_dir, t->config_text));
 
     bienc_train_opts quiet = *t->o; /* ranks other than 0 write no log */
     quiet.quiet = 1;
@@ -382,7 +355,7 @@ static int setup(trainer *t)
 int trainer_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc_train_result *r)
 {
     if (r) memset(r, 0, sizeof *r);
-    if (!cfg || !r) return bienc_error(BIENC_EINVAL, "trainer_run: NULL argument");
+    BIENC_ASSERT(cfg && r);
     bienc_train_opts defaults;
     train_opts_default(&defaults);
     r->final_loss = r->mrr_before = r->mrr_after = r->recall_before = r->recall_after = NAN;
@@ -391,10 +364,10 @@ int trainer_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc
     t.cfg = cfg;
     t.o = opts ? opts : &defaults;
     t.r = r;
-    double t0 = trainer_now();
+    double t0 = os_now();
     int rc = setup(&t);
     if (rc == 0) rc = train_loop_run(&t.loop);
-    r->seconds = trainer_now() - t0;
+    r->seconds = os_now() - t0;
     trainer_log_close(&t.log);
     train_loop_free(&t.loop);
     trainer_eval_free(&t.ev);

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "core/error.h"
+#include "io/model_io.h"
 #include "train/train_loop.h"
 
 void trainer_ckpt_metric_attr(int metric, char *buf, size_t size) { snprintf(buf, size, "eval/%s", metrics_name(metric)); }

@@ -1,10 +1,10 @@
 /* The trainer's data: the stores of data.format, the training tuples over them, and a
  * vocabulary trained on the training texts when the config names none. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
+#include "eval/metrics.h"
 #include "train/trainer_internal.h"
 
 static int ends_with(const char *s, const char *suffix)
@@ -55,54 +55,25 @@ static int push_pair(trainer_qrels_pairs *p, const char *q, size_t ql, const cha
     return 0;
 }
 
-/* The relevant (grade >= 1) pairs of a qrels file in any form metrics.h reads: TREC
- * `qid iter docid grade`, BEIR `qid\tdocid\tgrade` (with its header), `qid\tdocid`.
- * qrels_read() validates the file; this only lists the pairs, in file order. */
+/* The relevant (grade >= 1) pairs of a qrels file, read and validated by qrels_read (the one
+ * qrels reader, src/eval/qrels.c), listed query by query (first-seen order), each query's
+ * documents in file order. */
 int trainer_qrels_pairs_read(trainer_qrels_pairs *p, const char *path)
 {
     memset(p, 0, sizeof *p);
-    FILE *f = fopen(path, "r");
-    if (!f) return bienc_error(BIENC_EIO, "%s: cannot open", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int64_t pcap = 0, lineno = 0;
+    bienc_qrels *q = NULL;
+    BIENC_TRY(qrels_read(path, &q));
+    int64_t cap = 0;
     int rc = 0;
-    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        const char *fs[4];
-        size_t fl[4];
-        int nf = 0;
-        for (char *s = line; *s && nf < 5;) {
-            while (*s && isspace((unsigned char)*s)) s++;
-            if (!*s) break;
-            char *b = s;
-            while (*s && !isspace((unsigned char)*s)) s++;
-            if (nf < 4) {
-                fs[nf] = b;
-                fl[nf] = (size_t)(s - b);
-            }
-            nf++;
-        }
-        if (nf == 0) continue;
-        if (nf < 2 || nf > 4) {
-            rc = bienc_error(BIENC_EFORMAT, "%s:%lld: expected 2 to 4 fields, found %d", path, (long long)lineno, nf);
-            break;
-        }
-        const char *gs = nf == 4 ? fs[3] : nf == 3 ? fs[2] : "1";
-        char *end;
-        long g = strtol(gs, &end, 10);
-        if (nf >= 3 && !isdigit((unsigned char)gs[0]) && gs[0] != '-') {
-            if (lineno == 1) continue; /* BEIR header: query-id corpus-id score */
-            rc = bienc_error(BIENC_EFORMAT, "%s:%lld: grade is not an integer", path, (long long)lineno);
-            break;
-        }
-        if (g < 1) continue;
-        int di = nf == 4 ? 2 : 1;
-        rc = push_pair(p, fs[0], fl[0], fs[di], fl[di], &pcap);
+    for (size_t i = 0; rc == 0 && i < qrels_num_queries(q); i++) {
+        const char *qid = qrels_query_id(q, i);
+        const char *const *docs;
+        const int *grades;
+        size_t n = qrels_query_judgments(q, i, &docs, &grades);
+        for (size_t j = 0; rc == 0 && j < n; j++)
+            if (grades[j] >= 1) rc = push_pair(p, qid, strlen(qid), docs[j], strlen(docs[j]), &cap);
     }
-    free(line);
-    fclose(f);
+    qrels_free(q);
     if (rc < 0) trainer_qrels_pairs_free(p);
     return rc;
 }

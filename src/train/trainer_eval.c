@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/exact.h"
-#include "bienc/hnsw.h"
-#include "bienc/cpu.h"
+#include "core/error.h"
+#include "index/exact.h"
+#include "index/hnsw.h"
+#include "core/cpu.h"
+#include "train/dev_set.h"
 #include "train/trainer_internal.h"
+#include "core/os.h"
 
 int trainer_best_metric(const bienc_run_config *cfg)
 {
@@ -51,38 +53,26 @@ void trainer_eval_free(trainer_eval *ev)
 static int metric_of(const bienc_run_config *cfg)
 {
     if (cfg->loss.name == BIENC_CFG_LOSS_TRIPLET)
-        return cfg->loss.distance == 0 ? BIENC_METRIC_L2 : BIENC_METRIC_COSINE;
-    if (cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE || cfg->loss.similarity == BIENC_CFG_SIM_DOT) return BIENC_METRIC_IP;
-    return BIENC_METRIC_COSINE;
+        return cfg->loss.distance == 0 ? BIENC_INDEX_L2 : BIENC_INDEX_COSINE;
+    if (cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE || cfg->loss.similarity == BIENC_CFG_SIM_DOT) return BIENC_INDEX_IP;
+    return BIENC_INDEX_COSINE;
 }
 
 /* Selects the queries and the corpus rows (marks), then gathers their views. */
 static int eval_select(trainer_eval *ev, const bienc_run_config *cfg, int64_t max_passages)
 {
-    trainer_qrels_pairs p;
-    BIENC_TRY(trainer_qrels_pairs_read(&p, cfg->data.dev_qrels));
-    int64_t nqs = texts_count(ev->queries), ncs = texts_count(ev->collection);
+    bienc_qrels *qrels = NULL;
+    BIENC_TRY(qrels_read(cfg->data.dev_qrels, &qrels));
+    int64_t nqs = texts_count(ev->queries), ncs = texts_count(ev->collection), taken = 0;
     unsigned char *qmark = calloc((size_t)nqs + 1, 1), *pmark = calloc((size_t)ncs + 1, 1);
     int rc = qmark && pmark ? 0 : bienc_error(BIENC_ENOMEM, "eval: out of memory");
-    /* a query takes part when it has a relevant passage present in the collection */
-    for (int64_t i = 0; rc == 0 && i < p.n; i++) {
-        int64_t q = texts_find(ev->queries, p.qid[i], strlen(p.qid[i]));
-        int64_t d = texts_find(ev->collection, p.pid[i], strlen(p.pid[i]));
-        if (q >= 0 && d >= 0) qmark[q] = 1;
+    if (rc == 0) {
+        /* the corpus: the selected queries' relevant passages + the first max_passages rows */
+        taken = dev_set_select(qrels, ev->queries, ev->collection, cfg->eval.max_queries, qmark);
+        dev_set_mark_relevant(qrels, ev->queries, qmark, ev->collection, pmark);
+        for (int64_t d = 0; d < ncs && (max_passages <= 0 || d < max_passages); d++) pmark[d] = 1;
     }
-    int64_t maxq = cfg->eval.max_queries > 0 ? cfg->eval.max_queries : nqs;
-    int64_t taken = 0;
-    for (int64_t q = 0; q < nqs; q++) {
-        if (qmark[q] && taken < maxq) taken++;
-        else qmark[q] = 0;
-    }
-    for (int64_t i = 0; rc == 0 && i < p.n; i++) {
-        int64_t q = texts_find(ev->queries, p.qid[i], strlen(p.qid[i]));
-        int64_t d = texts_find(ev->collection, p.pid[i], strlen(p.pid[i]));
-        if (q >= 0 && d >= 0 && qmark[q]) pmark[d] = 1;
-    }
-    for (int64_t d = 0; d < ncs && (max_passages <= 0 || d < max_passages); d++) pmark[d] = 1;
-    trainer_qrels_pairs_free(&p);
+    qrels_free(qrels);
 
     int64_t np = 0;
     for (int64_t d = 0; d < ncs; d++) np += pmark[d];
@@ -147,7 +137,7 @@ int trainer_eval_run(trainer_eval *ev, bienc_biencoder *bi, bienc_tape *tape, in
 {
     memset(s, 0, sizeof *s);
     if (!ev->enabled) return bienc_error(BIENC_ESTATE, "eval: no dev set");
-    double t0 = trainer_now();
+    double t0 = os_now();
     int C = biencoder_dim(bi);
     if (!ev->qemb) ev->qemb = malloc((size_t)ev->nq * C * sizeof(float));
     if (!ev->pemb) ev->pemb = malloc((size_t)ev->np * C * sizeof(float));
@@ -185,6 +175,6 @@ int trainer_eval_run(trainer_eval *ev, bienc_biencoder *bi, bienc_tape *tape, in
     run_free(run);
     free(ids);
     free(scores);
-    s->seconds = trainer_now() - t0;
+    s->seconds = os_now() - t0;
     return rc < 0 ? bienc_error_context(rc, "evaluation: ") : 0;
 }

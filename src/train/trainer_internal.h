@@ -7,36 +7,14 @@
 
 #include <stdio.h>
 
-#include "bienc/batch.h"
-#include "bienc/biencoder.h"
-#include "bienc/checkpoint.h"
-#include "bienc/metrics.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
-#include "bienc/trainer.h"
-
-/* Training data: the readers' stores and the tuples over them. */
-typedef struct trainer_data {
-    bienc_texts *collection, *queries;
-    bienc_triples *triples;
-    bienc_hardnegs *hardnegs;
-    bienc_tuples *tuples;
-} trainer_data;
-
-/* Relevant (grade >= 1) (qid, docid) pairs of a qrels file, in file order. */
-typedef struct trainer_qrels_pairs {
-    char **qid, **pid;
-    int64_t n;
-} trainer_qrels_pairs;
-int trainer_qrels_pairs_read(trainer_qrels_pairs *p, const char *path);
-void trainer_qrels_pairs_free(trainer_qrels_pairs *p);
-/* texts_load_tsv, or texts_load_jsonl for .jsonl paths. */
-int trainer_load_texts(bienc_texts **out, const char *path, const bienc_read_opts *ro);
-
-int trainer_data_load(trainer_data *d, const bienc_run_config *cfg, FILE *log);
-void trainer_data_free(trainer_data *d);
-/* A WordPiece vocabulary trained on the training texts (tokenizer.train.*). */
-int trainer_train_vocab(const trainer_data *d, const bienc_run_config *cfg, bienc_tokenizer **out);
+#include "data/batch.h"
+#include "model/biencoder.h"
+#include "io/checkpoint.h"
+#include "eval/metrics.h"
+#include "train/optim.h"
+#include "core/rng.h"
+#include "train/train_data.h"
+#include "train/trainer.h"
 
 /* The dev set: selected queries, the eval corpus, qrels. */
 typedef struct trainer_eval {
@@ -50,7 +28,7 @@ typedef struct trainer_eval {
     size_t *qlen, *plen;
     char **qid, **pid;             /* NUL-terminated copies */
     float *qemb, *pemb;
-    int metric;                    /* bienc_metric of the exact search */
+    int metric;                    /* bienc_index_metric of the exact search */
     int k;                         /* depth of the run */
 } trainer_eval;
 
@@ -89,7 +67,6 @@ typedef struct trainer_step_info {
 void trainer_log_progress(trainer_log *l, const trainer_step_info *s, int line_due);
 int trainer_log_train_row(trainer_log *l, const trainer_step_info *s);
 int trainer_log_eval_row(trainer_log *l, int64_t step, const trainer_eval_scores *s);
-double trainer_now(void);
 
 /* Training checkpoints. */
 typedef struct trainer_state {

@@ -8,16 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 #include "core/atomic_file.h"
 #include "train/trainer_internal.h"
-
-double trainer_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "core/os.h"
 
 /* Keeps the rows of an existing metrics log up to `step` (a resumed run continues it;
  * rows written after the checkpoint by the interrupted run would be duplicates). */
@@ -118,7 +112,7 @@ void trainer_log_progress(trainer_log *l, const trainer_step_info *s, int line_d
         fflush(l->out);
         return;
     }
-    double now = trainer_now();
+    double now = os_now();
     if (now - l->last_bar < 0.1 && s->step < s->total) return;
     l->last_bar = now;
     int width = 24, fill = s->total > 0 ? (int)((double)width * s->step / s->total) : 0;

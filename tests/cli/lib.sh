@@ -66,7 +66,7 @@ retrieval_fixture() {
   "$BIN" export --model "$M" --output "$T/hf" >/dev/null || fail "export"
 }
 
-# reseal FILE: recomputes a checkpoint's whole-file checksum (README "Checkpoints") after
+# reseal FILE: recomputes a checkpoint's whole-file checksum (docs/checkpoint-format.md) after
 # h5py changed it, so that only the change itself is wrong
 reseal() {
   $PY - "$1" <<'PY' || fail "resealing $1"

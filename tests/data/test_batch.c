@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/batch.h"
-#include "bienc/error.h"
+#include "data/batch.h"
+#include "core/error.h"
 
 static char tmpdir[256];
 
@@ -329,8 +329,8 @@ static void test_batch_build(void **state)
     assert_int_equal(batch_build(&b, t, idx, 5, tok, &o), 0);
     assert_int_equal(b.n, 5);
     assert_int_equal(b.n_neg, 1);
-    assert_int_equal(b.queries.seqs.n, 5);
-    assert_int_equal(b.passages.seqs.n, 10);
+    assert_int_equal(b.queries.n, 5);
+    assert_int_equal(b.passages.n, 10);
     assert_int_equal(b.queries.offsets[5], b.queries.T);
     assert_int_equal(b.passages.offsets[10], b.passages.T);
     /* Each sequence equals the text encoded alone; passage j*n+i is slot j+1 of tuple i. */
@@ -372,7 +372,7 @@ static void test_batch_build(void **state)
     /* Without negatives: only the positives. */
     o.n_neg = 0;
     assert_int_equal(batch_build(&b2, t, idx, 5, tok, &o), 0);
-    assert_int_equal(b2.passages.seqs.n, 5);
+    assert_int_equal(b2.passages.n, 5);
 
     o.n_neg = 2;
     assert_int_equal(batch_build(&b2, t, idx, 5, tok, &o), BIENC_EINVAL);
@@ -418,7 +418,7 @@ static void test_real_triples_batches(void **state)
     for (int k = 0; k < 4; k++) {
         assert_int_equal(sampler_next(s, idx, &n, NULL), 0);
         assert_int_equal(batch_build(&b, t, idx, n, tok, &o), 0);
-        assert_int_equal(b.passages.seqs.n, 64);
+        assert_int_equal(b.passages.n, 64);
         assert_false(batch_has_duplicate(t, idx, n));
         for (int i = 0; i < 64; i++) {
             int len = b.passages.offsets[i + 1] - b.passages.offsets[i];

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bienc/data.h"
-#include "bienc/error.h"
+#include "data/data.h"
+#include "core/error.h"
 
 static char tmpdir[256];
 

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "bienc/error.h"
-#include "bienc/metrics.h"
+#include "core/error.h"
+#include "eval/metrics.h"
 
 static char tmpdir[] = "/tmp/bienc_test_fusion_XXXXXX";
 

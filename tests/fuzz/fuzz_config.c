@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
+#include "io/config.h"
+#include "core/error.h"
 
 static void check_roundtrip(const bienc_run_config *cfg)
 {

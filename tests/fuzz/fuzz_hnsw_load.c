@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bienc/hnsw.h"
+#include "index/hnsw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,8 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "bienc/batch.h"
-#include "bienc/data.h"
+#include "data/batch.h"
+#include "data/data.h"
 #include "data/debian_internal.h"
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "invariant failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)

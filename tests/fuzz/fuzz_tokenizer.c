@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/json.h"
+#include "text/tokenizer.h"
 
 /* Internal entry point of src/text/tokenizer_json.c (tokenizer.json from memory). */
 int tokenizer_json_parse(bienc_tokenizer **out, const char *text, size_t len, int do_lower_case, const char *source);

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "bienc/rng.h"
+#include "core/rng.h"
 #include "index/hnsw_internal.h"
 
 static void test_kernels_agree(void **state)
@@ -19,7 +19,7 @@ static void test_kernels_agree(void **state)
     rng_seed(&rng, 5);
     float a[201], b[201];
     int levels = 0;
-    for (int metric = BIENC_METRIC_L2; metric <= BIENC_METRIC_IP; metric++) {
+    for (int metric = BIENC_INDEX_L2; metric <= BIENC_INDEX_IP; metric++) {
         for (int level = 0; level <= 2; level++) {
             hnsw_dist_fn f = distance_kernel(metric, level);
             if (!f) continue;
@@ -32,7 +32,7 @@ static void test_kernels_agree(void **state)
                 a[dim] = b[dim] = 1e30f; /* a kernel reading past the end would show it */
                 double ref = 0;
                 for (int i = 0; i < dim; i++)
-                    ref += metric == BIENC_METRIC_L2 ? ((double)a[i] - b[i]) * ((double)a[i] - b[i])
+                    ref += metric == BIENC_INDEX_L2 ? ((double)a[i] - b[i]) * ((double)a[i] - b[i])
                                                      : -(double)a[i] * b[i];
                 float got = f(a, b, dim);
                 assert_true(fabs(got - ref) <= 1e-4 * (1 + fabs(ref)));
@@ -40,7 +40,7 @@ static void test_kernels_agree(void **state)
         }
     }
     assert_true(levels >= 2); /* at least the portable kernels of both metrics */
-    assert_null(distance_kernel(BIENC_METRIC_IP, 3));
+    assert_null(distance_kernel(BIENC_INDEX_IP, 3));
 }
 
 static void test_normalize(void **state)

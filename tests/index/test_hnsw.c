@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/exact.h"
-#include "bienc/hnsw.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "index/exact.h"
+#include "index/hnsw.h"
+#include "core/rng.h"
 #include "index/hnsw_internal.h"
 
 /* n points around `centres` Gaussian centres (clustered like real embeddings). */
@@ -87,7 +87,7 @@ static void test_recall_every_metric(void **state)
     int64_t *ids = malloc(NQ * K * sizeof(int64_t)), *truth = malloc(NQ * K * sizeof(int64_t));
     float *sc = malloc(NQ * K * sizeof(float)), *tsc = malloc(NQ * K * sizeof(float));
     for (int metric = 0; metric < 3; metric++) {
-        if (metric == BIENC_METRIC_IP) ip_norms(x, N, D, 3);
+        if (metric == BIENC_INDEX_IP) ip_norms(x, N, D, 3);
         bienc_hnsw *h = build(x, N, D, metric, 2, 7);
         assert_int_equal(hnsw_check(h), 0);
         assert_int_equal(hnsw_search(h, q, NQ, K, 64, 2, ids, sc), 0);
@@ -107,7 +107,7 @@ static void test_recall_every_metric(void **state)
                     nq += (double)qq[t] * qq[t];
                     l2 += ((double)v[t] - qq[t]) * ((double)v[t] - qq[t]);
                 }
-                double want = metric == BIENC_METRIC_IP ? dot : metric == BIENC_METRIC_L2 ? -l2 : dot / sqrt(nv * nq);
+                double want = metric == BIENC_INDEX_IP ? dot : metric == BIENC_INDEX_L2 ? -l2 : dot / sqrt(nv * nq);
                 assert_true(fabs(tsc[i * K + j] - want) <= 1e-3 * (1 + fabs(want)));
             }
         hnsw_free(h);
@@ -123,16 +123,16 @@ static void test_exact_oracle(void **state)
     float q[2] = {1, 0};
     int64_t ids[8];
     float sc[8];
-    assert_int_equal(exact_search(base, 6, 2, 2, BIENC_METRIC_IP, 0, NULL, q, 1, 8, 1, ids, sc), 0);
+    assert_int_equal(exact_search(base, 6, 2, 2, BIENC_INDEX_IP, 0, NULL, q, 1, 8, 1, ids, sc), 0);
     int64_t want_ip[8] = {4, 0, 2, 5, 1, 3, -1, -1};
     for (int i = 0; i < 8; i++) assert_int_equal(ids[i], want_ip[i]);
     assert_true(isinf(sc[7]) && sc[7] < 0);
-    assert_int_equal(exact_search(base, 6, 2, 2, BIENC_METRIC_COSINE, 0, NULL, q, 1, 3, 1, ids, sc), 0);
+    assert_int_equal(exact_search(base, 6, 2, 2, BIENC_INDEX_COSINE, 0, NULL, q, 1, 3, 1, ids, sc), 0);
     assert_int_equal(ids[0], 0); /* 0, 2 and 4 all have cosine 1: smaller id first */
     assert_int_equal(ids[1], 2);
     assert_int_equal(ids[2], 4);
     uint8_t skip[6] = {1, 0, 0, 0, 0, 0};
-    assert_int_equal(exact_search(base, 6, 2, 2, BIENC_METRIC_L2, 0, skip, q, 1, 2, 1, ids, sc), 0);
+    assert_int_equal(exact_search(base, 6, 2, 2, BIENC_INDEX_L2, 0, skip, q, 1, 2, 1, ids, sc), 0);
     assert_int_equal(ids[0], 2);
     assert_float_equal(sc[0], 0.0f, 1e-6);
     assert_int_equal(ids[1], 5); /* |(0.5,0.5)-(1,0)|^2 = 0.5 beats |(2,0)-(1,0)|^2 = 1 */
@@ -142,8 +142,8 @@ static void test_single_thread_deterministic(void **state)
 {
     (void)state;
     float *x = clustered(2000, D, 20, 3);
-    bienc_hnsw *a = build(x, 2000, D, BIENC_METRIC_COSINE, 1, 11);
-    bienc_hnsw *b = build(x, 2000, D, BIENC_METRIC_COSINE, 1, 11);
+    bienc_hnsw *a = build(x, 2000, D, BIENC_INDEX_COSINE, 1, 11);
+    bienc_hnsw *b = build(x, 2000, D, BIENC_INDEX_COSINE, 1, 11);
     for (int64_t i = 0; i < 2000; i++) {
         assert_int_equal(hnsw_element_level(a, i), hnsw_element_level(b, i));
         for (int l = 0; l <= hnsw_element_level(a, i); l++) {
@@ -164,7 +164,7 @@ static void test_parallel_build_valid(void **state)
 {
     (void)state;
     float *x = clustered(N, D, 50, 4);
-    bienc_hnsw *h = build(x, N, D, BIENC_METRIC_L2, 4, 5);
+    bienc_hnsw *h = build(x, N, D, BIENC_INDEX_L2, 4, 5);
     assert_int_equal(hnsw_check(h), 0);
     int64_t total = 0;
     for (int64_t i = 0; i < N; i++) {
@@ -188,7 +188,7 @@ static void test_parallel_build_no_orphans(void **state)
     (void)state;
     float *x = clustered(N, D, 50, 4);
     for (uint64_t seed = 5; seed < 8; seed++) {
-        bienc_hnsw *h = build(x, N, D, BIENC_METRIC_L2, 4, seed);
+        bienc_hnsw *h = build(x, N, D, BIENC_INDEX_L2, 4, seed);
         int *in_degree = calloc(N, sizeof(int));
         for (int64_t i = 0; i < N; i++) {
             int n;
@@ -215,7 +215,7 @@ static void test_add_delete_search(void **state)
     (void)state;
     float *x = clustered(3000, D, 30, 5), *q = clustered(100, D, 30, 6);
     ip_norms(x, 3000, D, 4);
-    bienc_hnsw *h = build(x, 3000, D, BIENC_METRIC_IP, 2, 9);
+    bienc_hnsw *h = build(x, 3000, D, BIENC_INDEX_IP, 2, 9);
     for (int64_t i = 0; i < 3000; i += 2) assert_int_equal(hnsw_delete(h, i), 0);
     assert_int_equal(hnsw_delete(h, 0), 0); /* twice is fine */
     assert_int_equal(hnsw_live_count(h), 1500);
@@ -232,7 +232,7 @@ static void test_add_delete_search(void **state)
     hnsw_free(h);
 
     /* k > live count: the live ones first, then id -1 / score -inf (documented in hnsw.h) */
-    h = build(x, 5, D, BIENC_METRIC_L2, 1, 1);
+    h = build(x, 5, D, BIENC_INDEX_L2, 1, 1);
     hnsw_delete(h, 1);
     hnsw_delete(h, 3);
     assert_int_equal(hnsw_search(h, q, 1, 8, 16, 1, ids, sc), 0);
@@ -518,7 +518,7 @@ static void test_empty_and_args(void **state)
     hnsw_free(NULL);
     int m;
     assert_int_equal(hnsw_metric_parse("cosine", &m), 0);
-    assert_int_equal(m, BIENC_METRIC_COSINE);
+    assert_int_equal(m, BIENC_INDEX_COSINE);
     assert_int_equal(hnsw_metric_parse("dot", &m), BIENC_EINVAL);
 }
 
@@ -528,7 +528,7 @@ static void test_load_refuses_overflowing_vectors(void **state)
 {
     float x[20 * 8];
     for (int i = 0; i < 20 * 8; i++) x[i] = (float)((i * 7) % 13) - 6.0f;
-    bienc_hnsw *h = build(x, 20, 8, BIENC_METRIC_IP, 1, 1);
+    bienc_hnsw *h = build(x, 20, 8, BIENC_INDEX_IP, 1, 1);
     hnsw_vec(h, 11)[3] = 3e38f; /* behind the builder's back: the writer checksums what it finds */
     char path[256];
     snprintf(path, sizeof path, "%s", tmp_path("big"));

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "bienc/checkpoint.h"
-#include "bienc/error.h"
-#include "bienc/tensor.h"
+#include "io/checkpoint.h"
+#include "core/error.h"
+#include "core/tensor.h"
 
 static char tmpdir[] = "/tmp/bienc_test_ckpt_XXXXXX";
 

@@ -11,10 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/config.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
+#include "io/config.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "train/config_map.h"
 
 /* Loads text into a fresh default config; returns the status. */
 static int load(bienc_run_config *cfg, const char *text)

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/embeddings.h"
-#include "bienc/error.h"
+#include "io/embeddings.h"
+#include "core/error.h"
 
 static char path[256];
 

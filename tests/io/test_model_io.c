@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "model/biencoder.h"
+#include "core/error.h"
+#include "io/model_io.h"
 
 static char g_dir[256];
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/safetensors.h"
+#include "core/error.h"
+#include "io/safetensors.h"
 
 /* A file image: u64 header length, the header, then `data_len` data bytes (pattern). */
 static size_t craft(unsigned char *buf, size_t cap, uint64_t claimed_len, const char *header, size_t data_len)

@@ -12,9 +12,9 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
+#include "model/biencoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
 
 #include "test_util.h"
 

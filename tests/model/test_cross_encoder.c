@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
+#include "model/cross_encoder.h"
+#include "core/error.h"
 #include "ops/grad_check.h"
 
 #include "test_util.h"

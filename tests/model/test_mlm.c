@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bienc/error.h"
-#include "bienc/mlm.h"
+#include "core/error.h"
+#include "model/mlm.h"
 #include "ops/grad_check.h"
 
 #include "test_util.h"

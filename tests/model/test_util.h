@@ -3,8 +3,8 @@
 #ifndef BIENC_TESTS_MODEL_TEST_UTIL_H
 #define BIENC_TESTS_MODEL_TEST_UTIL_H
 
-#include "bienc/encoder.h"
-#include "bienc/tokenizer.h"
+#include "model/encoder.h"
+#include "text/tokenizer.h"
 
 static const char *k_vocab[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog", "sat",
                                 "on", "mat", "run", "##s", "fast", "slow", "big", "red", "blue", "x"};

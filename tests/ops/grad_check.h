@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
-#include "bienc/tape.h"
-#include "bienc/tensor.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tape.h"
+#include "core/tensor.h"
 
 /* Builds the op under test from inputs in[]; `arg` carries extra settings. */
 typedef int (*gc_build_fn)(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out);

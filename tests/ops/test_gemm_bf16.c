@@ -18,7 +18,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
-#include "bienc/rng.h"
+#include "core/rng.h"
 #include "ops/gemm_bf16.h"
 
 static float *randm(size_t n, uint64_t seed)

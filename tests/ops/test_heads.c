@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/pooling.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "ops/pooling.h"
+#include "core/rng.h"
 
 #define MAX_IN 4
 #define GRAD_PREFILL 0.25f

@@ -12,10 +12,11 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/pooling.h"
-#include "bienc/rng.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "ops/pooling.h"
+#include "core/rng.h"
+#include "expect_abort.h"
 /* --------------------------------------------------------- hand-computed values ---- */
 
 static bienc_tensor *param(int64_t r, int64_t c, const float *v)
@@ -238,7 +239,7 @@ static void test_errors(void **state)
                BIENC_EINVAL, "7 inputs");
     EXPECT_ERR(op_weighted_sum(tp, 2, (bienc_tensor *[]){a, c}, (float[]){1, 1}, &o), BIENC_ESHAPE, "x[1]");
 
-    EXPECT_ERR(loss_cross_entropy(tp, a, NULL, &o), BIENC_EINVAL, "NULL");
+    EXPECT_ABORT(loss_cross_entropy(tp, a, NULL, &o));
     EXPECT_ERR(loss_cross_entropy(tp, a, (int32_t[]){0, 3}, &o), BIENC_ERANGE, "labels[1] = 3");
     EXPECT_ERR(loss_cross_entropy(tp, a, (int32_t[]){-1, 0}, &o), BIENC_ERANGE, "labels[0] = -1");
     EXPECT_ERR(loss_cross_entropy(tp, v, (int32_t[]){0, 0}, &o), BIENC_ESHAPE, "logits");
@@ -247,12 +248,12 @@ static void test_errors(void **state)
     EXPECT_ERR(loss_triplet(tp, a, a, a, (bienc_distance)5, 1, &o), BIENC_EINVAL, "distance");
     EXPECT_ERR(loss_mse(tp, a, c, &o), BIENC_ESHAPE, "loss_mse: b");
     EXPECT_ERR(loss_mse(tp, NULL, c, &o), BIENC_EINVAL, "loss_mse: a");
-    EXPECT_ERR(loss_bce_with_logits(tp, v, NULL, &o), BIENC_EINVAL, "NULL");
+    EXPECT_ABORT(loss_bce_with_logits(tp, v, NULL, &o));
     EXPECT_ERR(loss_mnrl(tp, c, a, 20, 0, &o), BIENC_ESHAPE, "2 docs for 3 queries");
     EXPECT_ERR(loss_mnrl(tp, a, b, 20, 1, &o), BIENC_ESHAPE, "docs");
     EXPECT_ERR(loss_mnrl(NULL, a, a, 20, 1, &o), BIENC_EINVAL, "loss_mnrl");
     EXPECT_ERR(loss_margin_mse(tp, a, a, c, (float[]){0, 0}, &o), BIENC_ESHAPE, "negatives");
-    EXPECT_ERR(loss_margin_mse(tp, a, a, a, NULL, &o), BIENC_EINVAL, "NULL");
+    EXPECT_ABORT(loss_margin_mse(tp, a, a, a, NULL, &o));
 
     tensor_free(a);
     tensor_free(b);

@@ -8,8 +8,9 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/ops.h"
+#include "ops/ops.h"
 #include "ops/grad_check.h"
+#include "expect_abort.h"
 
 static bienc_tensor *param(int64_t r, int64_t c, uint64_t seed)
 {
@@ -41,21 +42,21 @@ static void test_error_paths(void **state)
     assert_int_equal(tape_new(&tape), 0);
     bienc_tensor *x = param(4, 3, 1), *W = param(5, 3, 2), *b = vec(5, 3), *g = vec(3, 4), *y35 = param(3, 5, 5);
     bienc_tensor *out;
-    EXPECT_FAIL(op_linear(NULL, x, W, b, &out), BIENC_EINVAL);
+    EXPECT_ABORT(op_linear(NULL, x, W, b, &out));
     EXPECT_FAIL(op_linear(tape, NULL, W, b, &out), BIENC_EINVAL);
     EXPECT_FAIL(op_linear(tape, x, NULL, b, &out), BIENC_EINVAL);
     EXPECT_FAIL(op_linear(tape, x, y35, NULL, &out), BIENC_ESHAPE); /* W[3,5] vs x[.,3] */
     EXPECT_FAIL(op_linear(tape, x, W, g, &out), BIENC_ESHAPE);       /* bias of 3 for 5 outputs */
     assert_non_null(strstr(bienc_last_error(), "bias"));
-    assert_int_equal(op_linear(tape, x, W, NULL, NULL), BIENC_EINVAL);
+    EXPECT_ABORT(op_linear(tape, x, W, NULL, NULL));
     EXPECT_FAIL(op_add(tape, x, y35, &out), BIENC_ESHAPE);
-    EXPECT_FAIL(op_add(tape, x, NULL, &out), BIENC_EINVAL);
+    EXPECT_ABORT(op_add(tape, x, NULL, &out));
     EXPECT_FAIL(op_add_bias(tape, x, b, &out), BIENC_ESHAPE);
-    EXPECT_FAIL(op_scale(tape, NULL, 2.0f, &out), BIENC_EINVAL);
+    EXPECT_ABORT(op_scale(tape, NULL, 2.0f, &out));
     EXPECT_FAIL(op_layernorm(tape, x, b, g, 1e-5f, &out), BIENC_ESHAPE);
     EXPECT_FAIL(op_layernorm(tape, x, g, b, 1e-5f, &out), BIENC_ESHAPE);
     EXPECT_FAIL(op_layernorm(tape, x, g, g, -1.0f, &out), BIENC_EINVAL);
-    EXPECT_FAIL(op_gelu(tape, NULL, BIENC_GELU_ERF, &out), BIENC_EINVAL);
+    EXPECT_ABORT(op_gelu(tape, NULL, BIENC_GELU_ERF, &out));
     EXPECT_FAIL(op_softmax(tape, NULL, &out), BIENC_EINVAL);
     EXPECT_FAIL(op_dropout(tape, x, 1.0f, 1, 1, &out), BIENC_EINVAL);
     EXPECT_FAIL(op_dropout(tape, x, -0.1f, 1, 1, &out), BIENC_EINVAL);

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <omp.h>
 
-#include "bienc/ops.h"
+#include "ops/ops.h"
 #include "ops/grad_check.h"
 
 #define TOL 1e-2

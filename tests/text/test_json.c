@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
+#include "core/error.h"
+#include "text/json.h"
 
 #define PARSE(d, lit) json_parse(d, lit, sizeof(lit) - 1)
 

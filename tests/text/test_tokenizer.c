@@ -11,9 +11,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "bienc/error.h"
-#include "bienc/json.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "text/json.h"
+#include "text/tokenizer.h"
 
 static char *read_all(const char *path, size_t *len)
 {

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bienc/error.h"
-#include "bienc/rng.h"
-#include "bienc/tokenizer.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "text/tokenizer.h"
 
 static const char *corpus[] = {
     "The quick brown fox jumps over the lazy dog.",

@@ -16,12 +16,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "bienc/cpu.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
+#include "core/cpu.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "train/optim.h"
+#include "core/rng.h"
 #include "bench_util.h"
 
 /* Median GFLOP/s of an N^3 sgemm. */

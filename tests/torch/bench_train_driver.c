@@ -18,13 +18,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "bienc/cpu.h"
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/optim.h"
-#include "bienc/pooling.h"
-#include "bienc/rng.h"
+#include "core/cpu.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "train/optim.h"
+#include "ops/pooling.h"
+#include "core/rng.h"
 #include "bench_util.h"
 #include "ops/gemm_bf16.h"
 

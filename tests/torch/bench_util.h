@@ -6,12 +6,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static inline double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "core/os.h"
+
+static inline double now_s(void) { return os_now(); }
 
 static inline double peak_rss_mb(void)
 {

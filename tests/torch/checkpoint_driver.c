@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/checkpoint.h"
-#include "bienc/error.h"
+#include "io/checkpoint.h"
+#include "core/error.h"
 
 /* Exactly representable in float32, so Python can rebuild it bit for bit. */
 static float pattern(long i) { return (float)((i * 37) % 101) * 0.125f - 3.0f; }

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/rng.h"
+#include "model/cross_encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "core/rng.h"
 #include "record_io.h"
 
 static int write_ints(FILE *f, const char *name, const int32_t *v, int n)

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/rng.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "core/rng.h"
 #include "record_io.h"
 
 static int write_tensor(FILE *f, const char *prefix, const bienc_tensor *t, int grad)

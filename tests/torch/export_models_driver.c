@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/cross_encoder.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
-#include "bienc/rng.h"
+#include "model/biencoder.h"
+#include "model/cross_encoder.h"
+#include "core/error.h"
+#include "io/cross_io.h"
+#include "io/model_io.h"
+#include "core/rng.h"
 
 static const char *WORDS[] = {"the", "of", "and", "to", "in", "is", "was", "for", "on", "with", "cat", "dog", "sun",
                               "water", "fog", "king", "book", "star", "red", "mat"};

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/mlm.h"
-#include "bienc/pooling.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "model/mlm.h"
+#include "ops/pooling.h"
 
 #define MAX_RECORDS 16
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/cpu.h"
-#include "bienc/error.h"
-#include "bienc/ops.h"
+#include "core/cpu.h"
+#include "core/error.h"
+#include "ops/ops.h"
 
 #define MAX_ENTRIES 32
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/optim.h"
+#include "core/error.h"
+#include "train/optim.h"
 
 static int read_exact(FILE *f, void *buf, size_t n)
 {

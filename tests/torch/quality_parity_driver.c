@@ -19,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/model_io.h"
+#include "core/error.h"
+#include "io/model_io.h"
 #include "train/trainer_internal.h"
+#include "train/config_map.h"
 
 static int write_side(FILE *f, const bienc_token_batch *b)
 {
-    int32_t n = b->seqs.n, T = (int32_t)b->T;
+    int32_t n = b->n, T = (int32_t)b->T;
     if (fwrite(&n, 4, 1, f) != 1 || fwrite(&T, 4, 1, f) != 1) return -1;
     for (int i = 0; i <= n; i++) {
         int32_t o = b->offsets[i];

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bienc/error.h"
+#include "core/error.h"
 
 static inline int write_record(FILE *f, const char *name, int ndim, const int64_t *shape, const float *data)
 {

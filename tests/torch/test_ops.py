@@ -1,4 +1,4 @@
-"""PyTorch parity of every op in include/bienc/ops.h: the output and the gradient of
+"""PyTorch parity of every op in src/ops/ops.h: the output and the gradient of
 every input, on odd shapes (and, for attention, a packed batch against a padded torch
 batch with a key padding mask). torch computes in float64 from the same float32 inputs.
 

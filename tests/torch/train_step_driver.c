@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bienc/encoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/optim.h"
-#include "bienc/rng.h"
+#include "model/encoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "train/optim.h"
+#include "core/rng.h"
 #include "record_io.h"
 
 enum { B = 4, MAX_T = 64 };

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "bienc/biencoder.h"
-#include "bienc/error.h"
-#include "bienc/loss.h"
-#include "bienc/rng.h"
+#include "model/biencoder.h"
+#include "core/error.h"
+#include "ops/loss.h"
+#include "core/rng.h"
 #include "model/test_util.h"
 #include "train/gradcache.h"
 

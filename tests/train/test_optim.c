@@ -10,8 +10,9 @@
 #include <omp.h>
 #include <string.h>
 
-#include "bienc/error.h"
-#include "bienc/optim.h"
+#include "core/error.h"
+#include "train/optim.h"
+#include "train/config_map.h"
 
 static void assert_near(double got, double want, double tol)
 {

@@ -13,10 +13,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "bienc/config.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
-#include "bienc/teacher.h"
+#include "io/config.h"
+#include "core/error.h"
+#include "io/model_io.h"
+#include "train/teacher.h"
+#include "io/cross_io.h"
 
 /* Topic i: query "wi" and passage "wi wi xi": a pair is relevant when the words match. */
 #define NT 8

@@ -15,12 +15,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "bienc/checkpoint.h"
-#include "bienc/config.h"
-#include "bienc/error.h"
-#include "bienc/model_io.h"
-#include "bienc/rng.h"
-#include "bienc/trainer.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "core/error.h"
+#include "io/model_io.h"
+#include "core/rng.h"
+#include "train/trainer.h"
 
 static char g_dir[256];
 

@@ -1,0 +1,47 @@
+/* From token states to sentence embeddings and their similarities
+ * (implementations: src/ops/pooling.c, src/ops/similarity.c). */
+#ifndef BIENC_POOLING_H
+#define BIENC_POOLING_H
+
+#include "ops/ops.h"
+
+typedef enum { BIENC_POOL_MEAN = 0, BIENC_POOL_CLS = 1, BIENC_POOL_MAX = 2 } bienc_pool_mode;
+
+/* Parses "mean" / "cls" / "max" (sentence-transformers' names); -1 when unknown. */
+int pool_mode_from_name(const char *name);
+/* "mean" / "cls" / "max"; "unknown" for anything else. */
+const char *pool_mode_name(bienc_pool_mode mode);
+
+/* out[n, C] from x[T, C] of a packed batch: mean over each sequence's tokens (the
+ * attention mask of a padded batch), its first token (CLS), or the max over tokens
+ * (gradient to the arg-max; ties to the first). Empty sequences are an error. */
+int op_pool(bienc_tape *tape, bienc_tensor *x, const bienc_seqs *seqs, bienc_pool_mode mode, bienc_tensor **out);
+
+/* Rows scaled to unit L2 norm: x / max(||x||, 1e-12) (torch.nn.functional.normalize). */
+int op_l2_normalize(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out);
+
+/* out[n, m] = cos(a_i, b_j) for a[n, C], b[m, C]: normalize both (eps 1e-12) and take
+ * dot products, as sentence-transformers' util.cos_sim does. */
+int op_cos_sim_matrix(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+/* Same, times alpha (MNRL's scale), with no extra pass over the scores. */
+int op_cos_sim_matrix_scaled(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, float alpha, bienc_tensor **out);
+
+/* out[n, m] = a b^T (dot-product scores). */
+int op_dot_matrix(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+/* out[n, m] = alpha a b^T. */
+int op_dot_matrix_scaled(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, float alpha, bienc_tensor **out);
+
+/* out[n] = sum_c a[i, c] * b[i, c] (row-wise dot products, for MarginMSE). */
+int op_row_dot(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+
+/* Rows of a[n, C] then rows of b[m, C]: out[n + m, C] (positives + hard negatives). */
+int op_concat_rows(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+
+/* Rows start .. start+count-1 of x[R, C]: out[count, C] (a copy; count >= 1). */
+int op_slice_rows(bienc_tape *tape, bienc_tensor *x, int64_t start, int64_t count, bienc_tensor **out);
+
+/* out = sum_i w[i] * x[i] over n (1..BIENC_TAPE_MAX_INPUTS) tensors of one shape:
+ * differences of scores (MarginMSE) and weighted sums of losses. */
+int op_weighted_sum(bienc_tape *tape, int n, bienc_tensor *const *x, const float *w, bienc_tensor **out);
+
+#endif
