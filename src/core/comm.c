@@ -18,11 +18,10 @@
 
 #include "core/error.h"
 
+static int g_rank = 0, g_size = 1, g_mpi = 0, g_init = 0;
+
 #ifdef BIENC_HAVE_MPI
 #include <mpi.h>
-#endif
-
-static int g_rank = 0, g_size = 1, g_mpi = 0, g_init = 0;
 
 /* Whether a launcher started this process (without one, MPI_Init would make a singleton
  * and, with OpenMPI, try to start a daemon: not what `bienc train` alone should do). */
@@ -33,6 +32,7 @@ static int launched_by_mpi(void)
         if (getenv(vars[i])) return 1;
     return 0;
 }
+#endif
 
 int comm_init(void)
 {

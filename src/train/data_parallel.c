@@ -28,7 +28,7 @@ int dp_slice(int n, int *off, int *cnt)
 
 int dp_mask_layout(bienc_tape *tape, bienc_seqs *seqs, int S, int n)
 {
-    int size = comm_size(), off, cnt;
+    int size = comm_size(), off = 0, cnt = 0;
     BIENC_TRY(dp_slice(n, &off, &cnt));
     assert(seqs->n == S * cnt);
     int64_t G = (int64_t)S * n;
@@ -111,7 +111,7 @@ static int64_t row_of(int64_t g, int n, int off, int cnt)
 static int gather_backward(bienc_tape *tape, bienc_tape_node *node)
 {
     const gather_ctx *g = node->ctx;
-    int S = g->S, n = g->n, size = comm_size(), off, cnt;
+    int S = g->S, n = g->n, size = comm_size(), off = 0, cnt = 0;
     int64_t C = g->C;
     block(n, size, comm_rank(), &off, &cnt);
     float *buf = tape_floats(tape, (size_t)((int64_t)S * n * C));
@@ -129,7 +129,7 @@ static int gather_backward(bienc_tape *tape, bienc_tape_node *node)
 
 int dp_gather_rows(bienc_tape *tape, bienc_tensor *x, int S, int n, bienc_tensor **out)
 {
-    int size = comm_size(), off, cnt;
+    int size = comm_size(), off = 0, cnt = 0;
     BIENC_TRY(dp_slice(n, &off, &cnt));
     BIENC_TRY(tensor_check(x, "dp_gather_rows: x", 2, (int64_t[]){(int64_t)S * cnt, -1}));
     int64_t C = x->shape[1];
