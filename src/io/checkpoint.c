@@ -334,7 +334,7 @@ static int writer_attr_raw(bienc_ckpt_writer *w, const char *name, hid_t file_ty
                            const void *buf)
 {
     char object[CKPT_NAME_MAX], detail[256];
-    const char *leaf;
+    const char *leaf = NULL;
     BIENC_TRY(ckpt_split_name(name, object, sizeof object, &leaf));
     h5_quiet q;
     h5_quiet_begin(&q);
