@@ -1,5 +1,5 @@
-"""Encoding throughput, bienc (fp32 and bf16) vs PyTorch vs ONNX Runtime, at MiniLM-L6 size
-(random weights, vocab 30522).
+"""Encoding throughput, bienc (fp32 and bf16) vs PyTorch (fp32 and bf16 autocast) vs ONNX Runtime,
+at MiniLM-L6 size (random weights, vocab 30522).
 
 Subcommands (eval/bench_encode.sh runs them in order, each timed run under the heavy lock):
   prep    make the model (a sentence-transformers folder written here, `bienc import`ed, and
@@ -13,6 +13,20 @@ Subcommands (eval/bench_encode.sh runs them in order, each timed run under the h
           text, attention mask, mean pooling + normalisation. The timed part starts AFTER the
           model is loaded and the texts tokenised (ids are given): generous to PyTorch.
           Prints one JSON line: texts/s, peak RSS of the process.
+          --bf16 (system pytorch_bf16, issue 12): the same model, weights and batches under
+          torch.autocast("cpu", dtype=torch.bfloat16) in torch.inference_mode(). What runs on
+          the development CPU (AVX512_BF16, no AMX; Debian's torch 1.13 with oneDNN 2.6.3,
+          checked with ONEDNN_VERBOSE=1 on a tiny run): every nn.Linear and both attention
+          products are oneDNN matmuls "brg:avx512_core_bf16" with bf16 src/weights/dst (fp32
+          accumulation inside, the output rounded to bf16), GELU is oneDNN's bf16 eltwise
+          "jit:avx512_core_bf16", LayerNorm and softmax run in fp32 (autocast's fp32 list, and
+          the fp32 mask promotes the scores). On a CPU with AMX oneDNN would pick
+          "brg:avx512_core_amx_bf16" for the same calls. No nn.TransformerEncoder fast path:
+          the model is BertModel's module tree, not nn.TransformerEncoderLayer, and in torch
+          1.13 the fast path does not apply under CPU autocast anyway: its guard tests
+          torch.is_autocast_enabled(), which is False under CPU autocast, so it is taken and
+          torch._transformer_encoder_layer_fwd fails with "expected scalar type BFloat16 but
+          found Float" (checked on this torch with a 1-layer nn.TransformerEncoder).
   ort     one ONNX Runtime run (eval/ort_run.js in node, onnxruntime-node): the same ids,
           longest first, batches of 64 padded to their longest text; session with graph
           optimisation "all", --threads intra-op threads; timed: the session.run calls only
@@ -111,7 +125,7 @@ def run_torch(a):
                      num_heads=cfg["num_attention_heads"], intermediate_size=cfg["intermediate_size"],
                      max_position_embeddings=cfg["max_position_embeddings"], type_vocab_size=cfg["type_vocab_size"],
                      layer_norm_eps=cfg["layer_norm_eps"], activation=cfg["hidden_act"])
-    model = bert_ref.Bert(c).eval()
+    model = bert_ref.Bert(c).eval()  # fp32 weights; under autocast each matmul casts them to bf16
     sd, _ = hf_folder.read_safetensors(os.path.join(folder, "model.safetensors"))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
     del sd
@@ -119,7 +133,7 @@ def run_torch(a):
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # SentenceTransformer.encode: longest first
     out = np.zeros((len(ids), c.hidden_size), np.float32)
     t0 = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
         for s in range(0, len(order), a.batch_size):
             idx = order[s:s + a.batch_size]
             L = max(len(ids[i]) for i in idx)
@@ -129,12 +143,13 @@ def run_torch(a):
                 x[r, :len(ids[i])] = torch.tensor(ids[i])
                 m[r, :len(ids[i])] = 1
             h = model(x, torch.zeros_like(x), m)
-            e = torch.nn.functional.normalize(bert_ref.pool(h, m, "mean"), dim=-1)
-            out[idx] = e.numpy()
+            e = torch.nn.functional.normalize(bert_ref.pool(h.float(), m, "mean"), dim=-1)
+            out[idx] = e.float().numpy()
     dt = time.perf_counter() - t0
-    np.save(os.path.join(a.out, "torch_%s.npy" % a.set), out[:200])
+    name = "pytorch_bf16" if a.bf16 else "pytorch"
+    np.save(os.path.join(a.out, "%s_%s.npy" % (name, a.set)), out[:200])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"system": "pytorch", "set": a.set, "texts": len(ids), "seconds": dt, "texts_per_s": len(ids) / dt,
+    print(json.dumps({"system": name, "set": a.set, "texts": len(ids), "seconds": dt, "texts_per_s": len(ids) / dt,
                       "peak_rss_mb": rss, "threads": a.threads, "torch": torch.__version__}))
 
 
@@ -152,7 +167,7 @@ def run_ort(a):
                       "onnxruntime": o["ort_version"]}))
 
 
-SYSTEMS = ("bienc", "bienc_bf16", "pytorch", "onnxruntime")
+SYSTEMS = ("bienc", "bienc_bf16", "pytorch", "pytorch_bf16", "onnxruntime")
 
 
 def first_embeddings(out, system, s):
@@ -161,7 +176,7 @@ def first_embeddings(out, system, s):
     if system.startswith("bienc"):
         p = os.path.join(out, "%s_%s.h5" % (system, s))
         return h5py.File(p, "r")["embeddings"][:200] if os.path.exists(p) else None
-    p = os.path.join(out, "%s_%s.npy" % ({"pytorch": "torch", "onnxruntime": "ort"}[system], s))
+    p = os.path.join(out, "%s_%s.npy" % ({"onnxruntime": "ort"}.get(system, system), s))
     return np.load(p) if os.path.exists(p) else None
 
 
@@ -187,12 +202,14 @@ def report(a):
             diff = "%.1e" % float(np.abs(e - ref).max()) if e is not None and ref is not None and sysname != "bienc" else ""
             lines.append("| %s | %s | %d | %.1f%s | %.0f | %s |" % (s, sysname, r[0]["texts"], tps, extra, rss, diff))
         for num, den in (("bienc", "onnxruntime"), ("bienc_bf16", "onnxruntime"), ("bienc", "pytorch"),
-                         ("onnxruntime", "pytorch")):
+                         ("bienc_bf16", "pytorch"), ("bienc_bf16", "pytorch_bf16"), ("onnxruntime", "pytorch")):
             if num in summary and den in summary:
                 n, d = summary[num], summary[den]
                 phase = " (encode phase: %.2fx)" % (n[2] / d[2]) if num.startswith("bienc") else ""
                 lines.append("| %s | **ratio %s/%s** | | **%.2fx**%s | %.2fx memory | |"
                              % (s, num, den, n[0] / d[0], phase, n[1] / d[1]))
+    lines.append("")
+    lines.append("Issue 12 targets for bf16 encoding: bienc_bf16/pytorch >= 3x and bienc_bf16/pytorch_bf16 >= 1.5x.")
     print("\n".join(lines))
 
 
@@ -209,6 +226,7 @@ def main():
     ap.add_argument("--results")
     ap.add_argument("--ort", help="onnxruntime-node install (scripts/install-ort-node.sh)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--bf16", action="store_true", help="torch: run under torch.autocast(\"cpu\", bfloat16)")
     a = ap.parse_args()
     {"prep": prep, "torch": run_torch, "ort": run_ort, "report": report}[a.cmd](a)
 
