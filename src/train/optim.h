@@ -29,16 +29,10 @@
 
 #include <stdint.h>
 
+#include "core/kinds.h"
 #include "core/tensor.h"
 
 /* ---- learning-rate schedules (schedule.c) ---- */
-
-/* The order matches the run config's `schedule.name` choices (config.h). */
-typedef enum {
-    BIENC_SCHED_WARMUP_LINEAR = 0, /* 0 -> 1 linearly over warmup, then linearly to 0 at total_steps */
-    BIENC_SCHED_CONSTANT = 1,      /* 0 -> 1 over warmup (if any), then 1 */
-    BIENC_SCHED_COSINE = 2         /* 0 -> 1 over warmup, then half a cosine down to 0 */
-} bienc_schedule_kind;
 
 typedef struct bienc_schedule {
     bienc_schedule_kind kind;

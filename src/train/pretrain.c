@@ -176,7 +176,7 @@ static int build_model(pretrain *P, const bienc_ckpt *resume)
         bienc_encoder_config ec;
         rc = config_encoder_config(&cfg->model, tokenizer_vocab_size(tok), &ec);
         if (rc < 0) tokenizer_free(tok);
-        bienc_biencoder_opts bo = {.pool = (bienc_pool_mode)cfg->model.pooling, .normalize = cfg->model.normalize,
+        bienc_biencoder_opts bo = {.pool = cfg->model.pooling, .normalize = cfg->model.normalize,
                                    .max_query_len = (int)cfg->tokenizer.max_query_length,
                                    .max_passage_len = (int)cfg->tokenizer.max_passage_length};
         if (rc == 0) rc = biencoder_new(&P->bi, &ec, (uint64_t)cfg->pretrain.train.seed, tok, &bo);

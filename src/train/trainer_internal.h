@@ -42,8 +42,6 @@ typedef struct trainer_eval_scores {
 int trainer_eval_init(trainer_eval *ev, const bienc_run_config *cfg, trainer_data *d, int64_t max_passages, FILE *log);
 void trainer_eval_free(trainer_eval *ev);
 int trainer_eval_run(trainer_eval *ev, bienc_biencoder *bi, bienc_tape *tape, int batch_size, trainer_eval_scores *s);
-/* The metric enum of eval.best_metric. */
-int trainer_best_metric(const bienc_run_config *cfg);
 
 /* Logging: progress on the log stream, rows in metrics.jsonl. */
 typedef struct trainer_log {
