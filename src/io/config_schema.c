@@ -34,8 +34,7 @@ static const cfg_choice model_sizes[] = {
     {"tiny", BIENC_CFG_SIZE_TINY},           {"mini", BIENC_CFG_SIZE_MINI},
     {"small", BIENC_CFG_SIZE_SMALL},         {"medium", BIENC_CFG_SIZE_MEDIUM},
     {"minilm_l6", BIENC_CFG_SIZE_MINILM_L6}, {"minilm_l12", BIENC_CFG_SIZE_MINILM_L12},
-    {"base", BIENC_CFG_SIZE_BASE},           {"minilm-l6", BIENC_CFG_SIZE_MINILM_L6},
-    {"minilm-l12", BIENC_CFG_SIZE_MINILM_L12}, END};
+    {"base", BIENC_CFG_SIZE_BASE},           END};
 static const cfg_choice activations[] = {
     {"gelu", BIENC_GELU_ERF}, {"gelu_new", BIENC_GELU_TANH}, {"gelu_pytorch_tanh", BIENC_GELU_TANH} /* HF */, END};
 static const cfg_choice pool_modes[] = {{"mean", BIENC_POOL_MEAN}, {"cls", BIENC_POOL_CLS}, {"max", BIENC_POOL_MAX}, END};
@@ -53,16 +52,13 @@ static const cfg_choice losses[] = {
     {"BCEWithLogitsLoss", BIENC_LOSS_BCE},      /* PyTorch's */
     END};
 static const cfg_choice similarities[] = {
-    {"cos_sim", BIENC_SIM_COS}, {"dot_score", BIENC_SIM_DOT}, {"cosine", BIENC_SIM_COS}, {"cos", BIENC_SIM_COS},
-    {"dot", BIENC_SIM_DOT}, END};
+    {"cos_sim", BIENC_SIM_COS}, {"dot_score", BIENC_SIM_DOT}, {"cosine", BIENC_SIM_COS}, {"dot", BIENC_SIM_DOT}, END};
 static const cfg_choice distances[] = {{"euclidean", BIENC_DIST_EUCLIDEAN}, {"cosine", BIENC_DIST_COSINE}, END};
 static const cfg_choice schedules[] = {
     {"warmup_linear", BIENC_SCHED_WARMUP_LINEAR}, {"constant", BIENC_SCHED_CONSTANT}, {"cosine", BIENC_SCHED_COSINE},
     {"linear", BIENC_SCHED_WARMUP_LINEAR}, /* Hugging Face's; sentence-transformers' fit(scheduler=...): */
     {"WarmupLinear", BIENC_SCHED_WARMUP_LINEAR}, {"ConstantLR", BIENC_SCHED_CONSTANT},
     {"WarmupConstant", BIENC_SCHED_CONSTANT},    {"WarmupCosine", BIENC_SCHED_COSINE},
-    {"warmup-linear", BIENC_SCHED_WARMUP_LINEAR}, {"warmup_constant", BIENC_SCHED_CONSTANT},
-    {"warmup_cosine", BIENC_SCHED_COSINE},
     END};
 static const cfg_choice precisions[] = {
     {"fp32", BIENC_PRECISION_FP32}, {"bf16", BIENC_PRECISION_BF16}, {"auto", BIENC_PRECISION_AUTO}, END};

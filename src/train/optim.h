@@ -50,9 +50,8 @@ int schedule_init(bienc_schedule *s, bienc_schedule_kind kind, int64_t warmup_st
  * steps already taken. Note that with warmup the first step has factor 0 (as HF). */
 double schedule_factor(const bienc_schedule *s, int64_t step);
 
-/* "warmup_linear", "constant", "cosine"; also accepts sentence-transformers' spellings
- * (WarmupLinear, WarmupConstant, ConstantLR, WarmupCosine; any case). -1 when unknown. */
-int schedule_kind_from_name(const char *name);
+/* "warmup_linear", "constant", "cosine" (the run config's schedule.name reads these and
+ * sentence-transformers' spellings: src/io/config_schema.c). */
 const char *schedule_kind_name(bienc_schedule_kind kind);
 
 /* warmup_ratio * total_steps rounded up (as HF TrainingArguments.get_warmup_steps). */

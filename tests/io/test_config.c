@@ -368,6 +368,15 @@ static void test_choice_names(void **state)
     set_ok(&cfg, "data.format=beir");
     assert_int_equal(cfg.data.format, BIENC_DATA_BEIR);
 
+    /* spellings nobody types are not names */
+    const char *dropped[] = {"loss.similarity=cos", "model.size=minilm-l6", "schedule.name=warmup-linear",
+                             "schedule.name=warmup_cosine"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(config_set_override(&cfg, dropped[i]), BIENC_EINVAL);
+        assert_non_null(strstr(bienc_last_error(), "expects one of"));
+    }
+    assert_non_null(strstr(bienc_last_error(), "one of warmup_linear|constant|cosine"));
+
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
