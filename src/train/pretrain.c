@@ -10,6 +10,7 @@
 #include "io/model_io.h"
 #include "train/pretrain.h"
 #include "core/atomic_file.h"
+#include "train/train_data.h"
 #include "train/train_loop.h"
 #include "core/os.h"
 #include "train/run_dir.h"

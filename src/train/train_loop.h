@@ -19,7 +19,12 @@
 
 #include "core/cpu.h"
 #include "core/tape.h"
-#include "train/trainer_internal.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+#include "train/trainer_ckpt.h"
+#include "train/trainer_log.h"
 
 typedef struct train_model {
     void *self;

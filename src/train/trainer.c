@@ -17,6 +17,7 @@
 #include "train/data_parallel.h"
 #include "train/gradcache.h"
 #include "train/train_loop.h"
+#include "train/trainer_internal.h"
 #include "core/os.h"
 #include "train/run_dir.h"
 #include "train/config_map.h"
