@@ -68,7 +68,11 @@ void tape_free(bienc_tape *tape)
 void tape_set_grad_enabled(bienc_tape *tape, int enabled) { if (tape) tape->grad_enabled = enabled != 0; }
 int tape_grad_enabled(const bienc_tape *tape) { return tape && tape->grad_enabled; }
 
-void tape_set_precision(bienc_tape *tape, bienc_precision precision) { if (tape) tape->precision = precision; }
+void tape_set_precision(bienc_tape *tape, bienc_precision precision)
+{
+    BIENC_ASSERT(precision == BIENC_PRECISION_FP32 || precision == BIENC_PRECISION_BF16);
+    if (tape) tape->precision = precision;
+}
 bienc_precision tape_precision(const bienc_tape *tape) { return tape ? tape->precision : BIENC_PRECISION_FP32; }
 
 const char *precision_name(bienc_precision precision) { return precision == BIENC_PRECISION_BF16 ? "bf16" : "fp32"; }

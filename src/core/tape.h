@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/kinds.h"
 #include "core/tensor.h"
 
 #define BIENC_TAPE_MAX_INPUTS 6
@@ -54,11 +55,11 @@ int tape_grad_enabled(const bienc_tape *tape);
  * attention, forward and backward): fp32 (OpenBLAS sgemm, the default) or bf16 (inputs
  * rounded to bf16, products accumulated in fp32: src/ops/gemm_bf16.h), as PyTorch's
  * autocast does. Every tensor stays fp32, and LayerNorm, softmax, GELU, losses and the
- * optimizer run in fp32 whatever the setting. tape_reset keeps it. */
-typedef enum { BIENC_PRECISION_FP32 = 0, BIENC_PRECISION_BF16 = 1 } bienc_precision;
+ * optimizer run in fp32 whatever the setting. tape_reset keeps it. BIENC_PRECISION_AUTO
+ * is resolved before it reaches a tape (train_precision()). */
 void tape_set_precision(bienc_tape *tape, bienc_precision precision);
 bienc_precision tape_precision(const bienc_tape *tape);
-/* "fp32" / "bf16" <-> the enum (config keys and CLI options); parse returns 0 or BIENC_EINVAL. */
+/* "fp32" / "bf16" <-> the enum (CLI options, the API); parse returns 0 or BIENC_EINVAL. */
 const char *precision_name(bienc_precision precision);
 int precision_parse(const char *name, bienc_precision *out);
 

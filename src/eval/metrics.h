@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/kinds.h"
+
 /* ---- qrels ---------------------------------------------------------------------------- */
 
 typedef struct bienc_qrels bienc_qrels;
@@ -101,11 +103,6 @@ double run_doc_score(const bienc_run *r, size_t qi, size_t rank);
 
 /* ---- fusion of runs (hybrid retrieval) ------------------------------------------------- */
 
-typedef enum bienc_fusion {
-    BIENC_FUSION_RRF,    /* reciprocal-rank fusion: sum of w / (rrf_k + rank), rank from 1 */
-    BIENC_FUSION_LINEAR, /* sum of w * (score - min) / (max - min), per query and run */
-} bienc_fusion;
-
 typedef struct bienc_fusion_opts {
     bienc_fusion method;
     double rrf_k;          /* RRF's constant (60, as Cormack et al.) */
@@ -152,27 +149,7 @@ int mine_hard_negatives(bienc_run *const *runs, int n_runs, const bienc_qrels *q
                         bienc_mine_scorer scorer, void *scorer_ctx, const char *path, int64_t *n_rows,
                         int64_t *n_negs);
 
-/* ---- metrics -------------------------------------------------------------------------- */
-
-enum bienc_metric {
-    BIENC_METRIC_MRR10,
-    BIENC_METRIC_NDCG10,
-    BIENC_METRIC_MAP100,
-    BIENC_METRIC_RECALL1,
-    BIENC_METRIC_RECALL5,
-    BIENC_METRIC_RECALL10,
-    BIENC_METRIC_RECALL100,
-    BIENC_METRIC_RECALL1000,
-    BIENC_METRIC_ACCURACY1,
-    BIENC_METRIC_ACCURACY3,
-    BIENC_METRIC_ACCURACY5,
-    BIENC_METRIC_ACCURACY10,
-    BIENC_METRIC_PRECISION1,
-    BIENC_METRIC_PRECISION3,
-    BIENC_METRIC_PRECISION5,
-    BIENC_METRIC_PRECISION10,
-    BIENC_METRIC_COUNT
-};
+/* ---- metrics (enum bienc_metric: src/core/kinds.h) ---------------------------------- */
 
 /* "mrr@10", "ndcg@10", "map@100", "recall@1", ..., "accuracy@1", ..., "precision@10". */
 const char *metrics_name(int metric);

@@ -25,11 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum bienc_index_metric {
-    BIENC_INDEX_L2 = 0,
-    BIENC_INDEX_IP = 1,
-    BIENC_INDEX_COSINE = 2
-} bienc_index_metric;
+#include "core/kinds.h"
 
 /* "l2", "ip", "cosine" <-> enum. hnsw_metric_parse returns BIENC_EINVAL for anything else. */
 const char *hnsw_metric_name(int metric);

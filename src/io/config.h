@@ -29,14 +29,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/kinds.h"
+
 #define BIENC_CFG_MAX_LIST 16
 
 typedef struct { int n; int64_t v[BIENC_CFG_MAX_LIST]; } bienc_cfg_ints;
 typedef struct { int n; double v[BIENC_CFG_MAX_LIST]; } bienc_cfg_floats;
 
-/* Choice keys are stored as the index of the choice; these enums give the indices. Where
- * another module has the same enum, the order is the same (checked by static asserts). */
-typedef enum { BIENC_CFG_BI_ENCODER = 0, BIENC_CFG_CROSS_ENCODER = 1 } bienc_cfg_model_kind;
+/* Choice keys hold the enums of src/core/kinds.h, the types the modules take; the names of
+ * their values are the choice tables of src/io/config_schema.c. model.size is the
+ * config's own: the presets config_finalize() fills the model's dimensions from. */
 typedef enum {
     BIENC_CFG_SIZE_TINY = 0,    /* hidden 128, 2 layers, 2 heads, intermediate 512 (bert-tiny) */
     BIENC_CFG_SIZE_MINI,        /* 256, 4, 4, 1024 (bert-mini) */
@@ -46,35 +48,17 @@ typedef enum {
     BIENC_CFG_SIZE_MINILM_L12,  /* 384, 12, 12, 1536 */
     BIENC_CFG_SIZE_BASE         /* 768, 12, 12, 3072 (bert-base) */
 } bienc_cfg_size;
-/* model.activation: same order as bienc_gelu_kind (ops.h); pooling: bienc_pool_mode
- * (pooling.h); loss.distance: bienc_distance (loss.h); index.metric: bienc_index_metric (src/index/hnsw.h). */
-typedef enum {
-    BIENC_CFG_LOSS_MNRL = 0,            /* MultipleNegativesRankingLoss */
-    BIENC_CFG_LOSS_MNRL_SYMMETRIC = 1,  /* MultipleNegativesSymmetricRankingLoss */
-    BIENC_CFG_LOSS_TRIPLET = 2,         /* TripletLoss */
-    BIENC_CFG_LOSS_MARGIN_MSE = 3,      /* MarginMSELoss */
-    BIENC_CFG_LOSS_BCE = 4              /* BinaryCrossEntropy (cross-encoder, BCE with logits) */
-} bienc_cfg_loss;
-typedef enum { BIENC_CFG_SIM_COS = 0, BIENC_CFG_SIM_DOT = 1 } bienc_cfg_similarity;  /* cos_sim, dot_score */
-typedef enum {
-    BIENC_CFG_DATA_DEBIAN = 0,          /* `bienc data debian` output directory */
-    BIENC_CFG_DATA_MSMARCO_TRIPLES = 1, /* text triples: query \t positive \t negative */
-    BIENC_CFG_DATA_MSMARCO_IDS = 2,     /* id triples qid \t pid \t pid + collection + queries */
-    BIENC_CFG_DATA_BEIR = 3,            /* corpus.jsonl, queries.jsonl, qrels/<split>.tsv */
-    BIENC_CFG_DATA_HARD_NEGATIVES = 4   /* hard-negative JSON lines + collection + queries (+ qrels) */
-} bienc_cfg_data_format;
-typedef enum { BIENC_CFG_BEST_MRR10 = 0, BIENC_CFG_BEST_NDCG10, BIENC_CFG_BEST_RECALL10, BIENC_CFG_BEST_MAP100 } bienc_cfg_best;
 
 typedef struct bienc_cfg_model {
-    int kind;                  /* bienc_cfg_model_kind */
-    int size;                  /* bienc_cfg_size: the preset the dimensions below default to */
+    bienc_model_kind kind;
+    bienc_cfg_size size;       /* the preset the dimensions below default to */
     int64_t hidden, layers, heads, intermediate;  /* 0 in the file = from the preset */
     int64_t max_positions, type_vocab;
     int64_t vocab_size;        /* 0 = the tokenizer's vocabulary size */
     double dropout, attention_dropout, layer_norm_eps, initializer_range;
-    int activation;            /* bienc_gelu_kind */
+    bienc_gelu_kind activation;
     char *init_from;           /* checkpoint (.h5) to start from, NULL = from scratch */
-    int pooling;               /* bienc_pool_mode */
+    bienc_pool_mode pooling;
     int normalize;             /* L2-normalise embeddings */
 } bienc_cfg_model;
 
@@ -87,7 +71,7 @@ typedef struct bienc_cfg_tokenizer {
 } bienc_cfg_tokenizer;
 
 typedef struct bienc_cfg_data {
-    int format;                /* bienc_cfg_data_format */
+    bienc_data_format format;
     char *dir;                 /* base directory for debian / beir: fills the paths below */
     char *collection, *queries, *qrels, *triples, *hard_negatives_file;
     char *dev_queries, *dev_qrels;
@@ -96,10 +80,10 @@ typedef struct bienc_cfg_data {
 } bienc_cfg_data;
 
 typedef struct bienc_cfg_loss {
-    int name;                  /* bienc_cfg_loss */
+    bienc_loss_kind name;
     double scale;              /* MNRL: 20 */
-    int similarity;            /* bienc_cfg_similarity */
-    int distance;              /* bienc_distance (TripletLoss) */
+    bienc_similarity similarity;
+    bienc_distance distance;   /* TripletLoss */
     double margin;             /* TripletLoss: 5 */
     int64_t hard_negatives;    /* negatives per query taken from the data */
     int64_t mini_batch_size;   /* MNRL: 0 = plain; N > 0 = GradCache (CachedMultipleNegativesRankingLoss) */
@@ -113,7 +97,7 @@ typedef struct bienc_cfg_optim {
 } bienc_cfg_optim;
 
 typedef struct bienc_cfg_schedule {
-    int name;                  /* bienc_schedule_kind (optim.h) */
+    bienc_schedule_kind name;
     int64_t warmup_steps;      /* -1 = warmup_ratio * total steps */
     double warmup_ratio;
 } bienc_cfg_schedule;
@@ -123,7 +107,7 @@ typedef struct bienc_cfg_train {
     int64_t seed, threads;              /* threads 0 = all cores */
     int no_duplicates;
     int64_t log_every_steps;
-    int precision;                      /* 0 fp32, 1 bf16, 2 auto (train_precision() in src/train/train_loop.h) */
+    bienc_precision precision;          /* auto: train_precision() in src/train/train_loop.h */
 } bienc_cfg_train;
 
 typedef struct bienc_cfg_eval {
@@ -131,7 +115,7 @@ typedef struct bienc_cfg_eval {
     int64_t max_queries;       /* 0 = every dev query */
     int64_t max_passages;      /* trainer's dev eval corpus: relevant passages + the first N rows (0 = all) */
     bienc_cfg_ints k;          /* cut-offs reported (MRR/nDCG/Recall@k) */
-    int best_metric;           /* bienc_cfg_best: decides checkpoint.keep_best */
+    bienc_metric best_metric;  /* decides checkpoint.keep_best */
     int64_t batch_size;        /* encoding batch */
     int baseline;              /* bienc run: also evaluate the untrained (or pre-trained) bi-encoder */
 } bienc_cfg_eval;
@@ -148,9 +132,9 @@ typedef struct bienc_cfg_output {
 
 typedef struct bienc_cfg_index {
     int64_t M, ef_construction, ef;
-    int metric;                /* bienc_index_metric */
+    bienc_index_metric metric;
     int64_t k;                 /* search depth */
-    int fusion;                /* bienc run's hybrid row: bienc_fusion (0 rrf, 1 linear) */
+    bienc_fusion fusion;       /* bienc run's hybrid row */
 } bienc_cfg_index;
 
 /* Hard-negative mining of `bienc run` (stage `mine`): BM25 (eval/bm25_xapian.py) searches the
@@ -162,7 +146,7 @@ typedef struct bienc_cfg_mine {
     int64_t range_min;         /* skip the top N BM25 ranks */
     int64_t range_max;         /* BM25 depth searched: candidates are ranks [range_min, range_max) */
     int64_t num_negatives;     /* per query */
-    int sampling;              /* 0 top, 1 random */
+    bienc_mine_sampling sampling;
     int bi_encoder, teacher;   /* who trains on them */
     int dense;                 /* candidates: the trained bi-encoder's ranking fused with BM25's
                                   (the stage then runs after the bi-encoder; teacher only) */
@@ -250,7 +234,7 @@ int config_equal(const bienc_run_config *a, const bienc_run_config *b, char *dif
 /* Warm-up steps for a run of total_steps optimiser steps (warmup_steps, or the ratio). */
 int64_t config_warmup_steps(const bienc_cfg_schedule *s, int64_t total_steps);
 /* sentence-transformers' loss name ("MultipleNegativesRankingLoss", ...). */
-const char *config_loss_name(int loss);
+const char *config_loss_name(bienc_loss_kind loss);
 /* The run directory "output.dir/output.name" into buf (name defaults to the stem of
  * cfg->source, else "run"). */
 int config_run_dir(const bienc_run_config *cfg, char *buf, size_t size);

@@ -23,7 +23,7 @@ static const struct {
 static int finalize_model(bienc_cfg_model *m, const bienc_cfg_loss_section *loss, const bienc_cfg_tokenizer *tok,
                           const char *prefix)
 {
-    if (m->size < 0 || m->size >= (int)(sizeof presets / sizeof presets[0]))
+    if ((unsigned)m->size >= sizeof presets / sizeof presets[0])
         return bienc_error(BIENC_EINVAL, "%smodel.size: unknown preset %d", prefix, m->size);
     if (!m->hidden) m->hidden = presets[m->size].hidden;
     if (!m->layers) m->layers = presets[m->size].layers;
@@ -36,18 +36,18 @@ static int finalize_model(bienc_cfg_model *m, const bienc_cfg_loss_section *loss
     if (longest > m->max_positions)
         return bienc_error(BIENC_EINVAL, "tokenizer max length %lld exceeds %smodel.max_positions %lld", (long long)longest,
                            prefix, (long long)m->max_positions);
-    int cross = m->kind == BIENC_CFG_CROSS_ENCODER, bce = loss->name == BIENC_CFG_LOSS_BCE;
-    if (cross && !bce && loss->name != BIENC_CFG_LOSS_MNRL)
+    int cross = m->kind == BIENC_MODEL_CROSS_ENCODER, bce = loss->name == BIENC_LOSS_BCE;
+    if (cross && !bce && loss->name != BIENC_LOSS_MNRL)
         return bienc_error(BIENC_EINVAL,
                            "%smodel.kind cross_encoder is trained with %sloss.name: BinaryCrossEntropy or "
                            "MultipleNegativesRankingLoss, not %s",
                            prefix, prefix, config_loss_name(loss->name));
     if (!cross && bce)
         return bienc_error(BIENC_EINVAL, "%sloss.name BinaryCrossEntropy needs %smodel.kind: cross_encoder", prefix, prefix);
-    if ((loss->name == BIENC_CFG_LOSS_TRIPLET || loss->name == BIENC_CFG_LOSS_MARGIN_MSE) && loss->hard_negatives < 1)
+    if ((loss->name == BIENC_LOSS_TRIPLET || loss->name == BIENC_LOSS_MARGIN_MSE) && loss->hard_negatives < 1)
         return bienc_error(BIENC_EINVAL, "%sloss.name %s needs %sloss.hard_negatives >= 1 (one negative per query)", prefix,
                            config_loss_name(loss->name), prefix);
-    if (m->pooling != 1 && cross) m->pooling = 1;  /* a cross-encoder reads [CLS]: pooling is not a choice */
+    if (cross) m->pooling = BIENC_POOL_CLS;  /* a cross-encoder reads [CLS]: pooling is not a choice */
     return 0;
 }
 
@@ -71,10 +71,9 @@ static int require(const char *value, const char *key, const char *what, const c
 
 static int finalize_data(bienc_cfg_data *d)
 {
-    static const char *formats[] = {"debian", "msmarco_triples", "msmarco_ids", "beir", "hard_negatives"};
-    const char *fmt = d->format >= 0 && d->format < 5 ? formats[d->format] : "?";
+    const char *fmt = cfg_choice_name(cfg_find("data.format"), (int)d->format);
     switch (d->format) {
-    case BIENC_CFG_DATA_DEBIAN:
+    case BIENC_DATA_DEBIAN:
         if (!d->dir && !(d->dir = strdup("data/debian"))) return bienc_error(BIENC_ENOMEM, "config: out of memory");
         BIENC_TRY(fill_path(&d->collection, d->dir, "collection.tsv"));
         BIENC_TRY(fill_path(&d->queries, d->dir, "queries.train.tsv"));
@@ -83,7 +82,7 @@ static int finalize_data(bienc_cfg_data *d)
         BIENC_TRY(fill_path(&d->dev_queries, d->dir, "queries.dev.tsv"));
         BIENC_TRY(fill_path(&d->dev_qrels, d->dir, "qrels.dev.tsv"));
         return 0;
-    case BIENC_CFG_DATA_BEIR:
+    case BIENC_DATA_BEIR:
         if (d->dir) {
             BIENC_TRY(fill_path(&d->collection, d->dir, "corpus.jsonl"));
             BIENC_TRY(fill_path(&d->queries, d->dir, "queries.jsonl"));
@@ -97,13 +96,13 @@ static int finalize_data(bienc_cfg_data *d)
         BIENC_TRY(require(d->collection, "collection", "corpus.jsonl", fmt));
         BIENC_TRY(require(d->queries, "queries", "queries.jsonl", fmt));
         return require(d->qrels, "qrels", "qrels/train.tsv", fmt);
-    case BIENC_CFG_DATA_MSMARCO_TRIPLES:
+    case BIENC_DATA_MSMARCO_TRIPLES:
         return require(d->triples, "triples", "query \\t positive \\t negative texts", fmt);
-    case BIENC_CFG_DATA_MSMARCO_IDS:
+    case BIENC_DATA_MSMARCO_IDS:
         BIENC_TRY(require(d->triples, "triples", "qid \\t pos pid \\t neg pid", fmt));
         BIENC_TRY(require(d->collection, "collection", "collection.tsv", fmt));
         return require(d->queries, "queries", "queries.tsv", fmt);
-    case BIENC_CFG_DATA_HARD_NEGATIVES:
+    case BIENC_DATA_HARD_NEGATIVES:
         BIENC_TRY(require(d->hard_negatives_file, "hard_negatives_file", "JSON lines of hard negatives", fmt));
         BIENC_TRY(require(d->collection, "collection", "collection.tsv", fmt));
         return require(d->queries, "queries", "queries.tsv", fmt);
@@ -124,7 +123,7 @@ int config_finalize(bienc_run_config *cfg)
         return bienc_error(BIENC_EINVAL, "mine.dense mines with the trained bi-encoder, so its negatives cannot train "
                                          "it: set mine.bi_encoder: false (they train the teacher, mine.teacher)");
     int late = cfg->teacher.init_from_bi_encoder || (cfg->mine.enabled && cfg->mine.dense && cfg->mine.teacher);
-    if (cfg->teacher.enabled && late && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE)
+    if (cfg->teacher.enabled && late && cfg->loss.name == BIENC_LOSS_MARGIN_MSE)
         return bienc_error(BIENC_EINVAL, "MarginMSELoss needs the teacher before the bi-encoder, but "
                                          "teacher.init_from_bi_encoder / mine.dense train it after");
     if (cfg->teacher.random_negatives > cfg->teacher.loss.hard_negatives)
@@ -143,11 +142,10 @@ int64_t config_warmup_steps(const bienc_cfg_schedule *s, int64_t total_steps)
     return (int64_t)ceil(s->warmup_ratio * (double)total_steps);
 }
 
-const char *config_loss_name(int loss)
+const char *config_loss_name(bienc_loss_kind loss)
 {
-    static const char *names[] = {"MultipleNegativesRankingLoss", "MultipleNegativesSymmetricRankingLoss", "TripletLoss",
-                                  "MarginMSELoss", "BinaryCrossEntropy"};
-    return loss >= 0 && loss < 5 ? names[loss] : "unknown";
+    const char *name = cfg_choice_name(cfg_find("loss.name"), (int)loss);
+    return *name ? name : "unknown";
 }
 
 int config_run_dir(const bienc_run_config *cfg, char *buf, size_t size)

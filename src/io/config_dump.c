@@ -61,7 +61,7 @@ static int emit_value(yaml_emitter_t *em, const bienc_run_config *cfg, const cfg
     case BIENC_CFG_BOOL:
         return emit_scalar(em, *CFG_CFIELD(cfg, e, int) ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
     case BIENC_CFG_CHOICE:
-        return emit_scalar(em, cfg_choice_name(e, *CFG_CFIELD(cfg, e, int), buf, sizeof buf), YAML_PLAIN_SCALAR_STYLE);
+        return emit_scalar(em, cfg_choice_name(e, *CFG_CFIELD(cfg, e, int)), YAML_PLAIN_SCALAR_STYLE);
     case BIENC_CFG_STRING: {
         const char *s = *CFG_CFIELD(cfg, e, char *);
         return emit_scalar(em, s ? s : "", YAML_DOUBLE_QUOTED_SCALAR_STYLE);

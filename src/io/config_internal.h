@@ -7,13 +7,21 @@
 
 #include "io/config.h"
 
+/* One name of a choice key and the enum value it stands for (src/core/kinds.h). A value's
+ * first name in the table is its canonical spelling (dumps, `bienc config --keys`); later
+ * names of the same value are aliases. Names match in any case. A table ends with {NULL}. */
+typedef struct cfg_choice {
+    const char *name;
+    int value;
+} cfg_choice;
+
 /* One key of a section: its name inside the section (may be dotted: "train.size"). */
 typedef struct cfg_key {
     const char *name;
     bienc_cfg_type type;
-    size_t offset;         /* inside the section struct */
+    size_t offset;         /* inside the section struct (CHOICE: an enum, stored as int) */
     const char *def;       /* default as YAML text; lists as "[1, 2]" */
-    const char *choices;   /* CHOICE: "a|b,b_alias|c" (first spelling is canonical) */
+    const cfg_choice *choices; /* CHOICE: its names */
     double min, max;       /* INT/FLOAT and list elements */
     int min_count, max_count; /* lists */
     const char *doc;
@@ -50,8 +58,8 @@ int cfg_set_list(bienc_run_config *cfg, const cfg_entry *e, const char *const *i
 /* What a key expects, for messages: "a number", "an integer", "true or false", ... */
 const char *cfg_expects(const cfg_entry *e, char *buf, size_t size);
 
-/* Canonical spelling of choice index i of e ("" when out of range). */
-const char *cfg_choice_name(const cfg_entry *e, int i, char *buf, size_t size);
+/* Canonical name of choice value v of e ("" when no name has that value). */
+const char *cfg_choice_name(const cfg_entry *e, int v);
 
 #define CFG_FIELD(cfg, e, T) ((T *)((char *)(cfg) + (e)->offset))
 #define CFG_CFIELD(cfg, e, T) ((const T *)((const char *)(cfg) + (e)->offset))

@@ -13,85 +13,129 @@
 #include "io/config_internal.h"
 
 #define BIG 1e15
-#define KEY(T, name, type, field, def, choices, lo, hi, doc) \
-    {name, type, offsetof(T, field), def, choices, lo, hi, 0, 0, doc}
+#define KEY(T, name, type, field, def, lo, hi, doc) {name, type, offsetof(T, field), def, NULL, lo, hi, 0, 0, doc}
+/* A choice key: the field is an enum of src/core/kinds.h, read and written as an int (the
+ * size check refuses to compile any other field). */
+#define CHOICE(T, name, field, def, choices, doc)                                                               \
+    {name, BIENC_CFG_CHOICE, offsetof(T, field) + 0 * sizeof(char[sizeof(((T *)0)->field) == sizeof(int) ? 1 : -1]), \
+     def, choices, 0, 0, 0, 0, doc}
 #define LIST(T, name, type, field, def, lo, hi, nmin, nmax, doc) \
     {name, type, offsetof(T, field), def, NULL, lo, hi, nmin, nmax, doc}
 #define I BIENC_CFG_INT
 #define F BIENC_CFG_FLOAT
 #define B BIENC_CFG_BOOL
 #define S BIENC_CFG_STRING
-#define C BIENC_CFG_CHOICE
+
+/* Choice tables: name -> enum value (src/core/kinds.h). A value's first name is canonical;
+ * the others are names users know from sentence-transformers, Hugging Face or PyTorch. */
+#define END {NULL, 0}
+static const cfg_choice model_kinds[] = {{"bi_encoder", BIENC_MODEL_BI_ENCODER}, {"cross_encoder", BIENC_MODEL_CROSS_ENCODER}, END};
+static const cfg_choice model_sizes[] = {
+    {"tiny", BIENC_CFG_SIZE_TINY},           {"mini", BIENC_CFG_SIZE_MINI},
+    {"small", BIENC_CFG_SIZE_SMALL},         {"medium", BIENC_CFG_SIZE_MEDIUM},
+    {"minilm_l6", BIENC_CFG_SIZE_MINILM_L6}, {"minilm_l12", BIENC_CFG_SIZE_MINILM_L12},
+    {"base", BIENC_CFG_SIZE_BASE},           END};
+static const cfg_choice activations[] = {
+    {"gelu", BIENC_GELU_ERF}, {"gelu_new", BIENC_GELU_TANH}, {"gelu_pytorch_tanh", BIENC_GELU_TANH} /* HF */, END};
+static const cfg_choice pool_modes[] = {{"mean", BIENC_POOL_MEAN}, {"cls", BIENC_POOL_CLS}, {"max", BIENC_POOL_MAX}, END};
+static const cfg_choice data_formats[] = {
+    {"debian", BIENC_DATA_DEBIAN}, {"msmarco_triples", BIENC_DATA_MSMARCO_TRIPLES}, {"msmarco_ids", BIENC_DATA_MSMARCO_IDS},
+    {"beir", BIENC_DATA_BEIR},     {"hard_negatives", BIENC_DATA_HARD_NEGATIVES},   END};
+static const cfg_choice losses[] = {
+    {"MultipleNegativesRankingLoss", BIENC_LOSS_MNRL},
+    {"MultipleNegativesSymmetricRankingLoss", BIENC_LOSS_MNRL_SYMMETRIC},
+    {"TripletLoss", BIENC_LOSS_TRIPLET},
+    {"MarginMSELoss", BIENC_LOSS_MARGIN_MSE},
+    {"BinaryCrossEntropy", BIENC_LOSS_BCE},
+    {"mnrl", BIENC_LOSS_MNRL},
+    {"BinaryCrossEntropyLoss", BIENC_LOSS_BCE}, /* sentence-transformers' cross-encoder loss class */
+    {"BCEWithLogitsLoss", BIENC_LOSS_BCE},      /* PyTorch's */
+    END};
+static const cfg_choice similarities[] = {
+    {"cos_sim", BIENC_SIM_COS}, {"dot_score", BIENC_SIM_DOT}, {"cosine", BIENC_SIM_COS}, {"dot", BIENC_SIM_DOT}, END};
+static const cfg_choice distances[] = {{"euclidean", BIENC_DIST_EUCLIDEAN}, {"cosine", BIENC_DIST_COSINE}, END};
+static const cfg_choice schedules[] = {
+    {"warmup_linear", BIENC_SCHED_WARMUP_LINEAR}, {"constant", BIENC_SCHED_CONSTANT}, {"cosine", BIENC_SCHED_COSINE},
+    {"linear", BIENC_SCHED_WARMUP_LINEAR}, /* Hugging Face's; sentence-transformers' fit(scheduler=...): */
+    {"WarmupLinear", BIENC_SCHED_WARMUP_LINEAR}, {"ConstantLR", BIENC_SCHED_CONSTANT},
+    {"WarmupConstant", BIENC_SCHED_CONSTANT},    {"WarmupCosine", BIENC_SCHED_COSINE},
+    END};
+static const cfg_choice precisions[] = {
+    {"fp32", BIENC_PRECISION_FP32}, {"bf16", BIENC_PRECISION_BF16}, {"auto", BIENC_PRECISION_AUTO}, END};
+static const cfg_choice best_metrics[] = {{"mrr@10", BIENC_METRIC_MRR10}, {"ndcg@10", BIENC_METRIC_NDCG10},
+                                          {"recall@10", BIENC_METRIC_RECALL10}, {"map@100", BIENC_METRIC_MAP100}, END};
+static const cfg_choice index_metrics[] = {{"l2", BIENC_INDEX_L2}, {"ip", BIENC_INDEX_IP}, {"cosine", BIENC_INDEX_COSINE}, END};
+static const cfg_choice fusions[] = {{"rrf", BIENC_FUSION_RRF}, {"linear", BIENC_FUSION_LINEAR}, END};
+static const cfg_choice samplings[] = {{"top", BIENC_MINE_TOP}, {"random", BIENC_MINE_RANDOM}, END};
+#undef END
 
 #define M bienc_cfg_model
 static const cfg_key model_keys[] = {
-    KEY(M, "kind", C, kind, "bi_encoder", "bi_encoder|cross_encoder", 0, 0,
+    CHOICE(M, "kind", kind, "bi_encoder", model_kinds,
         "bi_encoder: one encoder for queries and passages (shared weights); cross_encoder: [CLS] q [SEP] p [SEP] -> one logit"),
-    KEY(M, "size", C, size, "minilm_l6", "tiny|mini|small|medium|minilm_l6,minilm-l6|minilm_l12,minilm-l12|base", 0, 0,
+    CHOICE(M, "size", size, "minilm_l6", model_sizes,
         "preset for hidden/layers/heads/intermediate: tiny 128/2/2/512, mini 256/4/4/1024, small 512/4/8/2048, "
         "medium 512/8/8/2048, minilm_l6 384/6/12/1536, minilm_l12 384/12/12/1536, base 768/12/12/3072"),
-    KEY(M, "hidden", I, hidden, "0", NULL, 0, 65536, "hidden size (0 = from model.size); a multiple of heads"),
-    KEY(M, "layers", I, layers, "0", NULL, 0, 1024, "transformer layers (0 = from model.size)"),
-    KEY(M, "heads", I, heads, "0", NULL, 0, 1024, "attention heads (0 = from model.size)"),
-    KEY(M, "intermediate", I, intermediate, "0", NULL, 0, 1048576, "feed-forward size (0 = from model.size)"),
-    KEY(M, "max_positions", I, max_positions, "512", NULL, 1, 65536, "position embeddings: longest sequence accepted"),
-    KEY(M, "type_vocab", I, type_vocab, "2", NULL, 1, 1024, "token type embeddings (BERT: 2)"),
-    KEY(M, "vocab_size", I, vocab_size, "0", NULL, 0, 16777216, "word embeddings (0 = the tokenizer's vocabulary size)"),
-    KEY(M, "dropout", F, dropout, "0.1", NULL, 0, 0.99, "hidden dropout probability (hidden_dropout_prob)"),
-    KEY(M, "attention_dropout", F, attention_dropout, "0.1", NULL, 0, 0.99, "attention dropout (attention_probs_dropout_prob)"),
-    KEY(M, "layer_norm_eps", F, layer_norm_eps, "1e-12", NULL, 0, 1, "LayerNorm epsilon"),
-    KEY(M, "initializer_range", F, initializer_range, "0.02", NULL, 0, 10, "std of BERT's normal initialisation"),
-    KEY(M, "activation", C, activation, "gelu", "gelu|gelu_new,gelu_pytorch_tanh", 0, 0,
+    KEY(M, "hidden", I, hidden, "0", 0, 65536, "hidden size (0 = from model.size); a multiple of heads"),
+    KEY(M, "layers", I, layers, "0", 0, 1024, "transformer layers (0 = from model.size)"),
+    KEY(M, "heads", I, heads, "0", 0, 1024, "attention heads (0 = from model.size)"),
+    KEY(M, "intermediate", I, intermediate, "0", 0, 1048576, "feed-forward size (0 = from model.size)"),
+    KEY(M, "max_positions", I, max_positions, "512", 1, 65536, "position embeddings: longest sequence accepted"),
+    KEY(M, "type_vocab", I, type_vocab, "2", 1, 1024, "token type embeddings (BERT: 2)"),
+    KEY(M, "vocab_size", I, vocab_size, "0", 0, 16777216, "word embeddings (0 = the tokenizer's vocabulary size)"),
+    KEY(M, "dropout", F, dropout, "0.1", 0, 0.99, "hidden dropout probability (hidden_dropout_prob)"),
+    KEY(M, "attention_dropout", F, attention_dropout, "0.1", 0, 0.99, "attention dropout (attention_probs_dropout_prob)"),
+    KEY(M, "layer_norm_eps", F, layer_norm_eps, "1e-12", 0, 1, "LayerNorm epsilon"),
+    KEY(M, "initializer_range", F, initializer_range, "0.02", 0, 10, "std of BERT's normal initialisation"),
+    CHOICE(M, "activation", activation, "gelu", activations,
         "gelu (erf, BERT) or gelu_new (tanh approximation)"),
-    KEY(M, "init_from", S, init_from, "", NULL, 0, 0, "checkpoint (.h5) to start from; empty = from scratch"),
-    KEY(M, "pooling", C, pooling, "mean", "mean|cls|max", 0, 0, "sentence embedding from the token states"),
-    KEY(M, "normalize", B, normalize, "false", NULL, 0, 0, "L2-normalise the embeddings"),
+    KEY(M, "init_from", S, init_from, "", 0, 0, "checkpoint (.h5) to start from; empty = from scratch"),
+    CHOICE(M, "pooling", pooling, "mean", pool_modes, "sentence embedding from the token states"),
+    KEY(M, "normalize", B, normalize, "false", 0, 0, "L2-normalise the embeddings"),
 };
 #undef M
 
 #define T bienc_cfg_tokenizer
 static const cfg_key tokenizer_keys[] = {
-    KEY(T, "vocab", S, vocab, "", NULL, 0, 0, "vocab.txt or tokenizer.json; empty = train a vocabulary on the training texts"),
-    KEY(T, "train.size", I, train_size, "8000", NULL, 16, 16777216, "size of a trained vocabulary (with the 5 specials)"),
-    KEY(T, "train.min_frequency", I, train_min_frequency, "2", NULL, 1, BIG, "a pair merges only if seen this often"),
-    KEY(T, "lower_case", B, lower_case, "true", NULL, 0, 0, "lower-case and strip accents (uncased BERT)"),
-    KEY(T, "max_query_length", I, max_query_length, "32", NULL, 2, 65536, "tokens per query, with [CLS] and [SEP]"),
-    KEY(T, "max_passage_length", I, max_passage_length, "128", NULL, 2, 65536, "tokens per passage, with [CLS] and [SEP]"),
+    KEY(T, "vocab", S, vocab, "", 0, 0, "vocab.txt or tokenizer.json; empty = train a vocabulary on the training texts"),
+    KEY(T, "train.size", I, train_size, "8000", 16, 16777216, "size of a trained vocabulary (with the 5 specials)"),
+    KEY(T, "train.min_frequency", I, train_min_frequency, "2", 1, BIG, "a pair merges only if seen this often"),
+    KEY(T, "lower_case", B, lower_case, "true", 0, 0, "lower-case and strip accents (uncased BERT)"),
+    KEY(T, "max_query_length", I, max_query_length, "32", 2, 65536, "tokens per query, with [CLS] and [SEP]"),
+    KEY(T, "max_passage_length", I, max_passage_length, "128", 2, 65536, "tokens per passage, with [CLS] and [SEP]"),
 };
 #undef T
 
 #define D bienc_cfg_data
 static const cfg_key data_keys[] = {
-    KEY(D, "format", C, format, "debian", "debian|msmarco_triples|msmarco_ids|beir|hard_negatives", 0, 0,
+    CHOICE(D, "format", format, "debian", data_formats,
         "training data layout (see README: data formats)"),
-    KEY(D, "dir", S, dir, "", NULL, 0, 0, "debian/beir: directory whose standard files fill the empty paths (debian: data/debian)"),
-    KEY(D, "collection", S, collection, "", NULL, 0, 0, "passages: collection.tsv (pid \\t text) or BEIR corpus.jsonl"),
-    KEY(D, "queries", S, queries, "", NULL, 0, 0, "training queries: queries.tsv (qid \\t text) or queries.jsonl"),
-    KEY(D, "qrels", S, qrels, "", NULL, 0, 0, "training qrels (TREC or tab form)"),
-    KEY(D, "triples", S, triples, "", NULL, 0, 0, "triples: text (query \\t pos \\t neg) or ids (qid \\t pid \\t pid), optionally followed by teacher scores for MarginMSELoss (margin, or pos score \\t neg score)"),
-    KEY(D, "hard_negatives_file", S, hard_negatives_file, "", NULL, 0, 0,
+    KEY(D, "dir", S, dir, "", 0, 0, "debian/beir: directory whose standard files fill the empty paths (debian: data/debian)"),
+    KEY(D, "collection", S, collection, "", 0, 0, "passages: collection.tsv (pid \\t text) or BEIR corpus.jsonl"),
+    KEY(D, "queries", S, queries, "", 0, 0, "training queries: queries.tsv (qid \\t text) or queries.jsonl"),
+    KEY(D, "qrels", S, qrels, "", 0, 0, "training qrels (TREC or tab form)"),
+    KEY(D, "triples", S, triples, "", 0, 0, "triples: text (query \\t pos \\t neg) or ids (qid \\t pid \\t pid), optionally followed by teacher scores for MarginMSELoss (margin, or pos score \\t neg score)"),
+    KEY(D, "hard_negatives_file", S, hard_negatives_file, "", 0, 0,
         "hard negatives JSON lines {\"qid\", \"pos\": [..], \"neg\": {system: [..]}}"),
-    KEY(D, "dev_queries", S, dev_queries, "", NULL, 0, 0, "dev queries for evaluation during training"),
-    KEY(D, "dev_qrels", S, dev_qrels, "", NULL, 0, 0, "dev qrels"),
-    KEY(D, "skip_malformed", B, skip_malformed, "false", NULL, 0, 0, "skip (and count) malformed rows instead of failing"),
-    KEY(D, "max_examples", I, max_examples, "0", NULL, 0, BIG, "use only the first N training examples, in file order (0 = all)"),
+    KEY(D, "dev_queries", S, dev_queries, "", 0, 0, "dev queries for evaluation during training"),
+    KEY(D, "dev_qrels", S, dev_qrels, "", 0, 0, "dev qrels"),
+    KEY(D, "skip_malformed", B, skip_malformed, "false", 0, 0, "skip (and count) malformed rows instead of failing"),
+    KEY(D, "max_examples", I, max_examples, "0", 0, BIG, "use only the first N training examples, in file order (0 = all)"),
 };
 #undef D
 
 #define L bienc_cfg_loss_section
 static const cfg_key loss_keys[] = {
-    KEY(L, "name", C, name, "MultipleNegativesRankingLoss",
-        "MultipleNegativesRankingLoss,mnrl|MultipleNegativesSymmetricRankingLoss|TripletLoss|MarginMSELoss|"
-        "BinaryCrossEntropy,BinaryCrossEntropyLoss,BCEWithLogitsLoss",
-        0, 0, "sentence-transformers' loss names; a cross-encoder trains with BinaryCrossEntropy (pointwise) or "
+    CHOICE(L, "name", name, "MultipleNegativesRankingLoss", losses,
+        "sentence-transformers' loss names; a cross-encoder trains with BinaryCrossEntropy (pointwise) or "
               "MultipleNegativesRankingLoss (listwise: each query's positive among its 1 + hard_negatives passages)"),
-    KEY(L, "scale", F, scale, "20", NULL, 0, 1e6, "MNRL: similarities are multiplied by this (1 / temperature)"),
-    KEY(L, "similarity", C, similarity, "cos_sim", "cos_sim,cosine,cos|dot_score,dot", 0, 0, "MNRL similarity function"),
-    KEY(L, "distance", C, distance, "euclidean", "euclidean|cosine", 0, 0, "TripletLoss distance"),
-    KEY(L, "margin", F, margin, "5", NULL, 0, 1e6, "TripletLoss margin"),
-    KEY(L, "hard_negatives", I, hard_negatives, "1", NULL, 0, 64,
+    KEY(L, "scale", F, scale, "20", 0, 1e6, "MNRL: similarities are multiplied by this (1 / temperature)"),
+    CHOICE(L, "similarity", similarity, "cos_sim", similarities, "MNRL similarity function"),
+    CHOICE(L, "distance", distance, "euclidean", distances, "TripletLoss distance"),
+    KEY(L, "margin", F, margin, "5", 0, 1e6, "TripletLoss margin"),
+    KEY(L, "hard_negatives", I, hard_negatives, "1", 0, 64,
         "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1)"),
-    KEY(L, "mini_batch_size", I, mini_batch_size, "0", NULL, 0, 1048576,
+    KEY(L, "mini_batch_size", I, mini_batch_size, "0", 0, 1048576,
         "MNRL: 0 = plain; N > 0 = GradCache (sentence-transformers' CachedMultipleNegativesRankingLoss): embed N "
         "sequences at a time, so train.batch_size (the in-batch negatives) can grow at the memory of N"),
 };
@@ -99,36 +143,34 @@ static const cfg_key loss_keys[] = {
 
 #define O bienc_cfg_optim
 static const cfg_key optim_keys[] = {
-    KEY(O, "lr", F, lr, "2e-05", NULL, 0, 10, "peak learning rate (AdamW); alias train.lr"),
-    KEY(O, "weight_decay", F, weight_decay, "0.01", NULL, 0, 10, "decoupled weight decay (not on biases and LayerNorm)"),
+    KEY(O, "lr", F, lr, "2e-05", 0, 10, "peak learning rate (AdamW); alias train.lr"),
+    KEY(O, "weight_decay", F, weight_decay, "0.01", 0, 10, "decoupled weight decay (not on biases and LayerNorm)"),
     LIST(O, "betas", BIENC_CFG_FLOATS, betas, "[0.9, 0.999]", 0, 0.9999999999, 2, 2, "AdamW betas [beta1, beta2]"),
-    KEY(O, "eps", F, eps, "1e-06", NULL, 0, 1, "AdamW epsilon (sentence-transformers: 1e-6)"),
-    KEY(O, "max_grad_norm", F, max_grad_norm, "1", NULL, 0, 1e9, "clip gradients to this global L2 norm (0 = no clipping)"),
-    KEY(O, "grad_accumulation", I, grad_accumulation, "1", NULL, 1, 65536, "micro-batches per optimiser step"),
+    KEY(O, "eps", F, eps, "1e-06", 0, 1, "AdamW epsilon (sentence-transformers: 1e-6)"),
+    KEY(O, "max_grad_norm", F, max_grad_norm, "1", 0, 1e9, "clip gradients to this global L2 norm (0 = no clipping)"),
+    KEY(O, "grad_accumulation", I, grad_accumulation, "1", 1, 65536, "micro-batches per optimiser step"),
 };
 #undef O
 
 #define H bienc_cfg_schedule
 static const cfg_key schedule_keys[] = {
-    KEY(H, "name", C, name, "warmup_linear",
-        "warmup_linear,warmuplinear,warmup-linear,linear|constant,constantlr,warmupconstant,warmup_constant|"
-        "cosine,warmupcosine,warmup_cosine",
-        0, 0, "learning-rate schedule (Hugging Face's linear / constant / cosine with warm-up)"),
-    KEY(H, "warmup_steps", I, warmup_steps, "-1", NULL, -1, BIG, "warm-up optimiser steps (-1 = warmup_ratio x total steps)"),
-    KEY(H, "warmup_ratio", F, warmup_ratio, "0.1", NULL, 0, 1, "warm-up as a fraction of the total steps"),
+    CHOICE(H, "name", name, "warmup_linear", schedules,
+        "learning-rate schedule (Hugging Face's linear / constant / cosine with warm-up)"),
+    KEY(H, "warmup_steps", I, warmup_steps, "-1", -1, BIG, "warm-up optimiser steps (-1 = warmup_ratio x total steps)"),
+    KEY(H, "warmup_ratio", F, warmup_ratio, "0.1", 0, 1, "warm-up as a fraction of the total steps"),
 };
 #undef H
 
 #define R bienc_cfg_train
 static const cfg_key train_keys[] = {
-    KEY(R, "batch_size", I, batch_size, "32", NULL, 1, 1048576, "queries per micro-batch (in-batch negatives for MNRL)"),
-    KEY(R, "epochs", I, epochs, "1", NULL, 1, 1000000, "passes over the training data (ignored when steps > 0)"),
-    KEY(R, "steps", I, steps, "0", NULL, 0, BIG, "optimiser steps (0 = from epochs)"),
-    KEY(R, "seed", I, seed, "42", NULL, 0, 9007199254740992.0, "seed of initialisation, shuffling and dropout"),
-    KEY(R, "threads", I, threads, "0", NULL, 0, 4096, "OpenMP threads (0 = all cores)"),
-    KEY(R, "no_duplicates", B, no_duplicates, "true", NULL, 0, 0, "no text twice in a batch (true in-batch negatives)"),
-    KEY(R, "log_every_steps", I, log_every_steps, "10", NULL, 1, BIG, "metrics log line every N optimiser steps"),
-    KEY(R, "precision", C, precision, "fp32", "fp32|bf16|auto", 0, 0,
+    KEY(R, "batch_size", I, batch_size, "32", 1, 1048576, "queries per micro-batch (in-batch negatives for MNRL)"),
+    KEY(R, "epochs", I, epochs, "1", 1, 1000000, "passes over the training data (ignored when steps > 0)"),
+    KEY(R, "steps", I, steps, "0", 0, BIG, "optimiser steps (0 = from epochs)"),
+    KEY(R, "seed", I, seed, "42", 0, 9007199254740992.0, "seed of initialisation, shuffling and dropout"),
+    KEY(R, "threads", I, threads, "0", 0, 4096, "OpenMP threads (0 = all cores)"),
+    KEY(R, "no_duplicates", B, no_duplicates, "true", 0, 0, "no text twice in a batch (true in-batch negatives)"),
+    KEY(R, "log_every_steps", I, log_every_steps, "10", 1, BIG, "metrics log line every N optimiser steps"),
+    CHOICE(R, "precision", precision, "fp32", precisions,
         "matrix products of training: fp32, bf16 inputs with fp32 accumulation (autocast-style mixed precision; "
         "weights, gradients, AdamW and checkpoints stay fp32), or auto: bf16 where the CPU has a bf16 kernel "
         "(AVX512_BF16), else fp32; `bienc version` shows the bf16 kernel"),
@@ -137,41 +179,41 @@ static const cfg_key train_keys[] = {
 
 #define E bienc_cfg_eval
 static const cfg_key eval_keys[] = {
-    KEY(E, "every_steps", I, every_steps, "500", NULL, 0, BIG, "evaluate on the dev set every N steps (0 = only at the end)"),
-    KEY(E, "max_queries", I, max_queries, "0", NULL, 0, BIG, "dev queries used (0 = all)"),
-    KEY(E, "max_passages", I, max_passages, "10000", NULL, 0, BIG, "corpus of the dev evaluations during training: the selected queries' relevant passages + the first N collection rows (0 = the whole collection; `bienc run`'s final evaluation always uses the whole collection)"),
+    KEY(E, "every_steps", I, every_steps, "500", 0, BIG, "evaluate on the dev set every N steps (0 = only at the end)"),
+    KEY(E, "max_queries", I, max_queries, "0", 0, BIG, "dev queries used (0 = all)"),
+    KEY(E, "max_passages", I, max_passages, "10000", 0, BIG, "corpus of the dev evaluations during training: the selected queries' relevant passages + the first N collection rows (0 = the whole collection; `bienc run`'s final evaluation always uses the whole collection)"),
     LIST(E, "k", BIENC_CFG_INTS, k, "[1, 5, 10, 100]", 1, 1000000, 1, BIENC_CFG_MAX_LIST, "cut-offs reported (Recall@k, ...)"),
-    KEY(E, "best_metric", C, best_metric, "mrr@10", "mrr@10|ndcg@10|recall@10|map@100", 0, 0, "metric that picks the best checkpoint"),
-    KEY(E, "batch_size", I, batch_size, "64", NULL, 1, 1048576, "texts per encoding batch"),
-    KEY(E, "baseline", B, baseline, "true", NULL, 0, 0,
+    CHOICE(E, "best_metric", best_metric, "mrr@10", best_metrics, "metric that picks the best checkpoint"),
+    KEY(E, "batch_size", I, batch_size, "64", 1, 1048576, "texts per encoding batch"),
+    KEY(E, "baseline", B, baseline, "true", 0, 0,
         "bienc run: also evaluate the bi-encoder before training (untrained, or as pre-trained) on the whole collection"),
 };
 #undef E
 
 #define K bienc_cfg_checkpoint
 static const cfg_key checkpoint_keys[] = {
-    KEY(K, "every_steps", I, every_steps, "1000", NULL, 0, BIG, "checkpoint every N steps (0 = only at the end)"),
-    KEY(K, "keep_last", I, keep_last, "3", NULL, 0, 1000000, "keep the last N step checkpoints (0 = all)"),
-    KEY(K, "keep_best", B, keep_best, "true", NULL, 0, 0, "also keep the best checkpoint by eval.best_metric"),
-    KEY(K, "dir", S, dir, "checkpoints", NULL, 0, 0, "checkpoints go to DIR/<run name>/step-N.h5"),
+    KEY(K, "every_steps", I, every_steps, "1000", 0, BIG, "checkpoint every N steps (0 = only at the end)"),
+    KEY(K, "keep_last", I, keep_last, "3", 0, 1000000, "keep the last N step checkpoints (0 = all)"),
+    KEY(K, "keep_best", B, keep_best, "true", 0, 0, "also keep the best checkpoint by eval.best_metric"),
+    KEY(K, "dir", S, dir, "checkpoints", 0, 0, "checkpoints go to DIR/<run name>/step-N.h5"),
 };
 #undef K
 
 #define P bienc_cfg_output
 static const cfg_key output_keys[] = {
-    KEY(P, "dir", S, dir, "runs", NULL, 0, 0, "parent of run directories (config, metrics log, report)"),
-    KEY(P, "name", S, name, "", NULL, 0, 0, "run name (empty = the config file's name without .yaml)"),
+    KEY(P, "dir", S, dir, "runs", 0, 0, "parent of run directories (config, metrics log, report)"),
+    KEY(P, "name", S, name, "", 0, 0, "run name (empty = the config file's name without .yaml)"),
 };
 #undef P
 
 #define X bienc_cfg_index
 static const cfg_key index_keys[] = {
-    KEY(X, "M", I, M, "16", NULL, 2, 512, "HNSW links per element (2*M on level 0)"),
-    KEY(X, "ef_construction", I, ef_construction, "200", NULL, 1, 1000000, "HNSW candidate list while building"),
-    KEY(X, "ef", I, ef, "128", NULL, 1, 1000000, "HNSW candidate list while searching"),
-    KEY(X, "metric", C, metric, "cosine", "l2|ip|cosine", 0, 0, "distance of the index"),
-    KEY(X, "k", I, k, "100", NULL, 1, 1000000, "results per query"),
-    KEY(X, "fusion", C, fusion, "linear", "rrf|linear", 0, 0,
+    KEY(X, "M", I, M, "16", 2, 512, "HNSW links per element (2*M on level 0)"),
+    KEY(X, "ef_construction", I, ef_construction, "200", 1, 1000000, "HNSW candidate list while building"),
+    KEY(X, "ef", I, ef, "128", 1, 1000000, "HNSW candidate list while searching"),
+    CHOICE(X, "metric", metric, "cosine", index_metrics, "distance of the index"),
+    KEY(X, "k", I, k, "100", 1, 1000000, "results per query"),
+    CHOICE(X, "fusion", fusion, "linear", fusions,
         "bienc run's hybrid row: reciprocal-rank fusion (k 60) or the sum of min-max normalised scores of the HNSW "
         "and BM25 runs (equal weights)"),
 };
@@ -179,18 +221,18 @@ static const cfg_key index_keys[] = {
 
 #define N bienc_cfg_mine
 static const cfg_key mine_keys[] = {
-    KEY(N, "enabled", B, enabled, "false", NULL, 0, 0,
+    KEY(N, "enabled", B, enabled, "false", 0, 0,
         "bienc run: mine hard negatives from BM25's ranking of the training queries (see mine.bi_encoder, mine.teacher)"),
-    KEY(N, "max_queries", I, max_queries, "0", NULL, 0, BIG, "mine for the first N training queries (0 = all)"),
-    KEY(N, "range_min", I, range_min, "0", NULL, 0, 1000000, "skip BM25's top N ranks (likely unjudged positives)"),
-    KEY(N, "range_max", I, range_max, "30", NULL, 1, 1000000, "candidates are BM25's ranks [range_min, range_max)"),
-    KEY(N, "num_negatives", I, num_negatives, "4", NULL, 0, 1024, "negatives kept per query (0 = every candidate in the range)"),
-    KEY(N, "sampling", C, sampling, "top", "top|random", 0, 0, "the best-ranked candidates, or a seeded random sample"),
-    KEY(N, "bi_encoder", B, bi_encoder, "true", NULL, 0, 0,
+    KEY(N, "max_queries", I, max_queries, "0", 0, BIG, "mine for the first N training queries (0 = all)"),
+    KEY(N, "range_min", I, range_min, "0", 0, 1000000, "skip BM25's top N ranks (likely unjudged positives)"),
+    KEY(N, "range_max", I, range_max, "30", 1, 1000000, "candidates are BM25's ranks [range_min, range_max)"),
+    KEY(N, "num_negatives", I, num_negatives, "4", 0, 1024, "negatives kept per query (0 = every candidate in the range)"),
+    CHOICE(N, "sampling", sampling, "top", samplings, "the best-ranked candidates, or a seeded random sample"),
+    KEY(N, "bi_encoder", B, bi_encoder, "true", 0, 0,
         "the bi-encoder trains on the mined negatives (data.format hard_negatives, loss.hard_negatives per query)"),
-    KEY(N, "teacher", B, teacher, "true", NULL, 0, 0,
+    KEY(N, "teacher", B, teacher, "true", 0, 0,
         "the teacher's negatives come from the mined ones (teacher.random_negatives of them stay random)"),
-    KEY(N, "dense", B, dense, "false", NULL, 0, 0,
+    KEY(N, "dense", B, dense, "false", 0, 0,
         "mine from the trained bi-encoder's ranking fused with BM25's (index.fusion) instead of BM25's alone; "
         "the stage then runs after the bi-encoder, so only the teacher trains on them (mine.bi_encoder: false)"),
 };
@@ -198,12 +240,12 @@ static const cfg_key mine_keys[] = {
 
 #define Q bienc_cfg_teacher
 static const cfg_key teacher_keys[] = {
-    KEY(Q, "enabled", B, enabled, "true", NULL, 0, 0, "bienc run: train (or load) a cross-encoder teacher and rerank with it"),
-    KEY(Q, "rerank_depth", I, rerank_depth, "100", NULL, 1, 1000000,
+    KEY(Q, "enabled", B, enabled, "true", 0, 0, "bienc run: train (or load) a cross-encoder teacher and rerank with it"),
+    KEY(Q, "rerank_depth", I, rerank_depth, "100", 1, 1000000,
         "the teacher re-scores the top-N of the hybrid run (else of the bi-encoder's exact run)"),
-    KEY(Q, "init_from_bi_encoder", B, init_from_bi_encoder, "false", NULL, 0, 0,
+    KEY(Q, "init_from_bi_encoder", B, init_from_bi_encoder, "false", 0, 0,
         "bienc run: the teacher's encoder starts from the trained bi-encoder (the teacher then trains after it)"),
-    KEY(Q, "random_negatives", I, random_negatives, "-1", NULL, -1, 64,
+    KEY(Q, "random_negatives", I, random_negatives, "-1", -1, 64,
         "with mined negatives (mine.teacher): how many of each query's teacher.loss.hard_negatives are random "
         "collection passages, the rest mined (-1: every other one)"),
 };
@@ -211,9 +253,9 @@ static const cfg_key teacher_keys[] = {
 
 #define M bienc_cfg_pretrain
 static const cfg_key pretrain_keys[] = {
-    KEY(M, "enabled", B, enabled, "false", NULL, 0, 0, "bienc run: MLM pre-training of the encoder first; the bi-encoder and the teacher start from it"),
-    KEY(M, "mask_prob", F, mask_prob, "0.15", NULL, 0.001, 0.999, "fraction of tokens chosen as MLM targets (of them 80% [MASK], 10% random, 10% unchanged)"),
-    KEY(M, "max_length", I, max_length, "128", NULL, 3, 1000000, "tokens per collection passage, [CLS] and [SEP] included (at most model.max_positions)"),
+    KEY(M, "enabled", B, enabled, "false", 0, 0, "bienc run: MLM pre-training of the encoder first; the bi-encoder and the teacher start from it"),
+    KEY(M, "mask_prob", F, mask_prob, "0.15", 0.001, 0.999, "fraction of tokens chosen as MLM targets (of them 80% [MASK], 10% random, 10% unchanged)"),
+    KEY(M, "max_length", I, max_length, "128", 3, 1000000, "tokens per collection passage, [CLS] and [SEP] included (at most model.max_positions)"),
 };
 #undef M
 
@@ -275,17 +317,19 @@ static cfg_entry entries[MAX_ENTRIES];
 static int n_entries;
 static pthread_once_t entries_once = PTHREAD_ONCE_INIT;
 
-static void canonical_choices(const char *choices, char *out, size_t size)
+/* "a|b|c": the first name of each value, in table order. */
+static void canonical_choices(const cfg_choice *choices, char *out, size_t size)
 {
-    /* "a,a2|b|c,c2" -> "a|b|c" */
     size_t o = 0;
-    int skip = 0;
-    for (const char *p = choices; *p && o + 1 < size; p++) {
-        if (*p == '|') skip = 0;
-        else if (*p == ',') skip = 1;
-        if (!skip) out[o++] = *p;
+    out[0] = 0;
+    for (const cfg_choice *c = choices; c->name; c++) {
+        const cfg_choice *first = choices;
+        while (first->value != c->value) first++;
+        if (first != c) continue;
+        int n = snprintf(out + o, size - o, "%s%s", o ? "|" : "", c->name);
+        BIENC_ASSERT(n > 0 && (size_t)n < size - o);
+        o += (size_t)n;
     }
-    out[o] = 0;
 }
 
 static void build_entries(void)

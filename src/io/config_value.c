@@ -114,33 +114,20 @@ static int parse_bool(const char *text, size_t len, int *out)
     return -1;
 }
 
-/* Index of the choice whose spelling (any alias, any case) equals text, or -1. */
-static int parse_choice(const char *choices, const char *text, size_t len)
+/* The value of the choice whose name (canonical or alias, any case) equals text, or -1. */
+static int parse_choice(const cfg_choice *choices, const char *text, size_t len)
 {
     if (!text || len == 0) return -1;
-    int index = 0;
-    const char *p = choices;
-    while (*p) {
-        size_t n = strcspn(p, ",|");
-        if (n == len && strncasecmp(p, text, len) == 0) return index;
-        p += n;
-        if (*p == '|') index++;
-        if (*p) p++;
-    }
+    for (const cfg_choice *c = choices; c->name; c++)
+        if (strlen(c->name) == len && strncasecmp(c->name, text, len) == 0) return c->value;
     return -1;
 }
 
-const char *cfg_choice_name(const cfg_entry *e, int i, char *buf, size_t size)
+const char *cfg_choice_name(const cfg_entry *e, int v)
 {
-    const char *p = e->choices;
-    for (int k = 0; k < i && p; k++) {
-        p = strchr(p, '|');
-        if (p) p++;
-    }
-    if (!p || i < 0) return snprintf(buf, size, "%s", ""), buf;
-    size_t n = strcspn(p, "|");
-    snprintf(buf, size, "%.*s", (int)n, p);
-    return buf;
+    for (const cfg_choice *c = e->key->choices; c->name; c++)
+        if (c->value == v) return c->name;
+    return "";
 }
 
 static int utf8_valid(const unsigned char *s, size_t len)

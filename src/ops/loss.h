@@ -14,8 +14,6 @@
 /* Mean over rows of -log softmax(logits[n, m])[i, labels[i]]; labels in [0, m). */
 int loss_cross_entropy(bienc_tape *tape, bienc_tensor *logits, const int32_t *labels, bienc_tensor **out);
 
-typedef enum { BIENC_DIST_EUCLIDEAN = 0, BIENC_DIST_COSINE = 1 } bienc_distance;
-
 /* Mean of relu(d(a, p) - d(a, n) + margin) over rows of a, p, n [B, C];
  * euclidean d = ||x - y + 1e-6||_2 (sentence-transformers' TripletLoss, via
  * F.pairwise_distance and its eps), cosine d = 1 - cos(x, y) (norms clamped at 1e-8). */

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "core/kinds.h"
 #include "core/tape.h"
 #include "core/tensor.h"
 
@@ -58,7 +59,6 @@ int op_scale(bienc_tape *tape, bienc_tensor *x, float alpha, bienc_tensor **out)
 int op_layernorm(bienc_tape *tape, bienc_tensor *x, bienc_tensor *gamma, bienc_tensor *beta, float eps,
                  bienc_tensor **out);
 
-typedef enum { BIENC_GELU_ERF = 0, BIENC_GELU_TANH = 1 } bienc_gelu_kind;
 /* y = tanh(x), any shape (dx = dy * (1 - y^2)): BERT's pooler before the classifier. */
 int op_tanh(bienc_tape *tape, bienc_tensor *x, bienc_tensor **out);
 

@@ -5,8 +5,6 @@
 
 #include "ops/ops.h"
 
-typedef enum { BIENC_POOL_MEAN = 0, BIENC_POOL_CLS = 1, BIENC_POOL_MAX = 2 } bienc_pool_mode;
-
 /* Parses "mean" / "cls" / "max" (sentence-transformers' names); -1 when unknown. */
 int pool_mode_from_name(const char *name);
 /* "mean" / "cls" / "max"; "unknown" for anything else. */

@@ -3,24 +3,6 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "core/tape.h"
-#include "eval/metrics.h"
-#include "index/hnsw.h"
-#include "ops/loss.h"
-#include "ops/ops.h"
-#include "ops/pooling.h"
-
-/* Choice indices must line up with the other modules' enums. */
-_Static_assert(BIENC_GELU_ERF == 0 && BIENC_GELU_TANH == 1, "model.activation order");
-_Static_assert(BIENC_POOL_MEAN == 0 && BIENC_POOL_CLS == 1 && BIENC_POOL_MAX == 2, "model.pooling order");
-_Static_assert(BIENC_FUSION_RRF == 0 && BIENC_FUSION_LINEAR == 1, "index.fusion order");
-_Static_assert(BIENC_PRECISION_FP32 == 0 && BIENC_PRECISION_BF16 == 1, "train.precision order");
-_Static_assert(BIENC_DIST_EUCLIDEAN == 0 && BIENC_DIST_COSINE == 1, "loss.distance order");
-_Static_assert(BIENC_INDEX_L2 == 0 && BIENC_INDEX_IP == 1 && BIENC_INDEX_COSINE == 2, "index.metric order");
-
-/* schedule.name in the run config stores the index of these kinds. */
-_Static_assert(BIENC_SCHED_WARMUP_LINEAR == 0 && BIENC_SCHED_CONSTANT == 1 && BIENC_SCHED_COSINE == 2,
-               "schedule.name choices in config_schema.c follow bienc_schedule_kind");
 
 int config_encoder_config(const bienc_cfg_model *m, int64_t vocab_size, bienc_encoder_config *out)
 {
@@ -39,14 +21,14 @@ int config_encoder_config(const bienc_cfg_model *m, int64_t vocab_size, bienc_en
     out->attention_dropout = (float)m->attention_dropout;
     out->layer_norm_eps = (float)m->layer_norm_eps;
     out->initializer_range = (float)m->initializer_range;
-    out->activation = (bienc_gelu_kind)m->activation;
+    out->activation = m->activation;
     return encoder_config_check(out);
 }
 
 int schedule_from_config(bienc_schedule *s, const bienc_cfg_schedule *c, int64_t total_steps)
 {
     BIENC_ASSERT(s && c);
-    int rc = schedule_init(s, (bienc_schedule_kind)c->name, config_warmup_steps(c, total_steps), total_steps);
+    int rc = schedule_init(s, c->name, config_warmup_steps(c, total_steps), total_steps);
     return rc < 0 ? bienc_error_context(rc, "schedule: ") : 0;
 }
 

@@ -1,8 +1,7 @@
 /* The run config (src/io/config.h, which knows no other module) mapped onto the modules'
  * own settings: the encoder config of a model section, AdamW's settings of an optim
- * section, the schedule of a schedule section. The config stores each choice as the index
- * of its name in the schema (src/io/config_schema.c); the static asserts of config_map.c
- * keep those indices equal to the modules' enums, so a choice is cast, never translated. */
+ * section, the schedule of a schedule section. Choices need no mapping: the config stores
+ * the modules' own enums (src/core/kinds.h). */
 #ifndef BIENC_CONFIG_MAP_H
 #define BIENC_CONFIG_MAP_H
 

@@ -29,16 +29,10 @@
 
 #include <stdint.h>
 
+#include "core/kinds.h"
 #include "core/tensor.h"
 
 /* ---- learning-rate schedules (schedule.c) ---- */
-
-/* The order matches the run config's `schedule.name` choices (config.h). */
-typedef enum {
-    BIENC_SCHED_WARMUP_LINEAR = 0, /* 0 -> 1 linearly over warmup, then linearly to 0 at total_steps */
-    BIENC_SCHED_CONSTANT = 1,      /* 0 -> 1 over warmup (if any), then 1 */
-    BIENC_SCHED_COSINE = 2         /* 0 -> 1 over warmup, then half a cosine down to 0 */
-} bienc_schedule_kind;
 
 typedef struct bienc_schedule {
     bienc_schedule_kind kind;
@@ -56,9 +50,8 @@ int schedule_init(bienc_schedule *s, bienc_schedule_kind kind, int64_t warmup_st
  * steps already taken. Note that with warmup the first step has factor 0 (as HF). */
 double schedule_factor(const bienc_schedule *s, int64_t step);
 
-/* "warmup_linear", "constant", "cosine"; also accepts sentence-transformers' spellings
- * (WarmupLinear, WarmupConstant, ConstantLR, WarmupCosine; any case). -1 when unknown. */
-int schedule_kind_from_name(const char *name);
+/* "warmup_linear", "constant", "cosine" (the run config's schedule.name reads these and
+ * sentence-transformers' spellings: src/io/config_schema.c). */
 const char *schedule_kind_name(bienc_schedule_kind kind);
 
 /* warmup_ratio * total_steps rounded up (as HF TrainingArguments.get_warmup_steps). */

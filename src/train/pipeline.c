@@ -94,7 +94,7 @@ static int save_run(pipe_ctx *p, bienc_run *run, const char *file)
 static int stage_data(pipe_ctx *p)
 {
     const bienc_cfg_data *d = &p->cfg->data;
-    if (d->format != BIENC_CFG_DATA_DEBIAN || file_exists(d->collection)) {
+    if (d->format != BIENC_DATA_DEBIAN || file_exists(d->collection)) {
         pipe_log(p, "   data present: %s\n", d->collection ? d->collection : "(triples only)");
         return 0;
     }
@@ -160,7 +160,7 @@ static int stage_teacher(pipe_ctx *p)
     /* with mine.teacher, the teacher's negatives come from the mined lists (teacher.random_negatives stay random) */
     bienc_run_config tc = p->work;
     if (p->hardnegs[0] && p->cfg->mine.teacher) {
-        tc.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
+        tc.data.format = BIENC_DATA_HARD_NEGATIVES;
         tc.data.hard_negatives_file = p->hardnegs;
     }
     int rc = teacher_train(&tc, &to, &p->teacher, &tr);
@@ -193,7 +193,7 @@ static int mine_dense_run(pipe_ctx *p, const char *const *ids, const char *const
     if (rc == 0 && bm25) {
         bienc_run *both[2] = {dense, bm25};
         bienc_fusion_opts fo = fusion_default_opts();
-        fo.method = (bienc_fusion)cfg->index.fusion;
+        fo.method = cfg->index.fusion;
         fo.k = k;
         rc = run_fuse(both, 2, &fo, "hybrid", out);
     } else if (rc == 0) {
@@ -257,7 +257,7 @@ static int stage_mine(pipe_ctx *p)
     mo.range_min = (int)m->range_min;
     mo.range_max = (int)m->range_max;
     mo.num_negatives = (int)m->num_negatives;
-    mo.random = m->sampling == 1;
+    mo.random = m->sampling == BIENC_MINE_RANDOM;
     mo.seed = (uint64_t)cfg->train.seed;
     if (rc == 0)
         rc = mine_hard_negatives(m->dense ? &cand : &bm25, 1, qrels, &mo, NULL, NULL, p->hardnegs, &p->r->mined_queries,
@@ -268,7 +268,7 @@ static int stage_mine(pipe_ctx *p)
                  !m->dense ? "BM25" : bm25 ? "bi-encoder + BM25" : "bi-encoder", (long long)m->range_min + 1,
                  (long long)m->range_max, p->hardnegs);
         if (m->bi_encoder && !m->dense) {
-            p->work.data.format = BIENC_CFG_DATA_HARD_NEGATIVES;
+            p->work.data.format = BIENC_DATA_HARD_NEGATIVES;
             p->work.data.hard_negatives_file = p->hardnegs;
             p->work.data.skip_malformed = 1; /* a query with fewer candidates than loss.hard_negatives is left out */
             if (m->num_negatives > 0 && p->work.loss.hard_negatives > m->num_negatives)
@@ -290,8 +290,8 @@ static int stage_mine(pipe_ctx *p)
 static int stage_score(pipe_ctx *p)
 {
     const bienc_cfg_data *d = &p->work.data;
-    int ids = d->format == BIENC_CFG_DATA_MSMARCO_IDS;
-    if ((d->format != BIENC_CFG_DATA_DEBIAN && d->format != BIENC_CFG_DATA_MSMARCO_TRIPLES && !ids) || !d->triples)
+    int ids = d->format == BIENC_DATA_MSMARCO_IDS;
+    if ((d->format != BIENC_DATA_DEBIAN && d->format != BIENC_DATA_MSMARCO_TRIPLES && !ids) || !d->triples)
         return bienc_error(BIENC_EINVAL, "MarginMSELoss in bienc run needs triples (data.format debian, "
                                          "msmarco_triples or msmarco_ids)");
     bienc_read_opts ro = {.skip_malformed = d->skip_malformed};
@@ -456,7 +456,7 @@ static int stage_baseline(pipe_ctx *p)
         return rc;
     }
     /* exactly the trainer's initial model: same config, same seed */
-    bienc_biencoder_opts bo = {.pool = (bienc_pool_mode)cfg->model.pooling, .normalize = cfg->model.normalize,
+    bienc_biencoder_opts bo = {.pool = cfg->model.pooling, .normalize = cfg->model.normalize,
                                .max_query_len = (int)cfg->tokenizer.max_query_length,
                                .max_passage_len = (int)cfg->tokenizer.max_passage_length};
     bienc_biencoder *bi = NULL;
@@ -533,7 +533,7 @@ static int stage_fuse(pipe_ctx *p)
 {
     bienc_run *runs[2] = {p->runs[PIPE_RUN_HNSW], p->runs[PIPE_RUN_BM25]};
     bienc_fusion_opts fo = fusion_default_opts();
-    fo.method = (bienc_fusion)p->cfg->index.fusion;
+    fo.method = p->cfg->index.fusion;
     fo.k = (int)p->cfg->index.k;
     BIENC_TRY(run_fuse(runs, 2, &fo, "hybrid", &p->runs[PIPE_RUN_HYBRID]));
     return save_run(p, p->runs[PIPE_RUN_HYBRID], "run.hybrid.trec");
@@ -640,7 +640,7 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0 && cfg->mine.enabled && !dense_mine) rc = run_stage(&p, "mine", stage_mine);
     if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
     if (rc == 0 && cfg->teacher.enabled && !late) rc = run_stage(&p, "teacher", stage_teacher);
-    if (rc == 0 && cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
+    if (rc == 0 && cfg->loss.name == BIENC_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
     if (rc == 0) rc = run_stage(&p, "load dev set", load_dev);
     if (rc == 0 && cfg->eval.baseline) rc = run_stage(&p, "baseline", stage_baseline);

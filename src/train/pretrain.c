@@ -10,6 +10,7 @@
 #include "io/model_io.h"
 #include "train/pretrain.h"
 #include "core/atomic_file.h"
+#include "train/train_data.h"
 #include "train/train_loop.h"
 #include "core/os.h"
 #include "train/run_dir.h"
@@ -176,7 +177,7 @@ static int build_model(pretrain *P, const bienc_ckpt *resume)
         bienc_encoder_config ec;
         rc = config_encoder_config(&cfg->model, tokenizer_vocab_size(tok), &ec);
         if (rc < 0) tokenizer_free(tok);
-        bienc_biencoder_opts bo = {.pool = (bienc_pool_mode)cfg->model.pooling, .normalize = cfg->model.normalize,
+        bienc_biencoder_opts bo = {.pool = cfg->model.pooling, .normalize = cfg->model.normalize,
                                    .max_query_len = (int)cfg->tokenizer.max_query_length,
                                    .max_passage_len = (int)cfg->tokenizer.max_passage_length};
         if (rc == 0) rc = biencoder_new(&P->bi, &ec, (uint64_t)cfg->pretrain.train.seed, tok, &bo);

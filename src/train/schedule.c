@@ -4,7 +4,6 @@
 #include "train/optim.h"
 
 #include <math.h>
-#include <strings.h>
 
 #include "core/error.h"
 
@@ -45,27 +44,6 @@ double schedule_factor(const bienc_schedule *s, int64_t step)
         return f > 0.0 ? f : 0.0;
     }
     }
-}
-
-static const struct {
-    const char *name;
-    bienc_schedule_kind kind;
-} schedule_names[] = {
-    {"warmup_linear", BIENC_SCHED_WARMUP_LINEAR}, {"constant", BIENC_SCHED_CONSTANT},
-    {"cosine", BIENC_SCHED_COSINE},
-    /* sentence-transformers' names (fit(scheduler=...)) and a few obvious spellings */
-    {"warmuplinear", BIENC_SCHED_WARMUP_LINEAR}, {"warmup-linear", BIENC_SCHED_WARMUP_LINEAR},
-    {"linear", BIENC_SCHED_WARMUP_LINEAR},       {"warmupconstant", BIENC_SCHED_CONSTANT},
-    {"warmup_constant", BIENC_SCHED_CONSTANT},   {"constantlr", BIENC_SCHED_CONSTANT},
-    {"warmupcosine", BIENC_SCHED_COSINE},        {"warmup_cosine", BIENC_SCHED_COSINE},
-};
-
-int schedule_kind_from_name(const char *name)
-{
-    if (!name) return -1;
-    for (size_t i = 0; i < sizeof schedule_names / sizeof schedule_names[0]; i++)
-        if (strcasecmp(name, schedule_names[i].name) == 0) return (int)schedule_names[i].kind;
-    return -1;
 }
 
 const char *schedule_kind_name(bienc_schedule_kind kind)

@@ -116,7 +116,7 @@ static int teacher_data_load(teacher_data *d, const bienc_run_config *cfg)
         d->n++;
     }
     trainer_qrels_pairs_free(&pairs);
-    if (rc == 0 && dc->format == BIENC_CFG_DATA_HARD_NEGATIVES && dc->hard_negatives_file) {
+    if (rc == 0 && dc->format == BIENC_DATA_HARD_NEGATIVES && dc->hard_negatives_file) {
         rc = teacher_hardnegs_load(d, dc->hard_negatives_file, &ro);
         /* with mined negatives the teacher trains on the queries that have some (the mine
          * stage may have covered only the first mine.max_queries) */
@@ -293,7 +293,7 @@ static int teacher_micro_loss(void *self, bienc_tape *tape, uint64_t key, bienc_
     BIENC_TRY(cross_encoder_forward(T->ce, tape, &batch, 1, key, &logits));
     *examples = np;
     *epoch = T->epoch;
-    if (T->cfg->teacher.loss.name == BIENC_CFG_LOSS_BCE) return loss_bce_with_logits(tape, logits, T->labels, loss);
+    if (T->cfg->teacher.loss.name == BIENC_LOSS_BCE) return loss_bce_with_logits(tape, logits, T->labels, loss);
     return loss_listwise_ce(tape, logits, per, (float)T->cfg->teacher.loss.scale, loss);
 }
 
@@ -476,7 +476,7 @@ static int teacher_setup_run(const bienc_run_config *cfg, const bienc_teacher_op
         fprintf(o->log, "teacher: %lld labelled queries, %lld passages, %d negatives each (%d mined, %d random), %s, "
                         "cross-encoder %d x %d\n",
                 (long long)T->d.n, (long long)texts_count(T->d.collection), K, mined, K - mined,
-                t->loss.name == BIENC_CFG_LOSS_BCE ? "BCE" : "listwise cross entropy", ec->num_layers, ec->hidden_size);
+                t->loss.name == BIENC_LOSS_BCE ? "BCE" : "listwise cross entropy", ec->num_layers, ec->hidden_size);
     }
     int accum = (int)(t->optim.grad_accumulation > 0 ? t->optim.grad_accumulation : 1);
     int64_t batches_per_epoch = (T->d.n + T->B - 1) / (T->B > 0 ? T->B : 1);
@@ -508,7 +508,7 @@ int teacher_train(const bienc_run_config *cfg, const bienc_teacher_opts *o, bien
     memset(r, 0, sizeof *r);
     if (!cfg || !o || !o->vocab) return bienc_error(BIENC_EINVAL, "teacher_train: NULL config, options or vocabulary");
     const bienc_cfg_teacher *t = &cfg->teacher;
-    if (t->model.kind != BIENC_CFG_CROSS_ENCODER)
+    if (t->model.kind != BIENC_MODEL_CROSS_ENCODER)
         return bienc_error(BIENC_EINVAL, "teacher.model.kind must be cross_encoder");
     int threads = o->threads > 0 ? o->threads : (int)t->train.threads;
     if (threads > 0) cpu_set_threads(threads);

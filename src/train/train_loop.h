@@ -19,7 +19,12 @@
 
 #include "core/cpu.h"
 #include "core/tape.h"
-#include "train/trainer_internal.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+#include "train/trainer_ckpt.h"
+#include "train/trainer_log.h"
 
 typedef struct train_model {
     void *self;
@@ -51,7 +56,7 @@ typedef struct train_loop_opts {
     int64_t ckpt_every;        /* 0: checkpoint only at the end */
     int64_t keep_last;         /* prune to the last N (0: keep all) */
     int keep_best;             /* also keep the best by best_metric (a checkpoint after each eval) */
-    int best_metric;           /* enum bienc_metric */
+    bienc_metric best_metric;
     uint64_t seed;             /* seeds the rng/state attribute */
     uint64_t dropout_base;     /* micro-batch i's dropout key: rng_hash_u64(dropout_base, i) */
     const char *ckpt_dir;      /* step-N.h5 files; NULL: no checkpoints (then no resume either) */
@@ -79,12 +84,11 @@ typedef struct train_loop {
     int64_t dp_n;
 } train_loop;
 
-/* The precision of train.precision's choice index (fp32, bf16, auto: bf16 where the CPU has
- * a bf16 kernel, else fp32). */
-static inline bienc_precision train_precision(int choice)
+/* train.precision resolved: auto is bf16 where the CPU has a bf16 kernel, else fp32. */
+static inline bienc_precision train_precision(bienc_precision p)
 {
-    if (choice == 2) return cpu_bf16_path() == BIENC_BF16_AVX512 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
-    return choice == 1 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
+    if (p == BIENC_PRECISION_AUTO) return cpu_bf16_path() == BIENC_BF16_AVX512 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32;
+    return p;
 }
 
 /* The checkpoint to resume from into path ("" for a fresh start) by o->resume ("auto": the

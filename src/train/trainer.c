@@ -17,6 +17,7 @@
 #include "train/data_parallel.h"
 #include "train/gradcache.h"
 #include "train/train_loop.h"
+#include "train/trainer_internal.h"
 #include "core/os.h"
 #include "train/run_dir.h"
 #include "train/config_map.h"
@@ -133,7 +134,7 @@ static int build_model(trainer *t, const bienc_ckpt *resume)
         tokenizer_free(tok);
         return rc;
     }
-    bienc_biencoder_opts bo = {.pool = (bienc_pool_mode)cfg->model.pooling,
+    bienc_biencoder_opts bo = {.pool = cfg->model.pooling,
                                .normalize = cfg->model.normalize,
                                .max_query_len = (int)cfg->tokenizer.max_query_length,
                                .max_passage_len = (int)cfg->tokenizer.max_passage_length};
@@ -145,12 +146,12 @@ static int check_loss(trainer *t)
     const bienc_run_config *cfg = t->cfg;
     int avail = tuples_n_neg(t->data.tuples);
     switch (cfg->loss.name) {
-    case BIENC_CFG_LOSS_MNRL:
-    case BIENC_CFG_LOSS_MNRL_SYMMETRIC:
+    case BIENC_LOSS_MNRL:
+    case BIENC_LOSS_MNRL_SYMMETRIC:
         t->bo.n_neg = (int)(cfg->loss.hard_negatives < avail ? cfg->loss.hard_negatives : avail);
-        if (cfg->loss.name == BIENC_CFG_LOSS_MNRL_SYMMETRIC && cfg->loss.similarity != BIENC_CFG_SIM_COS)
+        if (cfg->loss.name == BIENC_LOSS_MNRL_SYMMETRIC && cfg->loss.similarity != BIENC_SIM_COS)
             return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss supports similarity cos_sim only");
-        if (cfg->loss.name == BIENC_CFG_LOSS_MNRL_SYMMETRIC && comm_size() > 1)
+        if (cfg->loss.name == BIENC_LOSS_MNRL_SYMMETRIC && comm_size() > 1)
             return bienc_error(BIENC_EINVAL, "loss: MultipleNegativesSymmetricRankingLoss does not run on several ranks "
                                              "yet (its query side would need the gathered queries): use one process");
         if (cfg->loss.mini_batch_size > 0) {
@@ -158,13 +159,13 @@ static int check_loss(trainer *t)
             tape_set_precision(t->gc_scratch, train_precision(cfg->train.precision));
         }
         return 0;
-    case BIENC_CFG_LOSS_TRIPLET:
+    case BIENC_LOSS_TRIPLET:
         if (cfg->loss.mini_batch_size > 0)
             return bienc_error(BIENC_EINVAL, "loss.mini_batch_size (GradCache) applies to MultipleNegativesRankingLoss only");
         if (avail < 1) return bienc_error(BIENC_EINVAL, "loss: TripletLoss needs a negative per example; this data has none");
         t->bo.n_neg = 1;
         return 0;
-    case BIENC_CFG_LOSS_MARGIN_MSE:
+    case BIENC_LOSS_MARGIN_MSE:
         if (cfg->loss.mini_batch_size > 0)
             return bienc_error(BIENC_EINVAL, "loss.mini_batch_size (GradCache) applies to MultipleNegativesRankingLoss only");
         if (avail < 1 || !tuples_has_margins(t->data.tuples))
@@ -200,21 +201,21 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
         BIENC_TRY(biencoder_embed(t->bi, tape, qb, 1, rng_hash_u64(key, 0), &q));
         BIENC_TRY(biencoder_embed(t->bi, tape, pb, 1, rng_hash_u64(key, 1), &docs));
     }
-    int in_batch = L->name != BIENC_CFG_LOSS_TRIPLET && L->name != BIENC_CFG_LOSS_MARGIN_MSE;
+    int in_batch = L->name != BIENC_LOSS_TRIPLET && L->name != BIENC_LOSS_MARGIN_MSE;
     if (in_batch && comm_size() > 1) BIENC_TRY(dp_gather_rows(tape, docs, 1 + b->n_neg, n_global, &docs));
-    if (L->name == BIENC_CFG_LOSS_TRIPLET || L->name == BIENC_CFG_LOSS_MARGIN_MSE) {
+    if (L->name == BIENC_LOSS_TRIPLET || L->name == BIENC_LOSS_MARGIN_MSE) {
         bienc_tensor *p, *neg;
         BIENC_TRY(op_slice_rows(tape, docs, 0, n, &p));
         BIENC_TRY(op_slice_rows(tape, docs, n, n, &neg));
-        if (L->name == BIENC_CFG_LOSS_TRIPLET)
-            return loss_triplet(tape, q, p, neg, (bienc_distance)L->distance, (float)L->margin, loss);
+        if (L->name == BIENC_LOSS_TRIPLET)
+            return loss_triplet(tape, q, p, neg, L->distance, (float)L->margin, loss);
         float *margin = tape_floats(tape, (size_t)n);
         if (!margin) return BIENC_ENOMEM;
         for (int i = 0; i < n; i++) margin[i] = tuples_margin(t->data.tuples, t->idx[off + i]);
         return loss_margin_mse(tape, q, p, neg, margin, loss);
     }
-    if (L->similarity == BIENC_CFG_SIM_COS)
-        return loss_mnrl(tape, q, docs, (float)L->scale, L->name == BIENC_CFG_LOSS_MNRL_SYMMETRIC, loss);
+    if (L->similarity == BIENC_SIM_COS)
+        return loss_mnrl(tape, q, docs, (float)L->scale, L->name == BIENC_LOSS_MNRL_SYMMETRIC, loss);
     bienc_tensor *scores;
     BIENC_TRY(op_dot_matrix_scaled(tape, q, docs, (float)L->scale, &scores));
     int32_t *labels = tape_alloc(tape, (size_t)n * sizeof *labels);
@@ -318,7 +319,7 @@ static int setup(trainer *t)
         train_loop_opts lo = {.total_steps = total, .log_every = cfg->train.log_every_steps,
                               .eval_every = cfg->eval.every_steps, .ckpt_every = cfg->checkpoint.every_steps,
                               .keep_last = cfg->checkpoint.keep_last, .keep_best = cfg->checkpoint.keep_best,
-                              .best_metric = trainer_best_metric(cfg), .seed = (uint64_t)cfg->train.seed,
+                              .best_metric = cfg->eval.best_metric, .seed = (uint64_t)cfg->train.seed,
                               .dropout_base = rng_hash_u64((uint64_t)cfg->train.seed, DROPOUT_KEY),
                               .ckpt_dir = r->ckpt_dir, .config_text = t->config_text, .what = "", .o = t->o,
                               .precision = train_precision(cfg->train.precision)};

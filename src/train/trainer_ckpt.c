@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/model_io.h"
+#include "eval/metrics.h"
 #include "train/train_loop.h"
 
 void trainer_ckpt_metric_attr(int metric, char *buf, size_t size) { snprintf(buf, size, "eval/%s", metrics_name(metric)); }

@@ -85,20 +85,20 @@ int trainer_data_load(trainer_data *d, const bienc_run_config *cfg, FILE *log)
     bienc_read_opts ro = {.skip_malformed = c->skip_malformed, .numeric_ids = 0};
     int64_t skipped = 0;
     switch (c->format) {
-    case BIENC_CFG_DATA_DEBIAN:
-    case BIENC_CFG_DATA_MSMARCO_TRIPLES:
+    case BIENC_DATA_DEBIAN:
+    case BIENC_DATA_MSMARCO_TRIPLES:
         BIENC_TRY(triples_load(&d->triples, c->triples, 0, &ro, NULL));
         BIENC_TRY(tuples_from_triples(&d->tuples, d->triples));
         /* the collection is the eval corpus; load it once here */
         if (c->collection && c->dev_queries && c->dev_qrels) BIENC_TRY(trainer_load_texts(&d->collection, c->collection, &ro));
         break;
-    case BIENC_CFG_DATA_MSMARCO_IDS:
+    case BIENC_DATA_MSMARCO_IDS:
         BIENC_TRY(trainer_load_texts(&d->collection, c->collection, &ro));
         BIENC_TRY(trainer_load_texts(&d->queries, c->queries, &ro));
         BIENC_TRY(triples_load(&d->triples, c->triples, 1, &ro, NULL));
         BIENC_TRY(tuples_from_id_triples(&d->tuples, d->triples, d->queries, d->collection, c->skip_malformed, &skipped));
         break;
-    case BIENC_CFG_DATA_BEIR: {
+    case BIENC_DATA_BEIR: {
         BIENC_TRY(trainer_load_texts(&d->collection, c->collection, &ro));
         BIENC_TRY(trainer_load_texts(&d->queries, c->queries, &ro));
         trainer_qrels_pairs p;
@@ -109,7 +109,7 @@ int trainer_data_load(trainer_data *d, const bienc_run_config *cfg, FILE *log)
         BIENC_TRY(rc);
         break;
     }
-    case BIENC_CFG_DATA_HARD_NEGATIVES:
+    case BIENC_DATA_HARD_NEGATIVES:
         BIENC_TRY(trainer_load_texts(&d->collection, c->collection, &ro));
         BIENC_TRY(trainer_load_texts(&d->queries, c->queries, &ro));
         BIENC_TRY(hardnegs_load(&d->hardnegs, c->hard_negatives_file, NULL, &ro, NULL));

@@ -21,16 +21,6 @@
 #include "train/trainer_internal.h"
 #include "core/os.h"
 
-int trainer_best_metric(const bienc_run_config *cfg)
-{
-    switch (cfg->eval.best_metric) {
-    case BIENC_CFG_BEST_NDCG10: return BIENC_METRIC_NDCG10;
-    case BIENC_CFG_BEST_RECALL10: return BIENC_METRIC_RECALL10;
-    case BIENC_CFG_BEST_MAP100: return BIENC_METRIC_MAP100;
-    default: return BIENC_METRIC_MRR10;
-    }
-}
-
 void trainer_eval_free(trainer_eval *ev)
 {
     if (!ev) return;
@@ -52,9 +42,9 @@ void trainer_eval_free(trainer_eval *ev)
 
 static int metric_of(const bienc_run_config *cfg)
 {
-    if (cfg->loss.name == BIENC_CFG_LOSS_TRIPLET)
-        return cfg->loss.distance == 0 ? BIENC_INDEX_L2 : BIENC_INDEX_COSINE;
-    if (cfg->loss.name == BIENC_CFG_LOSS_MARGIN_MSE || cfg->loss.similarity == BIENC_CFG_SIM_DOT) return BIENC_INDEX_IP;
+    if (cfg->loss.name == BIENC_LOSS_TRIPLET)
+        return cfg->loss.distance == BIENC_DIST_EUCLIDEAN ? BIENC_INDEX_L2 : BIENC_INDEX_COSINE;
+    if (cfg->loss.name == BIENC_LOSS_MARGIN_MSE || cfg->loss.similarity == BIENC_SIM_DOT) return BIENC_INDEX_IP;
     return BIENC_INDEX_COSINE;
 }
 

@@ -10,7 +10,8 @@
 
 #include "core/error.h"
 #include "core/atomic_file.h"
-#include "train/trainer_internal.h"
+#include "eval/metrics.h"
+#include "train/trainer_log.h"
 #include "core/os.h"
 
 /* Keeps the rows of an existing metrics log up to `step` (a resumed run continues it;

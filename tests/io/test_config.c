@@ -42,29 +42,30 @@ static void test_defaults(void **state)
 {
     bienc_run_config cfg;
     assert_int_equal(config_init(&cfg), 0);
-    assert_int_equal(cfg.model.kind, BIENC_CFG_BI_ENCODER);
+    assert_int_equal(cfg.model.kind, BIENC_MODEL_BI_ENCODER);
     assert_int_equal(cfg.model.size, BIENC_CFG_SIZE_MINILM_L6);
     assert_int_equal(cfg.model.hidden, 0);  /* resolved by finalize */
     assert_int_equal(cfg.model.pooling, BIENC_POOL_MEAN);
     assert_true(cfg.model.layer_norm_eps == 1e-12);
     assert_null(cfg.model.init_from);
-    assert_int_equal(cfg.loss.name, BIENC_CFG_LOSS_MNRL);
+    assert_int_equal(cfg.loss.name, BIENC_LOSS_MNRL);
     assert_true(cfg.loss.scale == 20.0 && cfg.loss.margin == 5.0);
     assert_int_equal(cfg.loss.distance, BIENC_DIST_EUCLIDEAN);
     assert_true(cfg.optim.lr == 2e-5 && cfg.optim.eps == 1e-6 && cfg.optim.max_grad_norm == 1.0);
     assert_int_equal(cfg.optim.betas.n, 2);
     assert_true(cfg.optim.betas.v[0] == 0.9 && cfg.optim.betas.v[1] == 0.999);
-    assert_int_equal(cfg.schedule.name, 0);  /* warmup_linear */
+    assert_int_equal(cfg.schedule.name, BIENC_SCHED_WARMUP_LINEAR);
     assert_int_equal(cfg.schedule.warmup_steps, -1);
     assert_int_equal(cfg.eval.k.n, 4);
     assert_int_equal(cfg.eval.k.v[3], 100);
     assert_int_equal(cfg.train.no_duplicates, 1);
     assert_string_equal(cfg.checkpoint.dir, "checkpoints");
     assert_int_equal(cfg.index.M, 16);
-    assert_int_equal(cfg.index.metric, 2);  /* cosine */
+    assert_int_equal(cfg.index.metric, BIENC_INDEX_COSINE);
+    assert_int_equal(cfg.eval.best_metric, BIENC_METRIC_MRR10);
     /* the teacher block: same keys, its own defaults */
-    assert_int_equal(cfg.teacher.model.kind, BIENC_CFG_CROSS_ENCODER);
-    assert_int_equal(cfg.teacher.loss.name, BIENC_CFG_LOSS_BCE);
+    assert_int_equal(cfg.teacher.model.kind, BIENC_MODEL_CROSS_ENCODER);
+    assert_int_equal(cfg.teacher.loss.name, BIENC_LOSS_BCE);
     assert_true(cfg.teacher.optim.lr == 2e-5);
     assert_int_equal(config_finalize(&cfg), 0);
     assert_int_equal(cfg.model.hidden, 384);
@@ -112,7 +113,7 @@ static void test_all_types(void **state)
     assert_int_equal(cfg.model.normalize, 1);
     assert_string_equal(cfg.model.init_from, "ckpt/é x.h5");
     assert_int_equal(cfg.model.activation, BIENC_GELU_TANH);
-    assert_int_equal(cfg.schedule.name, 2);
+    assert_int_equal(cfg.schedule.name, BIENC_SCHED_COSINE);
     assert_int_equal(cfg.schedule.warmup_steps, 0);
     assert_int_equal(cfg.eval.k.n, 3);
     assert_int_equal(cfg.eval.k.v[2], 1000);
@@ -329,6 +330,67 @@ static void test_dump_reload(void **state)
     config_free(&cfg);
 }
 
+static void set_ok(bienc_run_config *cfg, const char *assignment)
+{
+    if (config_set_override(cfg, assignment) != 0) fail_msg("%s: %s", assignment, bienc_last_error());
+}
+
+/* Choice keys hold the modules' enums (src/core/kinds.h), whatever the order of the names;
+ * the aliases are names users know from sentence-transformers, Hugging Face and PyTorch,
+ * and a dump writes the canonical name. */
+static void test_choice_names(void **state)
+{
+    bienc_run_config cfg;
+    assert_int_equal(config_init(&cfg), 0);
+    set_ok(&cfg, "loss.name=TripletLoss");
+    set_ok(&cfg, "loss.name=mnrl");
+    assert_int_equal(cfg.loss.name, BIENC_LOSS_MNRL);
+    const char *bce[] = {"teacher.loss.name=BCEWithLogitsLoss", "teacher.loss.name=BinaryCrossEntropyLoss",
+                         "teacher.loss.name=binarycrossentropy"};
+    for (int i = 0; i < 3; i++) {
+        set_ok(&cfg, "teacher.loss.name=MarginMSELoss");
+        set_ok(&cfg, bce[i]);
+        assert_int_equal(cfg.teacher.loss.name, BIENC_LOSS_BCE);
+    }
+    set_ok(&cfg, "loss.similarity=dot");
+    assert_int_equal(cfg.loss.similarity, BIENC_SIM_DOT);
+    set_ok(&cfg, "loss.similarity=cosine");
+    assert_int_equal(cfg.loss.similarity, BIENC_SIM_COS);
+    set_ok(&cfg, "loss.similarity=dot_score");
+    set_ok(&cfg, "eval.best_metric=map@100");  /* 4th name, 3rd metric */
+    assert_int_equal(cfg.eval.best_metric, BIENC_METRIC_MAP100);
+    set_ok(&cfg, "mine.sampling=random");
+    assert_int_equal(cfg.mine.sampling, BIENC_MINE_RANDOM);
+    set_ok(&cfg, "train.precision=auto");
+    assert_int_equal(cfg.train.precision, BIENC_PRECISION_AUTO);
+    set_ok(&cfg, "index.fusion=rrf");
+    assert_int_equal(cfg.index.fusion, BIENC_FUSION_RRF);
+    set_ok(&cfg, "data.format=beir");
+    assert_int_equal(cfg.data.format, BIENC_DATA_BEIR);
+
+    /* spellings nobody types are not names */
+    const char *dropped[] = {"loss.similarity=cos", "model.size=minilm-l6", "schedule.name=warmup-linear",
+                             "schedule.name=warmup_cosine"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(config_set_override(&cfg, dropped[i]), BIENC_EINVAL);
+        assert_non_null(strstr(bienc_last_error(), "expects one of"));
+    }
+    assert_non_null(strstr(bienc_last_error(), "one of warmup_linear|constant|cosine"));
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(config_dump_yaml(&cfg, f), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "name: MultipleNegativesRankingLoss"));
+    assert_non_null(strstr(buf, "similarity: dot_score"));
+    assert_non_null(strstr(buf, "best_metric: map@100"));
+    assert_non_null(strstr(buf, "precision: auto"));
+    free(buf);
+    config_free(&cfg);
+}
+
 static void test_finalize_rules(void **state)
 {
     bienc_run_config cfg;
@@ -420,7 +482,7 @@ static void test_helpers_and_keys(void **state)
     assert_int_equal(config_warmup_steps(&cfg.schedule, 95), 10);  /* ceil(0.1 * 95) */
     cfg.schedule.warmup_steps = 3;
     assert_int_equal(config_warmup_steps(&cfg.schedule, 95), 3);
-    assert_string_equal(config_loss_name(BIENC_CFG_LOSS_TRIPLET), "TripletLoss");
+    assert_string_equal(config_loss_name(BIENC_LOSS_TRIPLET), "TripletLoss");
     config_free(&cfg);
 
     int n = config_key_count();
@@ -487,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_wrong_types),       cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_malformed_yaml),    cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_dump_reload),       cmocka_unit_test(test_finalize_rules),
+        cmocka_unit_test(test_choice_names),
         cmocka_unit_test(test_helpers_and_keys),  cmocka_unit_test(test_load_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

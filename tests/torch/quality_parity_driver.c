@@ -101,7 +101,7 @@ static int run(const char *out, const bienc_run_config *cfg, int64_t eval_max_pa
     /* the negatives the batches carry, as trainer.c's check_loss */
     int avail = rc == 0 ? tuples_n_neg(d.tuples) : 0;
     bienc_batch_opts bopt = {.max_query_len = bo.max_query_len, .max_passage_len = bo.max_passage_len};
-    if (cfg->loss.name == BIENC_CFG_LOSS_TRIPLET) bopt.n_neg = 1;
+    if (cfg->loss.name == BIENC_LOSS_TRIPLET) bopt.n_neg = 1;
     else bopt.n_neg = (int)(cfg->loss.hard_negatives < avail ? cfg->loss.hard_negatives : avail);
     if (rc == 0)
         rc = sampler_new(&smp, d.tuples, (int)cfg->train.batch_size, cfg->train.no_duplicates, bopt.n_neg > 0, 0,

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -55,13 +56,26 @@ static void test_schedule_constant_cosine(void **state)
 
 static void test_schedule_names_and_errors(void **state)
 {
-    assert_int_equal(schedule_kind_from_name("warmup_linear"), BIENC_SCHED_WARMUP_LINEAR);
-    assert_int_equal(schedule_kind_from_name("WarmupLinear"), BIENC_SCHED_WARMUP_LINEAR);
-    assert_int_equal(schedule_kind_from_name("constantlr"), BIENC_SCHED_CONSTANT);
-    assert_int_equal(schedule_kind_from_name("WarmupCosine"), BIENC_SCHED_COSINE);
-    assert_int_equal(schedule_kind_from_name("cosine"), BIENC_SCHED_COSINE);
-    assert_int_equal(schedule_kind_from_name("polynomial"), -1);
-    assert_int_equal(schedule_kind_from_name(NULL), -1);
+    /* schedule.name: the canonical names, Hugging Face's and sentence-transformers' (any case) */
+    static const struct {
+        const char *name;
+        bienc_schedule_kind kind;
+    } names[] = {{"warmup_linear", BIENC_SCHED_WARMUP_LINEAR}, {"WarmupLinear", BIENC_SCHED_WARMUP_LINEAR},
+                 {"linear", BIENC_SCHED_WARMUP_LINEAR},        {"constant", BIENC_SCHED_CONSTANT},
+                 {"constantlr", BIENC_SCHED_CONSTANT},         {"WarmupConstant", BIENC_SCHED_CONSTANT},
+                 {"WarmupCosine", BIENC_SCHED_COSINE},         {"cosine", BIENC_SCHED_COSINE}};
+    bienc_run_config cfg;
+    assert_int_equal(config_init(&cfg), 0);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char set[64];
+        snprintf(set, sizeof set, "schedule.name=%s", names[i].name);
+        cfg.schedule.name = names[i].kind == BIENC_SCHED_COSINE ? BIENC_SCHED_CONSTANT : BIENC_SCHED_COSINE;
+        assert_int_equal(config_set_override(&cfg, set), 0);
+        assert_int_equal(cfg.schedule.name, names[i].kind);
+    }
+    assert_int_equal(config_set_override(&cfg, "schedule.name=polynomial"), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "one of warmup_linear|constant|cosine"));
+    config_free(&cfg);
     assert_string_equal(schedule_kind_name(BIENC_SCHED_COSINE), "cosine");
     bienc_schedule s;
     assert_int_equal(schedule_init(&s, BIENC_SCHED_WARMUP_LINEAR, 10, 0), BIENC_EINVAL);
