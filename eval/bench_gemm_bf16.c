@@ -1,6 +1,8 @@
 /* GEMM micro-benchmark: OpenBLAS sgemm (fp32) against bienc's bf16 kernels
- * (src/ops/gemm_bf16.c: avx512_bf16 and the fallback) and, when built with
- * -DBIENC_HAVE_DNNL, oneDNN's matmul primitive (bf16 src/weights, f32 dst).
+ * (src/ops/gemm_bf16.c: avx512_bf16 and the fallback), bienc's int8 inference kernel
+ * (src/ops/gemm_i8.c, avx512_vnni: the forward x W^T shapes only, quantisation of both
+ * operands included) and, when built with -DBIENC_HAVE_DNNL, oneDNN's matmul primitive
+ * (bf16 src/weights, f32 dst).
  *
  * Peaks on a square product, then the GEMM shapes of one MiniLM-L6 training step
  * (hidden 384, intermediate 1536, 32 sequences x 128 tokens = 4096 rows): forward
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "ops/gemm_bf16.h"
+#include "ops/gemm_i8.h"
 
 #ifdef BIENC_HAVE_DNNL
 #include <dnnl.h>
@@ -52,8 +55,9 @@ typedef struct {
     int batch; /* independent products per timed call (attention: sequences x heads) */
 } shape;
 
-enum { K_SGEMM, K_BF16, K_FALLBACK, K_DNNL, N_KERNELS };
-static const char *kernel_names[N_KERNELS] = {"sgemm fp32", "bienc avx512_bf16", "bienc fallback", "oneDNN bf16"};
+enum { K_SGEMM, K_BF16, K_FALLBACK, K_DNNL, K_I8, N_KERNELS };
+static const char *kernel_names[N_KERNELS] = {"sgemm fp32", "bienc avx512_bf16", "bienc fallback", "oneDNN bf16",
+                                              "bienc int8 vnni"};
 
 #ifdef BIENC_HAVE_DNNL
 typedef struct {
@@ -128,7 +132,8 @@ static void run(int k, const shape *s, const float *A, const float *B, float *C,
     for (int b = 0; b < s->batch; b++) {
         const float *a = A + b * sa, *bb = B + b * sb;
         float *c = C + b * sc;
-        if (k == K_SGEMM) cblas_sgemm(CblasRowMajor, ta, tb, s->M, s->N, s->K, 1.0f, a, lda, bb, ldb, 0.0f, c, s->N);
+        if (k == K_I8) gemm_i8_xwt_path(BIENC_I8_AVX512_VNNI, s->M, s->N, s->K, a, lda, bb, ldb, 0.0f, c, s->N);
+        else if (k == K_SGEMM) cblas_sgemm(CblasRowMajor, ta, tb, s->M, s->N, s->K, 1.0f, a, lda, bb, ldb, 0.0f, c, s->N);
         else gemm_bf16_path(k == K_BF16 ? BIENC_BF16_AVX512 : BIENC_BF16_FALLBACK, ta, tb, s->M, s->N, s->K, 1.0f, a,
                             lda, bb, ldb, 0.0f, c, s->N);
     }
@@ -162,14 +167,14 @@ int main(int argc, char **argv)
     printf("threads %d, avx512_bf16 %d, amx_bf16 %d, OpenBLAS %s, %d interleaved rounds (median), %s\n",
            omp_get_max_threads(), f.avx512_bf16, f.amx_bf16, cpu_blas_corename(), rounds,
            use_cpu_time ? "CPU time / threads" : "wall time");
-    int have[N_KERNELS] = {1, f.avx512_bf16, 1, 0};
+    int have[N_KERNELS] = {1, f.avx512_bf16, 1, 0, f.avx512_vnni};
 #ifdef BIENC_HAVE_DNNL
     have[K_DNNL] = 1;
 #endif
     printf("%-30s", "shape (M x N x K)");
     for (int k = 0; k < N_KERNELS; k++)
         if (have[k]) printf(" %18s", kernel_names[k]);
-    printf("   bf16/fp32\n");
+    printf("   bf16/fp32  int8/bf16\n");
     for (int si = 0; si < n_shapes; si++) {
         const shape *s = &shapes[si];
         size_t sa = (size_t)s->M * s->K * s->batch, sb = (size_t)s->K * s->N * s->batch;
@@ -182,6 +187,7 @@ int main(int argc, char **argv)
         int use[N_KERNELS];
         memcpy(use, have, sizeof use);
         if (!dn) use[K_DNNL] = 0;
+        if (s->ta || !s->tb || s->batch > 1) use[K_I8] = 0; /* int8 runs linear layers' forward only */
         double flops = 2.0 * s->M * s->N * s->K * s->batch, t[N_KERNELS][64];
         int reps = flops > 4e9 ? 1 : (int)(4e9 / flops) + 1, R = rounds > 64 ? 64 : rounds;
         for (int k = 0; k < N_KERNELS; k++)
@@ -205,7 +211,9 @@ int main(int argc, char **argv)
             g[k] = flops / t[k][R / 2] * 1e-9;
             printf(" %12.1f GF/s", g[k]);
         }
-        printf("   %.2fx\n", g[K_BF16] / g[K_SGEMM]);
+        printf("   %.2fx", g[K_BF16] / g[K_SGEMM]);
+        if (g[K_I8] > 0) printf("      %.2fx", g[K_I8] / g[K_BF16]);
+        printf("\n");
         fflush(stdout);
 #ifdef BIENC_HAVE_DNNL
         if (dn) dnnl_teardown(&dc);

@@ -42,8 +42,10 @@ static void encode_usage(FILE *f)
             "                         when the input file name contains \"quer\")\n"
             "  --batch-size N         texts per forward pass, default 64\n"
             "  --threads N            threads (default: all cores); results do not depend on it\n"
-            "  --precision fp32|bf16  matrix products in fp32 (default) or bf16 with fp32 accumulation\n"
-            "                         (faster on CPUs with AVX512_BF16; see `bienc version`)\n"
+            "  --precision P          matrix products: fp32 (default); bf16 (bf16 inputs, fp32\n"
+            "                         accumulation: faster on CPUs with AVX512_BF16); int8 (linear\n"
+            "                         layers on dynamically quantised int8, attention in bf16: fastest\n"
+            "                         on CPUs with AVX512_VNNI). See `bienc version` and README\n"
             "  --skip-malformed       skip (and count) malformed input rows instead of failing\n"
             "  --shard I/N            encode only block I (0-based) of N consecutive blocks of the input\n"
             "                         into OUTPUT with .shardI inserted before its extension (c.h5 ->\n"
@@ -318,7 +320,7 @@ int cmd_encode(int argc, char **argv)
     }
     bienc_precision precision = BIENC_PRECISION_FP32;
     if (precision_name_arg && precision_parse(precision_name_arg, &precision) < 0) {
-        fprintf(stderr, "bienc encode: --precision must be fp32 or bf16, not '%s'\n", precision_name_arg);
+        fprintf(stderr, "bienc encode: --precision must be fp32, bf16 or int8, not '%s'\n", precision_name_arg);
         return 2;
     }
     int64_t shard = comm_rank(), n_shards = comm_size(); /* under mpirun: one shard per rank */

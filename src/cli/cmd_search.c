@@ -48,8 +48,8 @@ static void search_usage(FILE *f)
             "  --model CKPT             encode --queries with this bi-encoder (query side)\n"
             "  --queries FILE           queries.tsv or queries.jsonl (with --model)\n"
             "  --batch-size N           queries per forward pass when encoding, default 64\n"
-            "  --precision fp32|bf16    matrix products of the query encoder (default fp32; bf16: bf16\n"
-            "                           inputs, fp32 accumulation, see `bienc version`)\n");
+            "  --precision P            matrix products of the query encoder: fp32 (default), bf16\n"
+            "                           or int8, as `bienc encode --precision`\n");
 }
 
 /* The results as a TREC run through the one run writer (src/eval/run.c: trec_eval's
@@ -164,7 +164,7 @@ int cmd_search(int argc, char **argv)
     }
     bienc_precision precision = BIENC_PRECISION_FP32;
     if (precision_arg && precision_parse(precision_arg, &precision) < 0) {
-        fprintf(stderr, "bienc search: --precision must be fp32 or bf16, not '%s'\n", precision_arg);
+        fprintf(stderr, "bienc search: --precision must be fp32, bf16 or int8, not '%s'\n", precision_arg);
         return 2;
     }
     const char *inputs[MAX_SHARDS + 3] = {qpath, model, queries};

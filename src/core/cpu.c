@@ -47,6 +47,7 @@ void cpu_features(bienc_cpu_features *out)
     out->avx512bw = __builtin_cpu_supports("avx512bw") != 0;
     out->avx512vl = __builtin_cpu_supports("avx512vl") != 0;
     out->avx512_bf16 = out->avx512f && out->avx512bw && out->avx512vl && __builtin_cpu_supports("avx512bf16") != 0;
+    out->avx512_vnni = out->avx512f && out->avx512bw && out->avx512vl && __builtin_cpu_supports("avx512vnni") != 0;
 #endif
     out->amx_bf16 = cpu_amx_usable();
 }
@@ -128,6 +129,39 @@ bienc_bf16_path cpu_bf16_path(void)
                             "using the fallback\n");
     }
     return cpu_bf16_set_path(want);
+}
+
+static int i8_path = -1; /* as bf16_path */
+
+const char *cpu_i8_path_name(bienc_i8_path path) { return path == BIENC_I8_AVX512_VNNI ? "avx512_vnni" : "fallback"; }
+
+bienc_i8_path cpu_i8_set_path(bienc_i8_path path)
+{
+    bienc_cpu_features f;
+    cpu_features(&f);
+    if (path == BIENC_I8_AVX512_VNNI && !f.avx512_vnni) path = BIENC_I8_FALLBACK;
+    __atomic_store_n(&i8_path, (int)path, __ATOMIC_RELAXED);
+    return path;
+}
+
+bienc_i8_path cpu_i8_path(void)
+{
+    int p = __atomic_load_n(&i8_path, __ATOMIC_RELAXED);
+    if (p >= 0) return (bienc_i8_path)p;
+    bienc_cpu_features f;
+    cpu_features(&f);
+    bienc_i8_path best = f.avx512_vnni ? BIENC_I8_AVX512_VNNI : BIENC_I8_FALLBACK, want = best;
+    const char *env = getenv("BIENC_I8_PATH");
+    if (env && *env && strcmp(env, "auto") != 0) {
+        if (strcmp(env, "fallback") == 0) want = BIENC_I8_FALLBACK;
+        else if (strcmp(env, "avx512_vnni") == 0) want = BIENC_I8_AVX512_VNNI;
+        else fprintf(stderr, "bienc: warning: BIENC_I8_PATH=%s is not fallback, avx512_vnni or auto; using %s\n",
+                     env, cpu_i8_path_name(best));
+        if (want == BIENC_I8_AVX512_VNNI && !f.avx512_vnni)
+            fprintf(stderr, "bienc: warning: BIENC_I8_PATH=avx512_vnni but this CPU has no AVX512_VNNI; "
+                            "using the fallback\n");
+    }
+    return cpu_i8_set_path(want);
 }
 
 void cpu_set_threads(int n)

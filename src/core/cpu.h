@@ -12,7 +12,7 @@
 #define BIENC_CPU_H
 
 typedef struct bienc_cpu_features {
-    int avx2, fma, avx512f, avx512bw, avx512vl, avx512_bf16;
+    int avx2, fma, avx512f, avx512bw, avx512vl, avx512_bf16, avx512_vnni;
     int amx_bf16;      /* CPUID says AMX-TILE + AMX-BF16 and the kernel granted the tile state */
 } bienc_cpu_features;
 
@@ -46,6 +46,16 @@ const char *cpu_bf16_path_name(bienc_bf16_path path);
 /* For tests: choose the path (a path the CPU cannot run becomes the fallback); returns
  * the path now in force. */
 bienc_bf16_path cpu_bf16_set_path(bienc_bf16_path path);
+
+/* Which kernel runs the int8 products of inference (src/ops/gemm_i8.c), chosen the same
+ * way (BIENC_I8_PATH=fallback | avx512_vnni | auto):
+ *   BIENC_I8_AVX512_VNNI vpdpbusd (AVX512_VNNI: Zen 4, Ice Lake, Sapphire Rapids)
+ *   BIENC_I8_FALLBACK    plain C, the same bits, slower; runs on any CPU. */
+typedef enum { BIENC_I8_FALLBACK = 0, BIENC_I8_AVX512_VNNI = 1 } bienc_i8_path;
+
+bienc_i8_path cpu_i8_path(void);
+const char *cpu_i8_path_name(bienc_i8_path path);
+bienc_i8_path cpu_i8_set_path(bienc_i8_path path);
 
 /* Worker threads for OpenMP regions and BLAS; n <= 0 leaves the default. */
 void cpu_set_threads(int n);

@@ -19,8 +19,9 @@ typedef enum { BIENC_GELU_ERF, BIENC_GELU_TANH } bienc_gelu_kind;  /* "gelu" (BE
 typedef enum { BIENC_POOL_MEAN, BIENC_POOL_CLS, BIENC_POOL_MAX } bienc_pool_mode;
 
 /* Matrix products of the ops on a tape (src/core/tape.h). AUTO is a request, not a tape
- * setting: bf16 where the CPU has a bf16 kernel, else fp32 (train_precision()). */
-typedef enum { BIENC_PRECISION_FP32, BIENC_PRECISION_BF16, BIENC_PRECISION_AUTO } bienc_precision;
+ * setting: bf16 where the CPU has a bf16 kernel, else fp32 (train_precision()). INT8 is
+ * for inference only: linear layers in int8 (src/ops/gemm_i8.h), attention in bf16. */
+typedef enum { BIENC_PRECISION_FP32, BIENC_PRECISION_BF16, BIENC_PRECISION_AUTO, BIENC_PRECISION_INT8 } bienc_precision;
 
 /* ---- training (src/ops/loss.h, src/train) ---- */
 

@@ -70,18 +70,23 @@ int tape_grad_enabled(const bienc_tape *tape) { return tape && tape->grad_enable
 
 void tape_set_precision(bienc_tape *tape, bienc_precision precision)
 {
-    BIENC_ASSERT(precision == BIENC_PRECISION_FP32 || precision == BIENC_PRECISION_BF16);
+    BIENC_ASSERT(precision == BIENC_PRECISION_FP32 || precision == BIENC_PRECISION_BF16 ||
+                 precision == BIENC_PRECISION_INT8);
     if (tape) tape->precision = precision;
 }
 bienc_precision tape_precision(const bienc_tape *tape) { return tape ? tape->precision : BIENC_PRECISION_FP32; }
 
-const char *precision_name(bienc_precision precision) { return precision == BIENC_PRECISION_BF16 ? "bf16" : "fp32"; }
+const char *precision_name(bienc_precision precision)
+{
+    return precision == BIENC_PRECISION_BF16 ? "bf16" : precision == BIENC_PRECISION_INT8 ? "int8" : "fp32";
+}
 
 int precision_parse(const char *name, bienc_precision *out)
 {
     if (name && strcmp(name, "fp32") == 0) *out = BIENC_PRECISION_FP32;
     else if (name && strcmp(name, "bf16") == 0) *out = BIENC_PRECISION_BF16;
-    else return bienc_error(BIENC_EINVAL, "precision '%s': expected fp32 or bf16", name ? name : "(null)");
+    else if (name && strcmp(name, "int8") == 0) *out = BIENC_PRECISION_INT8;
+    else return bienc_error(BIENC_EINVAL, "precision '%s': expected fp32, bf16 or int8", name ? name : "(null)");
     return BIENC_OK;
 }
 

@@ -56,10 +56,12 @@ int tape_grad_enabled(const bienc_tape *tape);
  * rounded to bf16, products accumulated in fp32: src/ops/gemm_bf16.h), as PyTorch's
  * autocast does. Every tensor stays fp32, and LayerNorm, softmax, GELU, losses and the
  * optimizer run in fp32 whatever the setting. tape_reset keeps it. BIENC_PRECISION_AUTO
- * is resolved before it reaches a tape (train_precision()). */
+ * is resolved before it reaches a tape (train_precision()). int8 is for inference: the
+ * linear layers' forward products run on dynamically quantised int8 (src/ops/gemm_i8.h),
+ * attention's in bf16; a backward on such a tape runs its products in bf16. */
 void tape_set_precision(bienc_tape *tape, bienc_precision precision);
 bienc_precision tape_precision(const bienc_tape *tape);
-/* "fp32" / "bf16" <-> the enum (CLI options, the API); parse returns 0 or BIENC_EINVAL. */
+/* "fp32" / "bf16" / "int8" <-> the enum (CLI options, the API); parse returns 0 or BIENC_EINVAL. */
 const char *precision_name(bienc_precision precision);
 int precision_parse(const char *name, bienc_precision *out);
 

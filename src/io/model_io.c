@@ -218,7 +218,7 @@ int model_io_read(const bienc_ckpt *c, bienc_biencoder **out)
     if (rc < 0) return rc;
 
     bienc_encoder *enc = NULL;
-    rc = encoder_new(&enc, &cfg, 0);
+    rc = encoder_new_zeroed(&enc, &cfg); /* every parameter is read below */
     /* loaded models are inference-only until a trainer asks for gradients: no gradient
      * buffers (as large as the parameters) for encode / search */
     if (rc == 0) rc = encoder_set_trainable(enc, 0);

@@ -13,6 +13,9 @@
 
 enum { INIT_NORMAL, INIT_ZERO, INIT_ONE };
 
+/* rng == NULL: no initialisation (the caller fills every parameter: a checkpoint reader,
+ * which then skips tens of millions of normal draws, a few tenths of a second). */
+
 /* Allocates one named parameter, appends it to enc->params and initialises it. */
 static int param_add(bienc_encoder *enc, bienc_rng *rng, bienc_tensor **slot, const char *name, int64_t rows,
                      int64_t cols, int init)
@@ -24,6 +27,7 @@ static int param_add(bienc_encoder *enc, bienc_rng *rng, bienc_tensor **slot, co
     *slot = t;
     BIENC_TRY(tensor_set_name(t, name));
     float std = enc->cfg.initializer_range;
+    if (!rng) return BIENC_OK;
     for (int64_t i = 0; i < t->size; i++)
         t->data[i] = init == INIT_NORMAL ? std * rng_normal(rng) : init == INIT_ONE ? 1.0f : 0.0f;
     return BIENC_OK;
@@ -59,28 +63,28 @@ static int layer_params_add(bienc_encoder *enc, bienc_rng *rng, int l)
     return BIENC_OK;
 }
 
-static int encoder_build(bienc_encoder *enc, uint64_t seed)
+static int encoder_build(bienc_encoder *enc, uint64_t seed, int init)
 {
     const bienc_encoder_config *c = &enc->cfg;
     int64_t C = c->hidden_size;
     enc->layers = calloc((size_t)c->num_layers, sizeof *enc->layers);
     enc->params = calloc((size_t)encoder_config_param_count(c), sizeof *enc->params);
     if (!enc->layers || !enc->params) return bienc_error(BIENC_ENOMEM, "encoder_new: out of memory");
-    bienc_rng rng;
-    rng_seed(&rng, seed);
-    BIENC_TRY(param_add(enc, &rng, &enc->word_emb, "embeddings.word_embeddings.weight", c->vocab_size, C,
+    bienc_rng rng_state, *rng = init ? &rng_state : NULL;
+    rng_seed(&rng_state, seed);
+    BIENC_TRY(param_add(enc, rng, &enc->word_emb, "embeddings.word_embeddings.weight", c->vocab_size, C,
                         INIT_NORMAL));
-    BIENC_TRY(param_add(enc, &rng, &enc->pos_emb, "embeddings.position_embeddings.weight",
+    BIENC_TRY(param_add(enc, rng, &enc->pos_emb, "embeddings.position_embeddings.weight",
                         c->max_position_embeddings, C, INIT_NORMAL));
-    BIENC_TRY(param_add(enc, &rng, &enc->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size,
+    BIENC_TRY(param_add(enc, rng, &enc->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size,
                         C, INIT_NORMAL));
-    BIENC_TRY(param_add(enc, &rng, &enc->emb_ln_w, "embeddings.LayerNorm.weight", C, 0, INIT_ONE));
-    BIENC_TRY(param_add(enc, &rng, &enc->emb_ln_b, "embeddings.LayerNorm.bias", C, 0, INIT_ZERO));
-    for (int l = 0; l < c->num_layers; l++) BIENC_TRY(layer_params_add(enc, &rng, l));
+    BIENC_TRY(param_add(enc, rng, &enc->emb_ln_w, "embeddings.LayerNorm.weight", C, 0, INIT_ONE));
+    BIENC_TRY(param_add(enc, rng, &enc->emb_ln_b, "embeddings.LayerNorm.bias", C, 0, INIT_ZERO));
+    for (int l = 0; l < c->num_layers; l++) BIENC_TRY(layer_params_add(enc, rng, l));
     return BIENC_OK;
 }
 
-int encoder_new(bienc_encoder **out, const bienc_encoder_config *cfg, uint64_t seed)
+static int encoder_create(bienc_encoder **out, const bienc_encoder_config *cfg, uint64_t seed, int init)
 {
     if (!out) return bienc_error(BIENC_EINVAL, "encoder_new: out is NULL");
     *out = NULL;
@@ -88,13 +92,23 @@ int encoder_new(bienc_encoder **out, const bienc_encoder_config *cfg, uint64_t s
     bienc_encoder *enc = calloc(1, sizeof *enc);
     if (!enc) return bienc_error(BIENC_ENOMEM, "encoder_new: out of memory");
     enc->cfg = *cfg;
-    int rc = encoder_build(enc, seed);
+    int rc = encoder_build(enc, seed, init);
     if (rc < 0) {
         encoder_free(enc);
         return rc;
     }
     *out = enc;
     return BIENC_OK;
+}
+
+int encoder_new(bienc_encoder **out, const bienc_encoder_config *cfg, uint64_t seed)
+{
+    return encoder_create(out, cfg, seed, 1);
+}
+
+int encoder_new_zeroed(bienc_encoder **out, const bienc_encoder_config *cfg)
+{
+    return encoder_create(out, cfg, 0, 0);
 }
 
 void encoder_free(bienc_encoder *enc)

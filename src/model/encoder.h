@@ -88,6 +88,8 @@ typedef struct bienc_encoder {
  * Parameters are drawn in state_dict order from one bienc_rng, so the same seed gives
  * the same parameters bit for bit. Every parameter requires a gradient. */
 int encoder_new(bienc_encoder **out, const bienc_encoder_config *cfg, uint64_t seed);
+/* The same with every parameter 0, for a caller that reads them all (a checkpoint). */
+int encoder_new_zeroed(bienc_encoder **out, const bienc_encoder_config *cfg);
 void encoder_free(bienc_encoder *enc);
 
 int encoder_param_count(const bienc_encoder *enc);

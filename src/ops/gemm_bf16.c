@@ -295,7 +295,7 @@ int gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 int ops_gemm(bienc_precision precision, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
              int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
-    if (precision == BIENC_PRECISION_BF16)
+    if (precision == BIENC_PRECISION_BF16 || precision == BIENC_PRECISION_INT8) /* int8: linear's own (op_linear) */
         return gemm_bf16(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     cblas_sgemm(CblasRowMajor, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return BIENC_OK;

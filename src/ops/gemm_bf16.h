@@ -50,7 +50,8 @@ int gemm_bf16(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
 int gemm_bf16_path(bienc_bf16_path path, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* The products of the ops: cblas_sgemm for fp32, gemm_bf16 for bf16 (same arguments). */
+/* The products of the ops: cblas_sgemm for fp32, gemm_bf16 for bf16 and for int8 tapes
+ * (whose linear layers call gemm_i8_xwt themselves). */
 int ops_gemm(bienc_precision precision, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
              int lda, const float *B, int ldb, float beta, float *C, int ldc);
 

@@ -1,12 +1,15 @@
 /* Linear layer on OpenBLAS: y[R, out] = x[R, in] W[out, in]^T + b[out] (nn.Linear layout).
  * R is every leading dimension of x flattened (T tokens of a packed batch). On a bf16
  * tape the three products (y, dx, dW) round their inputs to bf16 and accumulate in fp32
- * (src/ops/gemm_bf16.h); the bias and its gradient stay fp32. */
+ * (src/ops/gemm_bf16.h); the bias and its gradient stay fp32. On an int8 tape (inference)
+ * the forward product runs on dynamically quantised int8 (src/ops/gemm_i8.h), and a
+ * backward, if one is asked for, in bf16. */
 #include "ops/ops.h"
 
 #include <cblas.h>
 
 #include "gemm_bf16.h"
+#include "gemm_i8.h"
 #include "ops_internal.h"
 
 typedef struct {
@@ -60,17 +63,21 @@ int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *
             for (int64_t o = 0; o < Cout; o++) py[r * Cout + o] = pb[o];
         beta = 1.0f;
     }
+    bienc_precision precision = tape_precision(tape);
     if (R > 0 && Cout > 0) {
-        if (Cin > 0)
-            BIENC_TRY(ops_gemm(tape_precision(tape), CblasNoTrans, CblasTrans, (int)R, (int)Cout, (int)Cin, 1.0f,
-                               x->data, (int)Cin, W->data, (int)Cin, beta, py, (int)Cout));
+        if (Cin > 0 && precision == BIENC_PRECISION_INT8 && Cin <= GEMM_I8_MAX_K)
+            BIENC_TRY(gemm_i8_xwt((int)R, (int)Cout, (int)Cin, x->data, (int)Cin, W->data, (int)Cin, beta, py,
+                                  (int)Cout));
+        else if (Cin > 0)
+            BIENC_TRY(ops_gemm(precision, CblasNoTrans, CblasTrans, (int)R, (int)Cout, (int)Cin, 1.0f, x->data,
+                               (int)Cin, W->data, (int)Cin, beta, py, (int)Cout));
         else if (!b)
             memset(py, 0, sizeof(float) * (size_t)(R * Cout));
     }
     linear_ctx *ctx;
     BIENC_TRY(tape_record(tape, "linear", linear_backward, y, b ? 3 : 2, (bienc_tensor *[]){x, W, b},
                           (void **)&ctx, sizeof *ctx));
-    if (ctx) *ctx = (linear_ctx){R, Cin, Cout, tape_precision(tape)};
+    if (ctx) *ctx = (linear_ctx){R, Cin, Cout, precision == BIENC_PRECISION_INT8 ? BIENC_PRECISION_BF16 : precision};
     *out = y;
     return BIENC_OK;
 }

@@ -6,7 +6,10 @@
 #    weights and AdamW state in the checkpoint, bf16 copies rebuilt from them);
 #  - checkpoints stay float32;
 #  - encode --precision bf16: every embedding within cosine 0.999 of fp32's, both paths;
-#    search --precision bf16 encodes the queries and writes a run.
+#    search --precision bf16 encodes the queries and writes a run;
+#  - encode --precision int8 (inference only): within cosine 0.995 of fp32's, the same bits
+#    on the VNNI path and the forced fallback (BIENC_I8_PATH=fallback); train.precision int8
+#    is refused with a message naming the key.
 set -u
 BIN=${BIENC_BIN:-./bienc}
 PY=/usr/bin/python3
@@ -90,6 +93,9 @@ head -n 300 "$T/deb/collection.tsv" > "$T/coll.tsv"
 "$BIN" encode --model "$M" --input "$T/coll.tsv" --output "$T/bf16.h5" --precision bf16 --quiet || fail "encode bf16"
 BIENC_BF16_PATH=fallback "$BIN" encode --model "$M" --input "$T/coll.tsv" --output "$T/fb.h5" --precision bf16 --quiet ||
   fail "encode bf16 fallback"
+"$BIN" encode --model "$M" --input "$T/coll.tsv" --output "$T/int8.h5" --precision int8 --quiet || fail "encode int8"
+BIENC_I8_PATH=fallback "$BIN" encode --model "$M" --input "$T/coll.tsv" --output "$T/i8fb.h5" --precision int8 --quiet ||
+  fail "encode int8 fallback"
 $PY - "$T" <<'PY' || fail "bf16 embeddings"
 import sys, h5py, numpy as np
 t = sys.argv[1]
@@ -101,10 +107,19 @@ for n in ("bf16", "fb"):
     print(f"encode {n} vs fp32: min cosine {c.min():.8f} (1 - cos {1 - c.min():.1e}), max abs diff {np.abs(e[n] - e['fp32']).max():.1e} over {len(c)} passages")
     assert c.min() >= 0.999, c.min()
 assert not np.array_equal(e["bf16"], e["fp32"])
+i8 = {n: h5py.File(f"{t}/{n}.h5", "r")["embeddings"][:] for n in ("int8", "i8fb")}
+c = cos(i8["int8"].astype(np.float64), e["fp32"])
+print(f"encode int8 vs fp32: min cosine {c.min():.6f}, max abs diff {np.abs(i8['int8'] - e['fp32']).max():.1e}")
+assert c.min() >= 0.995, c.min()
+assert np.array_equal(i8["int8"], i8["i8fb"]), "int8: the VNNI path and the fallback differ"
+assert not np.array_equal(i8["int8"].astype(np.float64), e["bf16"])
 PY
 "$BIN" encode --model "$M" --input "$T/coll.tsv" --output "$T/x.h5" --precision fp16 2>"$T/err"
 [ $? -eq 2 ] || fail "--precision fp16 should be a usage error"
-grep -q 'fp32 or bf16' "$T/err" || fail "--precision error message: $(cat "$T/err")"
+grep -q 'fp32, bf16 or int8' "$T/err" || fail "--precision error message: $(cat "$T/err")"
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" --set train.precision=int8 >/dev/null 2>"$T/err" &&
+  fail "train.precision int8 should be refused"
+grep -q 'train.precision' "$T/err" || fail "train.precision int8 message: $(cat "$T/err")"
 
 "$BIN" index build --embeddings "$T/fp32.h5" --output "$T/coll.idx" >/dev/null || fail "index build"
 head -n 20 "$T/deb/queries.dev.tsv" > "$T/q.tsv"

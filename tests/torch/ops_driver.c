@@ -6,7 +6,7 @@
  * Input entries: "op" (uint8 name), the op's tensors (float32, all requiring gradients),
  * settings (alpha, eps, p: float32 scalars; kind, n_heads, offsets, ids: int32; key: int64;
  * attention takes optional p and key for attention dropout)
- * "precision" (int32: 0 fp32, 1 bf16, the tape's matrix products; default fp32)
+ * "precision" (int32: 0 fp32, 1 bf16, 2 int8, the tape's matrix products; default fp32)
  * and "G", the upstream gradient dL/d(out). Output entries: "out" and "grad_<input>" for
  * every float32 input. */
 #include <stdio.h>
@@ -133,7 +133,10 @@ static int run(const char *in_path, const char *out_path)
     bienc_tape *tape;
     BIENC_TRY(tape_new(&tape));
     entry *prec = find("precision", 1);
-    if (prec && prec->size == 1) tape_set_precision(tape, ((int32_t *)prec->data)[0] ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32);
+    if (prec && prec->size == 1) {
+        int32_t v = ((int32_t *)prec->data)[0];
+        tape_set_precision(tape, v == 2 ? BIENC_PRECISION_INT8 : v == 1 ? BIENC_PRECISION_BF16 : BIENC_PRECISION_FP32);
+    }
     bienc_tensor *out = NULL;
     int rc;
     if (!strcmp(name, "linear"))
