@@ -132,7 +132,7 @@ static void run(int k, const shape *s, const float *A, const float *B, float *C,
     for (int b = 0; b < s->batch; b++) {
         const float *a = A + b * sa, *bb = B + b * sb;
         float *c = C + b * sc;
-        if (k == K_I8) gemm_i8_xwt_path(BIENC_I8_AVX512_VNNI, s->M, s->N, s->K, a, lda, bb, ldb, 0.0f, c, s->N);
+        if (k == K_I8) gemm_i8_xwt_path(BIENC_I8_AVX512_VNNI, s->M, s->N, s->K, a, lda, bb, ldb, NULL, 0.0f, c, s->N);
         else if (k == K_SGEMM) cblas_sgemm(CblasRowMajor, ta, tb, s->M, s->N, s->K, 1.0f, a, lda, bb, ldb, 0.0f, c, s->N);
         else gemm_bf16_path(k == K_BF16 ? BIENC_BF16_AVX512 : BIENC_BF16_FALLBACK, ta, tb, s->M, s->N, s->K, 1.0f, a,
                             lda, bb, ldb, 0.0f, c, s->N);

@@ -72,17 +72,17 @@ static inline int8_t quant_s8(float w, float inv)
     return (int8_t)(v < -127 ? -127 : v > 127 ? 127 : v);
 }
 
-/* y = sx sw (acc - z wsum) [+ beta y]: the one formula of both paths. */
-static inline float dequant(int32_t acc, int32_t z, int32_t wsum, float sx, float sw, float beta, float y)
+/* y = sx sw (acc - z wsum) + bias [+ beta y]: the one formula of both paths. */
+static inline float dequant(int32_t acc, int32_t z, int32_t wsum, float sx, float sw, float bias, float beta, float y)
 {
-    float v = (float)(acc - z * wsum) * (sx * sw);
+    float v = fmaf((float)(acc - z * wsum), sx * sw, bias);
     return beta == 0.0f ? v : fmaf(beta, y, v);
 }
 
 /* ---- the portable path ---- */
 
-static int gemm_plain(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta, float *Y,
-                      int ldy)
+static int gemm_plain(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, const float *bias,
+                      float beta, float *Y, int ldy)
 {
     int8_t *q = malloc((size_t)N * K);
     uint8_t *u = malloc((size_t)M * K);
@@ -121,7 +121,7 @@ static int gemm_plain(int M, int N, int K, const float *X, int ldx, const float 
                 int32_t acc = 0;
                 for (int k = 0; k < K; k++) acc += (int32_t)um[k] * qn[k];
                 float *y = Y + (int64_t)m * ldy + n;
-                *y = dequant(acc, zx[m], wsum[n], sx[m], sw[n], beta, beta == 0.0f ? 0.0f : *y);
+                *y = dequant(acc, zx[m], wsum[n], sx[m], sw[n], bias ? bias[n] : 0.0f, beta, beta == 0.0f ? 0.0f : *y);
             }
         }
     }
@@ -221,7 +221,8 @@ VNNI_TARGET static void pack_x(const float *X, int ldx, int i0, int mb, int K, i
 
 /* Y[mr, nr] (+)= the dequantised MR x NR tile of a micro-panel times a panel. */
 VNNI_TARGET static void kernel(int K4, const int32_t *a, int rs, const int32_t *b, const float *sx, const int32_t *zx,
-                               const float *sw, const int32_t *wsum, float *Y, int ldy, int mr, int nr, float beta)
+                               const float *sw, const int32_t *wsum, const float *bias, float *Y, int ldy, int mr,
+                               int nr, float beta)
 {
     _Static_assert(MR == 8, "the micro-kernel is written out for 8 rows");
     ACC_ROW(0) ACC_ROW(1) ACC_ROW(2) ACC_ROW(3) ACC_ROW(4) ACC_ROW(5) ACC_ROW(6) ACC_ROW(7)
@@ -236,14 +237,16 @@ VNNI_TARGET static void kernel(int K4, const int32_t *a, int rs, const int32_t *
     __mmask16 m0 = mask16(nr), m1 = mask16(nr - 16);
     __m512i ws0 = _mm512_loadu_si512(wsum), ws1 = _mm512_loadu_si512(wsum + 16);
     __m512 sw0 = _mm512_loadu_ps(sw), sw1 = _mm512_loadu_ps(sw + 16), vb = _mm512_set1_ps(beta);
+    __m512 bias0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 bias1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
     for (int i = 0; i < mr; i++) {
         float *y = Y + (int64_t)i * ldy;
         __m512i z = _mm512_set1_epi32(zx[i]);
         __m512 s = _mm512_set1_ps(sx[i]);
-        __m512 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][0], _mm512_mullo_epi32(z, ws0))),
-                                  _mm512_mul_ps(s, sw0));
-        __m512 v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][1], _mm512_mullo_epi32(z, ws1))),
-                                  _mm512_mul_ps(s, sw1));
+        __m512 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][0], _mm512_mullo_epi32(z, ws0))),
+                                    _mm512_mul_ps(s, sw0), bias0);
+        __m512 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[i][1], _mm512_mullo_epi32(z, ws1))),
+                                    _mm512_mul_ps(s, sw1), bias1);
         if (beta != 0.0f) {
             v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, y), v0);
             v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, y + 16), v1);
@@ -253,8 +256,8 @@ VNNI_TARGET static void kernel(int K4, const int32_t *a, int rs, const int32_t *
     }
 }
 
-static int gemm_vnni(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta, float *Y,
-                     int ldy)
+static int gemm_vnni(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, const float *bias,
+                     float beta, float *Y, int ldy)
 {
     int K4 = (K + 3) / 4, rs = row_stride(K4), n_panels = (N + NR - 1) / NR, n_blocks = (M + MC - 1) / MC;
     int par = !omp_in_parallel() && (double)M * N * K >= GEMM_PAR_MIN;
@@ -286,8 +289,8 @@ static int gemm_vnni(int M, int N, int K, const float *X, int ldx, const float *
                 for (int p = 0; p * MR < mb; p++) {
                     int mr = mb - p * MR < MR ? mb - p * MR : MR;
                     kernel(K4, Xp + p * micro, rs, Wp + (size_t)q * panel, sx + p * MR, zx + p * MR,
-                           sw + (size_t)q * NR, wsum + (size_t)q * NR, Y + (int64_t)(i0 + p * MR) * ldy + q * NR, ldy,
-                           mr, nr, beta);
+                           sw + (size_t)q * NR, wsum + (size_t)q * NR, bias ? bias + (size_t)q * NR : NULL,
+                           Y + (int64_t)(i0 + p * MR) * ldy + q * NR, ldy, mr, nr, beta);
                 }
             }
         }
@@ -311,23 +314,28 @@ static int cpu_can_vnni(void)
 #endif /* __x86_64__ */
 
 int gemm_i8_xwt_path(bienc_i8_path path, int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
-                     float beta, float *Y, int ldy)
+                     const float *bias, float beta, float *Y, int ldy)
 {
     if (K > GEMM_I8_MAX_K)
         return bienc_error(BIENC_EINVAL, "gemm_i8: K = %d exceeds %d (int32 sums could overflow)", K, GEMM_I8_MAX_K);
     if (M <= 0 || N <= 0) return BIENC_OK;
     if (K <= 0) {
         for (int m = 0; m < M; m++)
-            for (int n = 0; n < N; n++) Y[(int64_t)m * ldy + n] = beta == 0.0f ? 0.0f : beta * Y[(int64_t)m * ldy + n];
+            for (int n = 0; n < N; n++) {
+                float b = bias ? bias[n] : 0.0f, *y = Y + (int64_t)m * ldy + n;
+                *y = beta == 0.0f ? b : fmaf(beta, *y, b);
+            }
         return BIENC_OK;
     }
 #if defined(__x86_64__)
-    if (path == BIENC_I8_AVX512_VNNI && cpu_can_vnni()) return gemm_vnni(M, N, K, X, ldx, W, ldw, beta, Y, ldy);
+    if (path == BIENC_I8_AVX512_VNNI && cpu_can_vnni())
+        return gemm_vnni(M, N, K, X, ldx, W, ldw, bias, beta, Y, ldy);
 #endif
-    return gemm_plain(M, N, K, X, ldx, W, ldw, beta, Y, ldy);
+    return gemm_plain(M, N, K, X, ldx, W, ldw, bias, beta, Y, ldy);
 }
 
-int gemm_i8_xwt(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta, float *Y, int ldy)
+int gemm_i8_xwt(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, const float *bias, float beta,
+                float *Y, int ldy)
 {
-    return gemm_i8_xwt_path(cpu_i8_path(), M, N, K, X, ldx, W, ldw, beta, Y, ldy);
+    return gemm_i8_xwt_path(cpu_i8_path(), M, N, K, X, ldx, W, ldw, bias, beta, Y, ldy);
 }

@@ -1,7 +1,7 @@
 /* int8 products for inference: dynamic quantisation of a linear layer's x W^T, as
  * PyTorch's quantize_dynamic and ONNX Runtime's MatMulInteger do it, but per row:
  *
- *     Y[M, N] = X[M, K] W[N, K]^T + beta Y          (row-major, nn.Linear's W)
+ *     Y[M, N] = X[M, K] W[N, K]^T + bias[N] + beta Y      (row-major, nn.Linear's W)
  *
  *   W per output row n, symmetric int8:   w[n,k] ~ sw[n] q[n,k],          |q| <= 127,
  *       sw[n] = max_k |w[n,k]| / 127;
@@ -9,7 +9,8 @@
  *       the row's range with 0 in it, [lo, hi], cut in 255 steps: sx = (hi - lo) / 255,
  *       z = round(-lo / sx) (0 is exact, a post-GELU row keeps all 8 bits);
  *   the products are summed exactly in int32 and scaled back once:
- *       Y[m,n] = sx[m] sw[n] (sum_k u[m,k] q[n,k] - z[m] sum_k q[n,k]) + beta Y[m,n].
+ *       Y[m,n] = sx[m] sw[n] (sum_k u[m,k] q[n,k] - z[m] sum_k q[n,k]) + bias[n] + beta Y[m,n]
+ *   (one fused multiply-add for the scaling and the bias, one for beta).
  * Rounding is to nearest even, x times 1/scale (so torch.fake_quantize_per_channel_affine
  * with these scales and zero points is an exact model of the quantisation).
  *
@@ -31,13 +32,14 @@
 /* 2 * K * 255 * 127 < 2^31: the sum and its zero-point correction stay in int32. */
 #define GEMM_I8_MAX_K 16384
 
-/* Y = X W^T + beta Y on the current int8 path; beta == 0 never reads Y. ldx, ldw, ldy are
- * the row strides. Returns 0, BIENC_EINVAL for K > GEMM_I8_MAX_K, or BIENC_ENOMEM. */
-int gemm_i8_xwt(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta, float *Y,
-                int ldy);
+/* Y = X W^T + bias + beta Y on the current int8 path; bias may be NULL (zeros); beta == 0
+ * never reads Y. ldx, ldw, ldy are the row strides. Returns 0, BIENC_EINVAL for
+ * K > GEMM_I8_MAX_K, or BIENC_ENOMEM. */
+int gemm_i8_xwt(int M, int N, int K, const float *X, int ldx, const float *W, int ldw, const float *bias, float beta,
+                float *Y, int ldy);
 
 /* The same on a given path (tests and benchmarks compare them). */
 int gemm_i8_xwt_path(bienc_i8_path path, int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
-                     float beta, float *Y, int ldy);
+                     const float *bias, float beta, float *Y, int ldy);
 
 #endif

@@ -55,7 +55,12 @@ int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *
     BIENC_TRY(tape_tensor(tape, x->ndim, shape, &y));
     float *py = y->data;
     float beta = 0.0f;
-    if (b) {
+    bienc_precision precision = tape_precision(tape);
+    int int8 = precision == BIENC_PRECISION_INT8 && Cin > 0 && Cin <= GEMM_I8_MAX_K;
+    if (int8 && R > 0 && Cout > 0) { /* the bias is added as the int8 products are scaled back */
+        BIENC_TRY(gemm_i8_xwt((int)R, (int)Cout, (int)Cin, x->data, (int)Cin, W->data, (int)Cin, b ? b->data : NULL,
+                              0.0f, py, (int)Cout));
+    } else if (b) {
         /* Start from the bias rows and let sgemm accumulate onto them. */
         const float *pb = b->data;
 #pragma omp parallel for schedule(static) if (R * Cout >= OPS_PAR_MIN)
@@ -63,12 +68,8 @@ int op_linear(bienc_tape *tape, bienc_tensor *x, bienc_tensor *W, bienc_tensor *
             for (int64_t o = 0; o < Cout; o++) py[r * Cout + o] = pb[o];
         beta = 1.0f;
     }
-    bienc_precision precision = tape_precision(tape);
-    if (R > 0 && Cout > 0) {
-        if (Cin > 0 && precision == BIENC_PRECISION_INT8 && Cin <= GEMM_I8_MAX_K)
-            BIENC_TRY(gemm_i8_xwt((int)R, (int)Cout, (int)Cin, x->data, (int)Cin, W->data, (int)Cin, beta, py,
-                                  (int)Cout));
-        else if (Cin > 0)
+    if (R > 0 && Cout > 0 && !int8) {
+        if (Cin > 0)
             BIENC_TRY(ops_gemm(precision, CblasNoTrans, CblasTrans, (int)R, (int)Cout, (int)Cin, 1.0f, x->data,
                                (int)Cin, W->data, (int)Cin, beta, py, (int)Cout));
         else if (!b)

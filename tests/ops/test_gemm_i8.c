@@ -34,12 +34,12 @@ static float *randm(size_t n, uint64_t seed, float lo, float hi)
     return x;
 }
 
-static float *run(bienc_i8_path p, int M, int N, int K, const float *X, int ldx, const float *W, int ldw, float beta,
-                  const float *Y0, int ldy)
+static float *run(bienc_i8_path p, int M, int N, int K, const float *X, int ldx, const float *W, int ldw,
+                  const float *bias, float beta, const float *Y0, int ldy)
 {
     float *Y = malloc(sizeof(float) * (size_t)M * ldy);
     for (size_t i = 0; i < (size_t)M * ldy; i++) Y[i] = beta == 0.0f ? NAN : Y0[i];
-    assert_int_equal(gemm_i8_xwt_path(p, M, N, K, X, ldx, W, ldw, beta, Y, ldy), 0);
+    assert_int_equal(gemm_i8_xwt_path(p, M, N, K, X, ldx, W, ldw, bias, beta, Y, ldy), 0);
     return Y;
 }
 
@@ -59,10 +59,12 @@ static void test_exact_integers(void **state)
                 X[m * K + 1] = signed_x ? 127.0f : 255.0f;
             }
             for (int n = 0; n < N; n++) W[n * K + 2] = n % 2 ? 127.0f : -127.0f;
-            float *Y = run((bienc_i8_path)p, M, N, K, X, K, W, K, 0.0f, NULL, N);
+            float bias[45];
+            for (int n = 0; n < N; n++) bias[n] = (float)n - 20.0f; /* integers: the sum stays exact */
+            float *Y = run((bienc_i8_path)p, M, N, K, X, K, W, K, bias, 0.0f, NULL, N);
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
-                    int64_t exact = 0;
+                    int64_t exact = (int64_t)bias[n];
                     for (int k = 0; k < K; k++) exact += (int64_t)X[m * K + k] * (int64_t)W[n * K + k];
                     if (Y[m * N + n] != (float)exact)
                         fail_msg("path %d signed %d: Y[%d,%d] = %.1f, exact %lld", p, signed_x, m, n, Y[m * N + n],
@@ -74,27 +76,27 @@ static void test_exact_integers(void **state)
         }
 }
 
-typedef struct { int M, N, K, ldx, ldw, ldy; float beta; } shape;
+typedef struct { int M, N, K, ldx, ldw, ldy; float beta; int bias; } shape;
 
 static void test_paths_agree_and_bound(void **state)
 {
     (void)state;
     const shape shapes[] = {
-        {1, 1, 1, 1, 1, 1, 0.0f},          {8, 32, 4, 4, 4, 32, 0.0f},       {9, 33, 5, 7, 6, 40, 1.0f},
-        {70, 65, 100, 100, 103, 65, 0.5f}, {3, 17, 384, 390, 384, 20, 0.0f}, {130, 96, 1536, 1536, 1536, 96, 1.0f},
-        {64, 384, 383, 383, 385, 384, 0.0f},
+        {1, 1, 1, 1, 1, 1, 0.0f, 0},          {8, 32, 4, 4, 4, 32, 0.0f, 1},       {9, 33, 5, 7, 6, 40, 1.0f, 1},
+        {70, 65, 100, 100, 103, 65, 0.5f, 0}, {3, 17, 384, 390, 384, 20, 0.0f, 1}, {130, 96, 1536, 1536, 1536, 96, 1.0f, 0},
+        {64, 384, 383, 383, 385, 384, 0.0f, 1},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         shape h = shapes[s];
         /* post-GELU-like rows: mostly positive, a few small negatives */
         float *X = randm((size_t)h.M * h.ldx, 11 + s, -0.2f, 3.0f), *W = randm((size_t)h.N * h.ldw, 13 + s, -0.1f, 0.1f);
-        float *Y0 = randm((size_t)h.M * h.ldy, 17 + s, -1.0f, 1.0f);
+        float *Y0 = randm((size_t)h.M * h.ldy, 17 + s, -1.0f, 1.0f), *bias = h.bias ? randm(h.N, 19 + s, -1, 1) : NULL;
         float *Yv[4];
         int t = 0;
         for (int p = 0; p < 2; p++)
             for (int threads = 1; threads <= 2; threads++) {
                 omp_set_num_threads(threads);
-                Yv[t++] = run((bienc_i8_path)p, h.M, h.N, h.K, X, h.ldx, W, h.ldw, h.beta, Y0, h.ldy);
+                Yv[t++] = run((bienc_i8_path)p, h.M, h.N, h.K, X, h.ldx, W, h.ldw, bias, h.beta, Y0, h.ldy);
             }
         for (int i = 1; i < 4; i++)
             for (int m = 0; m < h.M; m++)
@@ -115,7 +117,7 @@ static void test_paths_agree_and_bound(void **state)
                     exact += (double)x[k] * w[k];
                     bound += 0.5 * sx * fabs(w[k]) + 0.5 * sw * fabs(x[k]) + 0.25 * sx * sw;
                 }
-                double y0 = h.beta == 0.0f ? 0.0 : (double)h.beta * Y0[(size_t)m * h.ldy + n];
+                double y0 = (h.beta == 0.0f ? 0.0 : (double)h.beta * Y0[(size_t)m * h.ldy + n]) + (bias ? bias[n] : 0.0);
                 double got = Yv[0][(size_t)m * h.ldy + n];
                 if (fabs(got - (exact + y0)) > bound * 1.001 + 1e-5 * (fabs(exact) + fabs(y0)))
                     fail_msg("shape %zu: Y[%d,%d] = %.7g, fp32 %.7g, quantisation bound %.3g", s, m, n, got,
@@ -126,6 +128,7 @@ static void test_paths_agree_and_bound(void **state)
         free(X);
         free(W);
         free(Y0);
+        free(bias);
     }
     omp_set_num_threads(2);
 }
@@ -137,12 +140,13 @@ static void test_inside_parallel_region(void **state)
     (void)state;
     int M = 40, N = 50, K = 60;
     float *X = randm((size_t)M * K, 3, -1, 1), *W = randm((size_t)N * K, 4, -1, 1);
-    float *ref = run(BIENC_I8_FALLBACK, M, N, K, X, K, W, K, 0.0f, NULL, N);
+    float *ref = run(BIENC_I8_FALLBACK, M, N, K, X, K, W, K, NULL, 0.0f, NULL, N);
     float *Y = malloc(sizeof(float) * 2 * M * N);
     int bad = 0;
 #pragma omp parallel for num_threads(2)
     for (int r = 0; r < 2; r++) {
-        if (gemm_i8_xwt_path(BIENC_I8_AVX512_VNNI, M, N, K, X, K, W, K, 0.0f, Y + (size_t)r * M * N, N) != 0) bad = 1;
+        if (gemm_i8_xwt_path(BIENC_I8_AVX512_VNNI, M, N, K, X, K, W, K, NULL, 0.0f, Y + (size_t)r * M * N, N) != 0)
+            bad = 1;
     }
     assert_int_equal(bad, 0);
     assert_memory_equal(Y, ref, sizeof(float) * M * N);
@@ -162,13 +166,13 @@ static void test_zeros_and_limits(void **state)
     memset(X + 2 * K, 0, sizeof(float) * K);
     memset(W + 5 * K, 0, sizeof(float) * K);
     for (int p = 0; p < 2; p++) {
-        float *Y = run((bienc_i8_path)p, M, N, K, X, K, W, K, 0.0f, NULL, N);
+        float *Y = run((bienc_i8_path)p, M, N, K, X, K, W, K, NULL, 0.0f, NULL, N);
         for (int n = 0; n < N; n++) assert_true(Y[2 * N + n] == 0.0f);
         for (int m = 0; m < M; m++) assert_true(Y[m * N + 5] == 0.0f);
         free(Y);
     }
     float y = 0;
-    assert_int_equal(gemm_i8_xwt(1, 1, GEMM_I8_MAX_K + 1, X, 0, W, 0, 0.0f, &y, 1), BIENC_EINVAL);
+    assert_int_equal(gemm_i8_xwt(1, 1, GEMM_I8_MAX_K + 1, X, 0, W, 0, NULL, 0.0f, &y, 1), BIENC_EINVAL);
     free(X);
     free(W);
 }
