@@ -1,4 +1,5 @@
-"""Encoding throughput, bienc (fp32 and bf16) vs PyTorch (fp32 and bf16 autocast) vs ONNX Runtime,
+"""Encoding throughput, bienc (fp32, bf16, int8) vs PyTorch (fp32, bf16 autocast, int8 dynamic
+quantisation) vs ONNX Runtime,
 at MiniLM-L6 size (random weights, vocab 30522).
 
 Subcommands (eval/bench_encode.sh runs them in order, each timed run under the heavy lock):
@@ -27,6 +28,12 @@ Subcommands (eval/bench_encode.sh runs them in order, each timed run under the h
           torch.is_autocast_enabled(), which is False under CPU autocast, so it is taken and
           torch._transformer_encoder_layer_fwd fails with "expected scalar type BFloat16 but
           found Float" (checked on this torch with a 1-layer nn.TransformerEncoder).
+          --int8 (system pytorch_int8): the same model after
+          torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8), the
+          PyTorch peer of `bienc encode --precision int8`: every nn.Linear on int8 weights
+          (per tensor) and activations quantised on the fly (per tensor, u8), oneDNN's int8
+          kernels (Debian's torch has no fbgemm: its quantized engine is "onednn"); attention
+          products stay fp32.
   ort     one ONNX Runtime run (eval/ort_run.js in node, onnxruntime-node): the same ids,
           longest first, batches of 64 padded to their longest text; session with graph
           optimisation "all", --threads intra-op threads; timed: the session.run calls only
@@ -129,6 +136,8 @@ def run_torch(a):
     sd, _ = hf_folder.read_safetensors(os.path.join(folder, "model.safetensors"))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
     del sd
+    if a.int8:
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     ids = json.load(open(os.path.join(a.out, a.set + ".ids.json")))
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # SentenceTransformer.encode: longest first
     out = np.zeros((len(ids), c.hidden_size), np.float32)
@@ -146,7 +155,7 @@ def run_torch(a):
             e = torch.nn.functional.normalize(bert_ref.pool(h.float(), m, "mean"), dim=-1)
             out[idx] = e.float().numpy()
     dt = time.perf_counter() - t0
-    name = "pytorch_bf16" if a.bf16 else "pytorch"
+    name = "pytorch_bf16" if a.bf16 else "pytorch_int8" if a.int8 else "pytorch"
     np.save(os.path.join(a.out, "%s_%s.npy" % (name, a.set)), out[:200])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps({"system": name, "set": a.set, "texts": len(ids), "seconds": dt, "texts_per_s": len(ids) / dt,
@@ -167,7 +176,7 @@ def run_ort(a):
                       "onnxruntime": o["ort_version"]}))
 
 
-SYSTEMS = ("bienc", "bienc_bf16", "pytorch", "pytorch_bf16", "onnxruntime")
+SYSTEMS = ("bienc", "bienc_bf16", "bienc_int8", "pytorch", "pytorch_bf16", "pytorch_int8", "onnxruntime")
 
 
 def first_embeddings(out, system, s):
@@ -202,14 +211,16 @@ def report(a):
             diff = "%.1e" % float(np.abs(e - ref).max()) if e is not None and ref is not None and sysname != "bienc" else ""
             lines.append("| %s | %s | %d | %.1f%s | %.0f | %s |" % (s, sysname, r[0]["texts"], tps, extra, rss, diff))
         for num, den in (("bienc", "onnxruntime"), ("bienc_bf16", "onnxruntime"), ("bienc", "pytorch"),
-                         ("bienc_bf16", "pytorch"), ("bienc_bf16", "pytorch_bf16"), ("onnxruntime", "pytorch")):
+                         ("bienc_bf16", "pytorch"), ("bienc_bf16", "pytorch_bf16"), ("bienc_int8", "pytorch"),
+                         ("bienc_int8", "pytorch_bf16"), ("bienc_int8", "pytorch_int8"), ("bienc_int8", "bienc_bf16"),
+                         ("onnxruntime", "pytorch")):
             if num in summary and den in summary:
                 n, d = summary[num], summary[den]
                 phase = " (encode phase: %.2fx)" % (n[2] / d[2]) if num.startswith("bienc") else ""
                 lines.append("| %s | **ratio %s/%s** | | **%.2fx**%s | %.2fx memory | |"
                              % (s, num, den, n[0] / d[0], phase, n[1] / d[1]))
     lines.append("")
-    lines.append("Issue 12 targets for bf16 encoding: bienc_bf16/pytorch >= 3x and bienc_bf16/pytorch_bf16 >= 1.5x.")
+    lines.append("Issue 12 targets for reduced-precision encoding: >= 3x pytorch (fp32) and >= 1.5x pytorch_bf16.")
     print("\n".join(lines))
 
 
@@ -227,6 +238,7 @@ def main():
     ap.add_argument("--ort", help="onnxruntime-node install (scripts/install-ort-node.sh)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--bf16", action="store_true", help="torch: run under torch.autocast(\"cpu\", bfloat16)")
+    ap.add_argument("--int8", action="store_true", help="torch: quantize_dynamic's int8 linear layers")
     a = ap.parse_args()
     {"prep": prep, "torch": run_torch, "ort": run_ort, "report": report}[a.cmd](a)
 

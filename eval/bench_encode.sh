@@ -1,8 +1,9 @@
 #!/bin/bash
 # Encoding benchmark, side by side (see eval/bench_encode.py): bienc fp32, bienc bf16
-# (--precision bf16), PyTorch fp32, PyTorch bf16 (pytorch_bf16: the same model under
-# torch.autocast("cpu", dtype=torch.bfloat16) in inference mode; its header says what oneDNN
-# runs) and ONNX Runtime fp32 (the model exported by `bienc export
+# (--precision bf16), bienc int8 (--precision int8), PyTorch fp32, PyTorch bf16 (pytorch_bf16:
+# the same model under torch.autocast("cpu", dtype=torch.bfloat16) in inference mode; its
+# header says what oneDNN runs), PyTorch int8 (pytorch_int8: quantize_dynamic's int8 linear
+# layers) and ONNX Runtime fp32 (the model exported by `bienc export
 # --format onnx`, graph optimisation "all", T intra-op threads, through npm's
 # onnxruntime-node), on the same texts: MiniLM-L6 size, random weights, vocab 30522; N MS
 # MARCO passages of 16..128 tokens ("var") and N texts of exactly 128 tokens ("fixed"); batch
@@ -10,14 +11,15 @@
 # both sets in turn (interleaved); the report gives medians. The timed section holds the
 # shared heavy-work lock once, so all see the same machine; keep it under ~5 minutes: pick N
 # accordingly (the figures of eval/results/bench_encode_n*.md say how long a text takes).
-#   eval/bench_encode.sh [--n 1000] [--repeats 3] [--threads 2] [--systems bienc,bienc_bf16,pytorch,pytorch_bf16,onnxruntime]
+#   eval/bench_encode.sh [--n 1000] [--repeats 3] [--threads 2]
+#                        [--systems bienc,bienc_bf16,bienc_int8,pytorch,pytorch_bf16,pytorch_int8,onnxruntime]
 # ONNX Runtime is installed by scripts/install-ort-node.sh (skipped, with a message, where npm
 # cannot reach its registry). Results: eval/results/bench_encode_n<N>.{jsonl,md}
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$SRC/build}
 BIN=$BUILD_DIR/bienc
-N=1000 R=3 T=2 SYSTEMS=bienc,bienc_bf16,pytorch,pytorch_bf16,onnxruntime
+N=1000 R=3 T=2 SYSTEMS=bienc,bienc_bf16,bienc_int8,pytorch,pytorch_bf16,pytorch_int8,onnxruntime
 while [ $# -gt 0 ]; do
   case $1 in
     --n) N=$2; shift 2;;
@@ -48,7 +50,7 @@ fi
 # under the lock: the timed runs only
 bienc_run() { # SET PRECISION
   local set=$1 prec=$2 name=bienc
-  [ "$prec" = bf16 ] && name=bienc_bf16
+  [ "$prec" != fp32 ] && name=bienc_$prec
   /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$BIN" encode --model "$OUT/model.h5" --input "$OUT/$set.tsv" \
     --output "$OUT/${name}_$set.h5" --side passage --batch-size 64 --threads "$T" --precision "$prec" 2> "$OUT/encode.log"
   read -r secs kb < "$OUT/time.txt"
@@ -62,8 +64,10 @@ for r in $(seq "$R"); do
       case $s in
         bienc) bienc_run "$set" fp32;;
         bienc_bf16) bienc_run "$set" bf16;;
+        bienc_int8) bienc_run "$set" int8;;
         pytorch) $PY "$SRC/eval/bench_encode.py" torch --out "$OUT" --set "$set" --threads "$T" | tee -a "$RES";;
         pytorch_bf16) $PY "$SRC/eval/bench_encode.py" torch --bf16 --out "$OUT" --set "$set" --threads "$T" | tee -a "$RES";;
+        pytorch_int8) $PY "$SRC/eval/bench_encode.py" torch --int8 --out "$OUT" --set "$set" --threads "$T" | tee -a "$RES";;
         onnxruntime) $PY "$SRC/eval/bench_encode.py" ort --out "$OUT" --set "$set" --threads "$T" --ort "$ORT" | tee -a "$RES";;
         *) echo "unknown system $s" >&2; exit 2;;
       esac
