@@ -87,8 +87,8 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "| bi-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->loss.name), (long long)r->bi_steps,
             r->n_bi_losses ? r->bi_losses[r->n_bi_losses - 1] : NAN, r->bi_pairs_per_s);
     if (r->n_teacher_losses)
-        fprintf(f, "| teacher cross-encoder (BCE) | %lld | %.4f | %.1f |\n", (long long)r->teacher_steps,
-                r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
+        fprintf(f, "| teacher cross-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->teacher.loss.name),
+                (long long)r->teacher_steps, r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
     if (r->n_bi_evals) {
         fprintf(f, "\nThe bi-encoder's dev metrics during training (the trainer's evaluation: the dev queries "
                    "against their positives and the first eval.max_passages passages, exact search; the table "
@@ -181,7 +181,8 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     json_num(f, r->total_seconds);
     fprintf(f, "},\n  \"training\": {\"bi_encoder_steps\": %lld, \"bi_encoder_pairs_per_s\": ", (long long)r->bi_steps);
     json_num(f, r->bi_pairs_per_s);
-    fprintf(f, ", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ", (long long)r->teacher_steps);
+    fprintf(f, ", \"teacher_loss\": \"%s\", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ",
+            config_loss_name(cfg->teacher.loss.name), (long long)r->teacher_steps);
     json_num(f, r->teacher_pairs_per_s);
     fprintf(f, ", \"model\": ");
     json_write_string(f, r->model_path);

@@ -53,6 +53,9 @@ for s in data vocab teacher train baseline encode index search rerank bm25 evalu
   grep -q "== $s" "$T/err" || fail "stage $s not logged"
 done
 grep -q "dev metrics during training" "$R/report.md" || fail "report.md lacks the dev curve"
+# the Training table names the teacher's loss (quickstart: the default, BinaryCrossEntropy)
+grep -q '^| teacher cross-encoder (BinaryCrossEntropy) | 4 |' "$R/report.md" ||
+  fail "report.md: teacher row should name its loss: $(grep 'teacher cross-encoder' "$R/report.md")"
 grep -q 'inference (encode, rerank) in fp32' "$R/report.md" || fail "report.md should say the inference precision"
 grep -q '"inference_precision": "fp32"' "$R/report.json" || fail "report.json: inference_precision fp32 (the default)"
 grep -q '^## Timings' "$R/report.md" && grep -q 'BLAS kernel' "$R/report.md" && grep -q '^```yaml' "$R/report.md" ||
@@ -219,6 +222,8 @@ if $PY -c 'import xapian' 2>/dev/null; then
   grep -q "negatives each (3 mined, 1 random), listwise cross entropy" "$T/err6" ||
     fail "late teacher: $(grep 'negatives each' "$T/err6")"
   [ -s "$RL/run.teacher.trec" ] || fail "late teacher: no reranked run"
+  grep -q '^| teacher cross-encoder (MultipleNegativesRankingLoss) |' "$RL/report.md" ||
+    fail "late teacher: report.md should name the listwise loss: $(grep 'teacher cross-encoder' "$RL/report.md")"
 else
   echo "SKIP mine stage: python3 cannot import xapian"
 fi
