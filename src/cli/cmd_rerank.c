@@ -59,7 +59,9 @@ int cmd_rerank(int argc, char **argv)
         return 2;
     }
     bienc_precision precision = BIENC_PRECISION_FP32;
-    if (precision_arg && precision_parse(precision_arg, &precision) < 0) {
+    /* fp32 and bf16 only: the cross-encoder has been checked against fp32 in those two */
+    if (precision_arg && (precision_parse(precision_arg, &precision) < 0 ||
+                          (precision != BIENC_PRECISION_FP32 && precision != BIENC_PRECISION_BF16))) {
         fprintf(stderr, "bienc rerank: --precision must be fp32 or bf16, not '%s'\n", precision_arg);
         return 2;
     }
