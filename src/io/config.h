@@ -117,6 +117,7 @@ typedef struct bienc_cfg_eval {
     bienc_cfg_ints k;          /* cut-offs reported (MRR/nDCG/Recall@k) */
     bienc_metric best_metric;  /* decides checkpoint.keep_best */
     int64_t batch_size;        /* encoding batch */
+    bienc_precision precision; /* bienc run's encode / rerank / score; auto: train_precision() */
     int baseline;              /* bienc run: also evaluate the untrained (or pre-trained) bi-encoder */
 } bienc_cfg_eval;
 

@@ -185,6 +185,10 @@ static const cfg_key eval_keys[] = {
     LIST(E, "k", BIENC_CFG_INTS, k, "[1, 5, 10, 100]", 1, 1000000, 1, BIENC_CFG_MAX_LIST, "cut-offs reported (Recall@k, ...)"),
     CHOICE(E, "best_metric", best_metric, "mrr@10", best_metrics, "metric that picks the best checkpoint"),
     KEY(E, "batch_size", I, batch_size, "64", 1, 1048576, "texts per encoding batch"),
+    CHOICE(E, "precision", precision, "fp32", precisions,
+        "bienc run's inference: matrix products of the encode stage (dev queries and collection, and the "
+        "baseline's), the dense mining encode, and the teacher's rerank and score stages: fp32, bf16 (bf16 inputs "
+        "with fp32 accumulation), or auto: bf16 where the CPU has a bf16 kernel (AVX512_BF16), else fp32"),
     KEY(E, "baseline", B, baseline, "true", 0, 0,
         "bienc run: also evaluate the bi-encoder before training (untrained, or as pre-trained) on the whole collection"),
 };

@@ -64,7 +64,10 @@ int cross_encoder_tokenize_pair(const bienc_cross_encoder *ce, const char *q, si
 
 /* Inference: scores[i] = logit of (q[i], p[i]) for n pairs, batch_size pairs per forward
  * (<= 0: 64), sorted by length internally; results in input order, identical for any
- * thread count (a different batch size changes sgemm shapes, hence the last bits). Lengths may be NULL (NUL-terminated texts). tape may be NULL. */
+ * thread count (a different batch size changes sgemm shapes, hence the last bits). Lengths may be NULL (NUL-terminated texts).
+ * The matrix products run at the tape's precision (tape_set_precision: fp32 or bf16 with
+ * fp32 accumulation); tape NULL: an fp32 tape of its own. The tape is used without
+ * gradients and left reset. */
 int cross_encoder_score(bienc_cross_encoder *ce, bienc_tape *tape, const char *const *q, const size_t *qlens,
                         const char *const *p, const size_t *plens, int64_t n, int batch_size, float *scores);
 

@@ -17,6 +17,7 @@
 #include "train/pipeline.h"
 #include "train/teacher.h"
 #include "train/trainer.h"
+#include "train/train_loop.h"
 #include "core/atomic_file.h"
 #include "train/pipeline_internal.h"
 #include "train/train_data.h"
@@ -171,6 +172,18 @@ static int stage_teacher(pipe_ctx *p)
     return rc;
 }
 
+/* Embeds n texts with bi at eval.precision (a no-grad tape of that precision). */
+static int pipe_encode(pipe_ctx *p, bienc_biencoder *bi, const char *const *texts, const size_t *lens, int64_t n,
+                       bienc_side side, float *out)
+{
+    bienc_tape *tape;
+    BIENC_TRY(tape_new(&tape));
+    tape_set_precision(tape, p->precision);
+    int rc = biencoder_encode_texts(bi, tape, texts, lens, n, side, (int)p->cfg->eval.batch_size, out);
+    tape_free(tape);
+    return rc;
+}
+
 /* The trained bi-encoder's top k of the n mine queries (ids, texts) searched in the index,
  * fused with BM25's run when there is one (index.fusion, as the dev set's hybrid row). */
 static int mine_dense_run(pipe_ctx *p, const char *const *ids, const char *const *texts, const size_t *lens, int64_t n,
@@ -183,7 +196,7 @@ static int mine_dense_run(pipe_ctx *p, const char *const *ids, const char *const
     bienc_run *dense = NULL;
     int rc = qe && sc && hits ? 0 : bienc_error(BIENC_ENOMEM, "mine: out of memory for %lld queries", (long long)n);
     if (rc == 0)
-        rc = biencoder_encode_texts(p->bi, NULL, texts, lens, n, BIENC_SIDE_QUERY, (int)cfg->eval.batch_size, qe);
+        rc = pipe_encode(p, p->bi, texts, lens, n, BIENC_SIDE_QUERY, qe);
     if (rc == 0) rc = hnsw_search(p->index, qe, n, k, ef, p->threads, hits, sc);
     if (rc == 0) rc = run_new(&dense, "dense");
     for (int64_t q = 0; rc == 0 && q < n; q++)
@@ -311,7 +324,7 @@ static int stage_score(pipe_ctx *p)
     }
     int64_t n = 0;
     if (rc == 0)
-        rc = teacher_score_triples(p->teacher, tr, q, c, d->max_examples, d->skip_malformed,
+        rc = teacher_score_triples(p->teacher, p->precision, tr, q, c, d->max_examples, d->skip_malformed,
                                    (int)p->cfg->eval.batch_size, p->scored_triples, NULL, &n);
     if (rc == 0) {
         pipe_log(p, "   teacher margins of %lld triples -> %s\n", (long long)n, p->scored_triples);
@@ -423,12 +436,12 @@ static int run_from_ids(pipe_ctx *p, const char *name, const int64_t *ids, const
 /* Embeds the dev queries and the collection with `bi` (caller frees *qe, *pe). */
 static int encode_all(pipe_ctx *p, bienc_biencoder *bi, float **qe, float **pe)
 {
-    int dim = biencoder_dim(bi), bs = (int)p->cfg->eval.batch_size;
+    int dim = biencoder_dim(bi);
     *qe = malloc((size_t)(p->nq ? p->nq : 1) * dim * sizeof **qe);
     *pe = malloc((size_t)(p->np ? p->np : 1) * dim * sizeof **pe);
     if (!*qe || !*pe) return bienc_error(BIENC_ENOMEM, "bienc run: out of memory for %lld embeddings", (long long)p->np);
-    BIENC_TRY(biencoder_encode_texts(bi, NULL, (const char *const *)p->qtext, p->qlen, p->nq, BIENC_SIDE_QUERY, bs, *qe));
-    return biencoder_encode_texts(bi, NULL, (const char *const *)p->ptext, p->plen, p->np, BIENC_SIDE_PASSAGE, bs, *pe);
+    BIENC_TRY(pipe_encode(p, bi, (const char *const *)p->qtext, p->qlen, p->nq, BIENC_SIDE_QUERY, *qe));
+    return pipe_encode(p, bi, (const char *const *)p->ptext, p->plen, p->np, BIENC_SIDE_PASSAGE, *pe);
 }
 
 static int exact_run(pipe_ctx *p, const float *pe, const float *qe, int dim, const char *name, bienc_run **out)
@@ -480,8 +493,8 @@ static int stage_encode(pipe_ctx *p)
 {
     BIENC_TRY(encode_all(p, p->bi, &p->qe, &p->pe));
     p->r->dim = biencoder_dim(p->bi);
-    pipe_log(p, "   %lld passages and %lld queries -> %lld-dim vectors\n", (long long)p->np, (long long)p->nq,
-             (long long)p->r->dim);
+    pipe_log(p, "   %lld passages and %lld queries -> %lld-dim vectors (%s)\n", (long long)p->np, (long long)p->nq,
+             (long long)p->r->dim, precision_name(p->precision));
     return 0;
 }
 
@@ -545,10 +558,10 @@ static int stage_rerank(pipe_ctx *p)
     int depth = (int)p->cfg->teacher.rerank_depth;
     p->r->teacher_on_hybrid = p->runs[PIPE_RUN_HYBRID] != NULL;
     bienc_run *cand = p->r->teacher_on_hybrid ? p->runs[PIPE_RUN_HYBRID] : p->runs[PIPE_RUN_EXACT];
-    BIENC_TRY(teacher_rerank(p->teacher, cand, p->dev_queries, p->collection, depth, (int)p->cfg->eval.batch_size,
-                             "teacher", &p->runs[PIPE_RUN_TEACHER]));
-    pipe_log(p, "   %lld queries x top-%d pairs of the %s run re-scored\n", (long long)p->nq, depth,
-             p->r->teacher_on_hybrid ? "hybrid" : "exact");
+    BIENC_TRY(teacher_rerank(p->teacher, p->precision, cand, p->dev_queries, p->collection, depth,
+                             (int)p->cfg->eval.batch_size, "teacher", &p->runs[PIPE_RUN_TEACHER]));
+    pipe_log(p, "   %lld queries x top-%d pairs of the %s run re-scored (%s)\n", (long long)p->nq, depth,
+             p->r->teacher_on_hybrid ? "hybrid" : "exact", precision_name(p->precision));
     return save_run(p, p->runs[PIPE_RUN_TEACHER], "run.teacher.trec");
 }
 
@@ -623,6 +636,7 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     p.o = o;
     p.r = r;
     p.threads = o->threads > 0 ? o->threads : (int)cfg->train.threads;
+    p.precision = r->precision = train_precision(cfg->eval.precision);
     if (p.threads > 0) cpu_set_threads(p.threads);
     double t0 = os_now();
     BIENC_TRY(config_run_dir(cfg, r->run_dir, sizeof r->run_dir));

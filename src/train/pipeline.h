@@ -17,6 +17,8 @@
  *   baseline   the same bi-encoder untrained (same seed): dev queries against the whole
  *              collection, exact search -> RUN_DIR/run.untrained.trec
  *   encode     the collection and the dev queries with the trained model
+ *              (eval.precision: fp32 or bf16 matrix products, as the baseline, the dense
+ *              mine's encode and the teacher's score and rerank stages)
  *   index      HNSW (index.M, ef_construction, metric) over the collection -> RUN_DIR/index.hnsw
  *   search     dev queries, top index.k: HNSW (index.ef) and exact -> run.hnsw.trec, run.exact.trec
  *   bm25       eval/bm25_xapian.py (python3-xapian) when importable -> run.bm25.trec, else a note
@@ -78,6 +80,7 @@ typedef struct bienc_pipeline_result {
     int64_t bi_steps, teacher_steps;
     double bi_pairs_per_s, teacher_pairs_per_s;
     char model_path[1100], teacher_path[1100];
+    bienc_precision precision;                          /* of the inference stages (eval.precision, resolved) */
 } bienc_pipeline_result;
 
 /* Runs every stage for cfg (config_finalize'd); r is filled as far as the run got. */

@@ -16,6 +16,7 @@ typedef struct pipe_ctx {
     const bienc_pipeline_opts *o;
     bienc_pipeline_result *r;
     int threads;
+    bienc_precision precision;      /* eval.precision resolved (auto: train_precision()) */
     double t_stage;
     char vocab[1100];
     char scored_triples[1100];      /* MarginMSELoss: the training triples with teacher scores */

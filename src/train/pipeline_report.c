@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/cpu.h"
+#include "core/tape.h"
 #include "core/error.h"
 #include "text/json.h"
 #include "train/pipeline.h"
@@ -86,8 +87,8 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "| bi-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->loss.name), (long long)r->bi_steps,
             r->n_bi_losses ? r->bi_losses[r->n_bi_losses - 1] : NAN, r->bi_pairs_per_s);
     if (r->n_teacher_losses)
-        fprintf(f, "| teacher cross-encoder (BCE) | %lld | %.4f | %.1f |\n", (long long)r->teacher_steps,
-                r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
+        fprintf(f, "| teacher cross-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->teacher.loss.name),
+                (long long)r->teacher_steps, r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
     if (r->n_bi_evals) {
         fprintf(f, "\nThe bi-encoder's dev metrics during training (the trainer's evaluation: the dev queries "
                    "against their positives and the first eval.max_passages passages, exact search; the table "
@@ -95,8 +96,9 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
         for (int64_t i = 0; i < r->n_bi_evals; i++)
             fprintf(f, "| %lld | %.4f | %.4f |\n", (long long)r->bi_eval_steps[i], r->bi_eval_mrr[i], r->bi_eval_recall[i]);
     }
-    fprintf(f, "\nModel: %s; teacher: %s\n\n## Timings\n\n| stage | seconds |\n|---|---:|\n", r->model_path,
-            r->teacher_path[0] ? r->teacher_path : "(none)");
+    fprintf(f, "\nModel: %s; teacher: %s; inference (encode, rerank) in %s (eval.precision)\n\n## Timings\n\n"
+               "| stage | seconds |\n|---|---:|\n", r->model_path, r->teacher_path[0] ? r->teacher_path : "(none)",
+            precision_name(r->precision));
     for (int i = 0; i < r->n_stages; i++) fprintf(f, "| %s | %.1f |\n", r->stage_name[i], r->stage_seconds[i]);
     fprintf(f, "| **total** | %.1f |\n\n", r->total_seconds);
     fprintf(f, "## Machine\n\n- CPU: %s\n- cores online: %ld, threads used: %d\n- BLAS kernel: %s\n- bienc %s\n\n", cpu,
@@ -138,8 +140,9 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     static const char *keys[PIPE_RUN_COUNT] = {"untrained", "bi_encoder_hnsw", "bi_encoder_exact", "teacher_rerank", "bm25", "hybrid"};
     fprintf(f, "{\n  \"run_dir\": ");
     json_write_string(f, r->run_dir);
-    fprintf(f, ",\n  \"num_queries\": %lld,\n  \"num_passages\": %lld,\n  \"dim\": %lld,\n  \"metrics\": {\n",
-            (long long)r->n_queries, (long long)r->n_passages, (long long)r->dim);
+    fprintf(f, ",\n  \"num_queries\": %lld,\n  \"num_passages\": %lld,\n  \"dim\": %lld,\n  \"inference_precision\": \"%s\","
+               "\n  \"metrics\": {\n",
+            (long long)r->n_queries, (long long)r->n_passages, (long long)r->dim, precision_name(r->precision));
     int first = 1;
     for (int i = 0; i < PIPE_RUN_COUNT; i++) {
         if (!r->has_run[i]) continue;
@@ -178,7 +181,8 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     json_num(f, r->total_seconds);
     fprintf(f, "},\n  \"training\": {\"bi_encoder_steps\": %lld, \"bi_encoder_pairs_per_s\": ", (long long)r->bi_steps);
     json_num(f, r->bi_pairs_per_s);
-    fprintf(f, ", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ", (long long)r->teacher_steps);
+    fprintf(f, ", \"teacher_loss\": \"%s\", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ",
+            config_loss_name(cfg->teacher.loss.name), (long long)r->teacher_steps);
     json_num(f, r->teacher_pairs_per_s);
     fprintf(f, ", \"model\": ");
     json_write_string(f, r->model_path);

@@ -67,12 +67,21 @@ void teacher_result_free(bienc_teacher_result *r);
 int teacher_eval_loss(bienc_cross_encoder *ce, const char *const *q, const char *const *p, const float *labels, int64_t n,
                       double *loss);
 
+/* Inference precision: every scoring function below takes the precision of the
+ * cross-encoder's matrix products, fp32 or bf16 (bf16 inputs, fp32 accumulation:
+ * tape_set_precision in src/core/tape.h); BIENC_PRECISION_AUTO is resolved as
+ * train_precision() does (bf16 where the CPU has a bf16 kernel). */
+
+/* cross_encoder_score on a no-grad tape of that precision (src/train/teacher_score.c). */
+int teacher_score_pairs(bienc_cross_encoder *ce, bienc_precision precision, const char *const *q, const size_t *qlens,
+                        const char *const *p, const size_t *plens, int64_t n, int batch_size, float *scores);
+
 /* Reranking (src/train/teacher_rerank.c): every query's top `top` documents of `run` (sorted
  * in place) re-scored by the cross-encoder; *out is a new run called `name` whose scores are
  * the logits (documents below the top are dropped). Texts are looked up by id; an id missing
  * from queries / collection is BIENC_ENOTFOUND naming it. */
-int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *queries, const bienc_texts *collection,
-                   int top, int batch_size, const char *name, bienc_run **out);
+int teacher_rerank(bienc_cross_encoder *ce, bienc_precision precision, bienc_run *run, const bienc_texts *queries,
+                   const bienc_texts *collection, int top, int batch_size, const char *name, bienc_run **out);
 
 /* The false-negative guard of mine_hard_negatives (src/train/teacher_score.c): a
  * bienc_mine_scorer over this context scores (query, passage) pairs with the cross-encoder,
@@ -81,6 +90,7 @@ typedef struct bienc_teacher_scorer {
     bienc_cross_encoder *ce;
     const bienc_texts *queries, *collection;
     int batch_size;
+    bienc_precision precision; /* 0 (a zeroed struct): fp32 */
 } bienc_teacher_scorer;
 int teacher_scorer_score(void *ctx, const char *qid, const char *const *pids, int n, float *scores);
 
@@ -91,8 +101,8 @@ int teacher_scorer_score(void *ctx, const char *qid, const char *const *pids, in
  * skipped when skip_missing, else BIENC_ENOTFOUND naming file and line. Text triples
  * pass NULL for both. Written atomically; progress lines go to log (may be NULL);
  * *n_written (may be NULL) gets the number of rows written. */
-int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, const bienc_texts *queries,
-                          const bienc_texts *collection, int64_t max_rows, int skip_missing, int batch_size,
-                          const char *path, FILE *log, int64_t *n_written);
+int teacher_score_triples(bienc_cross_encoder *ce, bienc_precision precision, const bienc_triples *tr,
+                          const bienc_texts *queries, const bienc_texts *collection, int64_t max_rows,
+                          int skip_missing, int batch_size, const char *path, FILE *log, int64_t *n_written);
 
 #endif

@@ -5,8 +5,8 @@
 #include "core/error.h"
 #include "train/teacher.h"
 
-int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *queries, const bienc_texts *collection,
-                   int top, int batch_size, const char *name, bienc_run **out)
+int teacher_rerank(bienc_cross_encoder *ce, bienc_precision precision, bienc_run *run, const bienc_texts *queries,
+                   const bienc_texts *collection, int top, int batch_size, const char *name, bienc_run **out)
 {
     if (out) *out = NULL;
     if (!ce || !run || !queries || !collection || !out || top < 1)
@@ -49,7 +49,7 @@ int teacher_rerank(bienc_cross_encoder *ce, bienc_run *run, const bienc_texts *q
             rc = texts_get(collection, prow, &id, &idl, &pt[k], &pl[k]);
         }
     }
-    if (rc == 0) rc = cross_encoder_score(ce, NULL, qt, ql, pt, pl, n, batch_size, scores);
+    if (rc == 0) rc = teacher_score_pairs(ce, precision, qt, ql, pt, pl, n, batch_size, scores);
     bienc_run *r = NULL;
     if (rc == 0) rc = run_new(&r, name ? name : "teacher");
     k = 0;

@@ -10,10 +10,22 @@
 
 #include "core/error.h"
 #include "train/teacher.h"
+#include "train/train_loop.h"
 #include "core/atomic_file.h"
 
 /* rows scored per cross_encoder_score call: bounded memory on the 40M-row MS MARCO file */
 #define SCORE_CHUNK 8192
+
+int teacher_score_pairs(bienc_cross_encoder *ce, bienc_precision precision, const char *const *q, const size_t *qlens,
+                        const char *const *p, const size_t *plens, int64_t n, int batch_size, float *scores)
+{
+    bienc_tape *tape;
+    BIENC_TRY(tape_new(&tape));
+    tape_set_precision(tape, train_precision(precision));
+    int rc = cross_encoder_score(ce, tape, q, qlens, p, plens, n, batch_size, scores);
+    tape_free(tape);
+    return rc;
+}
 
 /* Text of field k (0 query, 1 positive, 2 negative) of row i: the field itself for text
  * triples, the text behind the id for id triples. An unknown id sets *missing when
@@ -38,9 +50,9 @@ static int row_text(const bienc_triples *tr, const bienc_texts *queries, const b
     return texts_get(store, row, &id, &idl, s, len);
 }
 
-int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, const bienc_texts *queries,
-                          const bienc_texts *collection, int64_t max_rows, int skip_missing, int batch_size,
-                          const char *path, FILE *log, int64_t *n_written)
+int teacher_score_triples(bienc_cross_encoder *ce, bienc_precision precision, const bienc_triples *tr,
+                          const bienc_texts *queries, const bienc_texts *collection, int64_t max_rows,
+                          int skip_missing, int batch_size, const char *path, FILE *log, int64_t *n_written)
 {
     if (n_written) *n_written = 0;
     if (!ce || !tr || !path || (!queries) != (!collection))
@@ -74,7 +86,7 @@ int teacher_score_triples(bienc_cross_encoder *ce, const bienc_triples *tr, cons
             ql[2 * m + 1] = ql[2 * m];
             rows[m++] = i;
         }
-        if (rc == 0) rc = cross_encoder_score(ce, NULL, qt, ql, pt, pl, 2 * m, batch_size, sc);
+        if (rc == 0) rc = teacher_score_pairs(ce, precision, qt, ql, pt, pl, 2 * m, batch_size, sc);
         for (int64_t j = 0; rc == 0 && j < m; j++) {
             if (!isfinite(sc[2 * j]) || !isfinite(sc[2 * j + 1])) {
                 rc = bienc_error(BIENC_ERANGE, "%s: row %lld: the teacher's score is not finite", triples_path(tr),
@@ -126,7 +138,7 @@ int teacher_scorer_score(void *ctx, const char *qid, const char *const *pids, in
         qlen[i] = ql;
         rc = texts_get(ts->collection, row, &id, &idl, &p[i], &plen[i]);
     }
-    if (rc == 0) rc = cross_encoder_score(ts->ce, NULL, q, qlen, p, plen, n, ts->batch_size, scores);
+    if (rc == 0) rc = teacher_score_pairs(ts->ce, ts->precision, q, qlen, p, plen, n, ts->batch_size, scores);
     free(q);
     free(p);
     free(qlen);

@@ -2,7 +2,8 @@
 # bienc run end to end on a small slice of the built-in Debian data (tiny models, a few steps):
 # the report files exist and hold every metric key, the printed table, the runs agree with
 # `bienc eval`, a second run (--reuse: same teacher) gives the same bi-encoder runs byte for
-# byte, `bienc rerank` with the pipeline's teacher reproduces run.teacher.trec, usage errors.
+# byte, `bienc rerank` with the pipeline's teacher reproduces run.teacher.trec, bf16 inference
+# (rerank/score --precision bf16 close to fp32, eval.precision: bf16 in bienc run), usage errors.
 set -u
 BIN=${BIENC_BIN:-./bienc}
 SRC=${BIENC_SOURCE_DIR:-.}
@@ -52,6 +53,11 @@ for s in data vocab teacher train baseline encode index search rerank bm25 evalu
   grep -q "== $s" "$T/err" || fail "stage $s not logged"
 done
 grep -q "dev metrics during training" "$R/report.md" || fail "report.md lacks the dev curve"
+# the Training table names the teacher's loss (quickstart: the default, BinaryCrossEntropy)
+grep -q '^| teacher cross-encoder (BinaryCrossEntropy) | 4 |' "$R/report.md" ||
+  fail "report.md: teacher row should name its loss: $(grep 'teacher cross-encoder' "$R/report.md")"
+grep -q 'inference (encode, rerank) in fp32' "$R/report.md" || fail "report.md should say the inference precision"
+grep -q '"inference_precision": "fp32"' "$R/report.json" || fail "report.json: inference_precision fp32 (the default)"
 grep -q '^## Timings' "$R/report.md" && grep -q 'BLAS kernel' "$R/report.md" && grep -q '^```yaml' "$R/report.md" ||
   fail "report.md lacks timings, machine or config"
 head -c 200 "$R/report.svg" | grep -q '<svg' || fail "report.svg is not SVG"
@@ -137,6 +143,54 @@ cmp -s "$T/exact1" "$R/run.exact.trec" || fail "run.exact.trec differs between t
   fail "bienc rerank: $(cat "$T/err3")"
 cmp -s "$T/rr.trec" "$T/teacher1" || fail "bienc rerank differs from the pipeline's rerank"
 
+# bienc rerank --precision bf16: the same (query, document) pairs, logits within 5% of the
+# largest |logit|, and not fp32's digit for digit (else the bf16 path never ran). The
+# accuracy bound proper (2%) is tests/model/test_cross_encoder.c's; this 4-step teacher's
+# logits are all ~0.007, so cancellation makes bf16's error relatively larger (~1%).
+"$BIN" rerank --model "$R/teacher.h5" --run "$T/cand.trec" --queries "$D/queries.dev.tsv" \
+  --collection "$D/collection.tsv" --top 20 --name teacher --precision bf16 --output "$T/rr16.trec" 2>"$T/err3" ||
+  fail "bienc rerank --precision bf16: $(cat "$T/err3")"
+grep -q 're-scored (bf16)' "$T/err3" || fail "rerank --precision bf16 should say bf16: $(cat "$T/err3")"
+close_runs() { # A B: same pairs, scores within 5% of A's largest |score|, not identical
+  $PY - "$1" "$2" <<'PY'
+import sys
+def read(path):
+    return {(l.split()[0], l.split()[2]): float(l.split()[4]) for l in open(path)}
+a, b = read(sys.argv[1]), read(sys.argv[2])
+assert a.keys() == b.keys(), "different (query, document) pairs"
+scale = max(abs(v) for v in a.values())
+worst = max(abs(a[k] - b[k]) for k in a)
+print(f"bf16 vs fp32 logits: max |diff| {worst:.3g} of max |logit| {scale:.3g} ({len(a)} pairs)")
+assert worst <= 0.05 * scale, (worst, scale)
+assert a != b, "bf16 scores equal fp32's digit for digit"
+PY
+}
+close_runs "$T/rr.trec" "$T/rr16.trec" || fail "rerank --precision bf16 vs fp32"
+for bad in bogus fp16 BF16; do
+  "$BIN" rerank --model "$R/teacher.h5" --run "$T/cand.trec" --queries "$D/queries.dev.tsv" \
+    --collection "$D/collection.tsv" --precision $bad --output "$T/x.trec" >/dev/null 2>"$T/e"
+  [ $? -eq 2 ] || fail "rerank --precision $bad: expected exit 2"
+  grep -q -- "--precision must be fp32 or bf16, not '$bad'" "$T/e" || fail "rerank --precision $bad: message: $(cat "$T/e")"
+  [ ! -e "$T/x.trec" ] || fail "rerank --precision $bad wrote an output"
+done
+
+# eval.precision: bf16 (same run directory, the teacher reused): the encode and rerank
+# stages say bf16, the report too, and run.teacher.trec is bienc rerank --precision bf16 of
+# the run's own candidates (exact search without BM25), byte for byte
+"$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set eval.precision=bf16 --threads 2 --reuse --no-bm25 \
+  >"$T/out7" 2>"$T/err7" || fail "eval.precision=bf16 run: $(tail -3 "$T/err7")"
+grep -q 'vectors (bf16)' "$T/err7" || fail "eval.precision=bf16: encode stage not in bf16: $(grep -A1 '== encode' "$T/err7")"
+grep -q 're-scored (bf16)' "$T/err7" || fail "eval.precision=bf16: rerank stage not in bf16: $(grep -A1 '== rerank' "$T/err7")"
+grep -q '"inference_precision": "bf16"' "$R/report.json" || fail "report.json: inference_precision bf16"
+! cmp -s "$T/exact1" "$R/run.exact.trec" || fail "eval.precision=bf16: run.exact.trec equals fp32's (encode not in bf16?)"
+"$BIN" rerank --model "$R/teacher.h5" --run "$R/run.exact.trec" --queries "$D/queries.dev.tsv" \
+  --collection "$D/collection.tsv" --top 20 --name teacher --precision bf16 --output "$T/rr16b.trec" 2>"$T/e" ||
+  fail "bienc rerank --precision bf16 of the bf16 run: $(cat "$T/e")"
+cmp -s "$T/rr16b.trec" "$R/run.teacher.trec" || fail "eval.precision=bf16: run.teacher.trec differs from bienc rerank --precision bf16"
+"$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set eval.precision=half --reuse --no-bm25 >/dev/null 2>"$T/e"
+[ $? -eq 1 ] || fail "eval.precision=half: expected exit 1"
+grep -q "eval.precision" "$T/e" && grep -q "fp32|bf16|auto" "$T/e" || fail "eval.precision=half: message: $(cat "$T/e")"
+
 # hard negatives mined from BM25 (its own run directory): a "mine" stage writes hardnegs.jsonl
 # for the first mine.max_queries training queries and the bi-encoder trains on them
 if $PY -c 'import xapian' 2>/dev/null; then
@@ -168,6 +222,8 @@ if $PY -c 'import xapian' 2>/dev/null; then
   grep -q "negatives each (3 mined, 1 random), listwise cross entropy" "$T/err6" ||
     fail "late teacher: $(grep 'negatives each' "$T/err6")"
   [ -s "$RL/run.teacher.trec" ] || fail "late teacher: no reranked run"
+  grep -q '^| teacher cross-encoder (MultipleNegativesRankingLoss) |' "$RL/report.md" ||
+    fail "late teacher: report.md should name the listwise loss: $(grep 'teacher cross-encoder' "$RL/report.md")"
 else
   echo "SKIP mine stage: python3 cannot import xapian"
 fi
@@ -193,6 +249,23 @@ head -20 "$D/qrels.train.tsv" | awk '{print $1 "\t" $3 "\t" (NR > 1 ? prev : "'"
   --collection "$D/collection.tsv" --output "$T/scored2.tsv" --threads 1 --quiet 2>"$T/e" ||
   fail "bienc score (1 thread): $(cat "$T/e")"
 cmp -s "$T/scored.tsv" "$T/scored2.tsv" || fail "bienc score depends on the thread count"
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/scored16.tsv" --precision bf16 --quiet 2>"$T/e" ||
+  fail "bienc score --precision bf16: $(cat "$T/e")"
+$PY - "$T/scored.tsv" "$T/scored16.tsv" <<'PY' || fail "bienc score --precision bf16 vs fp32"
+import sys
+a, b = ([l.rstrip("\n").split("\t") for l in open(p)] for p in sys.argv[1:])
+assert [r[:3] for r in a] == [r[:3] for r in b]
+x = [float(v) for r in a for v in r[3:]]
+y = [float(v) for r in b for v in r[3:]]
+scale, worst = max(map(abs, x)), max(abs(u - v) for u, v in zip(x, y))
+print(f"score bf16 vs fp32: max |diff| {worst:.3g} of max |logit| {scale:.3g}")
+assert worst <= 0.05 * scale and x != y, (worst, scale)
+PY
+"$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" \
+  --collection "$D/collection.tsv" --output "$T/x16.tsv" --precision bogus --quiet >/dev/null 2>"$T/e"
+[ $? -eq 2 ] || fail "score --precision bogus: expected exit 2"
+grep -q -- "--precision must be fp32 or bf16, not 'bogus'" "$T/e" || fail "score --precision bogus: message: $(cat "$T/e")"
 "$BIN" score --model "$R/teacher.h5" --triples "$T/ids.tsv" --queries "$D/queries.train.tsv" \
   --collection "$D/collection.tsv" --output "$T/scored3.tsv" --batch-size 3 --quiet 2>"$T/e" ||
   fail "bienc score (batch 3): $(cat "$T/e")"

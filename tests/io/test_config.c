@@ -63,6 +63,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.index.M, 16);
     assert_int_equal(cfg.index.metric, BIENC_INDEX_COSINE);
     assert_int_equal(cfg.eval.best_metric, BIENC_METRIC_MRR10);
+    assert_int_equal(cfg.eval.precision, BIENC_PRECISION_FP32); /* bienc run's inference: figures unchanged */
     /* the teacher block: same keys, its own defaults */
     assert_int_equal(cfg.teacher.model.kind, BIENC_MODEL_CROSS_ENCODER);
     assert_int_equal(cfg.teacher.loss.name, BIENC_LOSS_BCE);
@@ -191,6 +192,8 @@ static void test_wrong_types(void **state)
     EXPECT_ERROR("model: {normalize: 2}\n", "key 'model.normalize' expects true or false, got '2'", NULL);
     EXPECT_ERROR("model: {pooling: average}\n", "key 'model.pooling' expects one of mean|cls|max, got 'average'", NULL);
     EXPECT_ERROR("model: {pooling: [mean]}\n", "expects one of mean|cls|max, got a list", NULL);
+    EXPECT_ERROR("eval:\n  precision: fp16\n", "t.yaml:2:14: key 'eval.precision' expects one of fp32|bf16|auto",
+                 "got 'fp16'");
     EXPECT_ERROR("optim: {lr: nan}\n", "got 'nan'", NULL);
     EXPECT_ERROR("optim: {lr: 0x10}\n", "got '0x10'", NULL);
     EXPECT_ERROR("optim: {lr: -1e-5}\n", "in [0, 10]", NULL);
@@ -363,6 +366,12 @@ static void test_choice_names(void **state)
     assert_int_equal(cfg.mine.sampling, BIENC_MINE_RANDOM);
     set_ok(&cfg, "train.precision=auto");
     assert_int_equal(cfg.train.precision, BIENC_PRECISION_AUTO);
+    set_ok(&cfg, "eval.precision=bf16");
+    assert_int_equal(cfg.eval.precision, BIENC_PRECISION_BF16);
+    assert_int_equal(config_set_override(&cfg, "eval.precision=half"), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "eval.precision"));
+    assert_non_null(strstr(bienc_last_error(), "fp32|bf16|auto"));
+    assert_int_equal(cfg.eval.precision, BIENC_PRECISION_BF16); /* a refused value changes nothing */
     set_ok(&cfg, "index.fusion=rrf");
     assert_int_equal(cfg.index.fusion, BIENC_FUSION_RRF);
     set_ok(&cfg, "data.format=beir");
@@ -387,6 +396,7 @@ static void test_choice_names(void **state)
     assert_non_null(strstr(buf, "similarity: dot_score"));
     assert_non_null(strstr(buf, "best_metric: map@100"));
     assert_non_null(strstr(buf, "precision: auto"));
+    assert_non_null(strstr(buf, "precision: bf16"));
     free(buf);
     config_free(&cfg);
 }

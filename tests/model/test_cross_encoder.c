@@ -14,6 +14,7 @@
 #include "model/cross_encoder.h"
 #include "core/error.h"
 #include "ops/grad_check.h"
+#include "core/cpu.h"
 
 #include "test_util.h"
 
@@ -155,6 +156,56 @@ static void test_score(void **state)
     cross_encoder_free(ce);
 }
 
+/* bf16 scoring: the same pairs through a bf16 tape, on the CPU's bf16 kernel and on the
+ * fallback, against fp32. The head is scaled so that the logits spread over O(1), as a
+ * trained reranker's do (a fresh head's logits are ~0.01 apart, which no tolerance would
+ * tell from noise). Tolerance: every product's inputs lose all but 8 significant bits
+ * (relative error <= 2^-9 each, ~2^-8 per product), and the error of the 2 layers' ~10
+ * products adds up, damped by LayerNorm and tanh; a logit moves by well under 2% of the
+ * logits' scale (measured: ~0.3%), so 2% of max |logit| is the bound. The scores must
+ * also differ from fp32's somewhere: equal bits would mean the bf16 path never ran. */
+static void test_score_bf16(void **state)
+{
+    (void)state;
+    bienc_cross_encoder *ce = tiny_ce(16, 6);
+    for (int64_t i = 0; i < ce->cls_w->size; i++) ce->cls_w->data[i] *= 100;
+    const char *q[6] = {"the cat", "dog", "big red x", "a", "slow blue dog runs fast", "the cat sat"};
+    const char *p[6] = {"sat on the mat", "a dog runs", "blue", "the big big big red red cat sat on a mat", "x",
+                        "a dog runs fast on the mat"};
+    float fp[6], own[6], bf[6];
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    /* an fp32 tape gives exactly the scores of the default (NULL) tape */
+    assert_int_equal(cross_encoder_score(ce, NULL, q, NULL, p, NULL, 6, 4, fp), 0);
+    assert_int_equal(cross_encoder_score(ce, tape, q, NULL, p, NULL, 6, 4, own), 0);
+    assert_memory_equal(fp, own, sizeof fp);
+    double scale = 0;
+    for (int i = 0; i < 6; i++) scale = fmax(scale, fabs(fp[i]));
+    assert_true(scale > 0.5); /* the scaled head spreads the logits */
+    bienc_bf16_path before = cpu_bf16_path();
+    bienc_bf16_path paths[2] = {before, BIENC_BF16_FALLBACK};
+    for (int k = 0; k < 2; k++) {
+        cpu_bf16_set_path(paths[k]);
+        tape_set_precision(tape, BIENC_PRECISION_BF16);
+        assert_int_equal(cross_encoder_score(ce, tape, q, NULL, p, NULL, 6, 4, bf), 0);
+        assert_int_equal(tape_precision(tape), BIENC_PRECISION_BF16); /* kept */
+        double worst = 0;
+        int same = 0;
+        for (int i = 0; i < 6; i++) {
+            assert_true(isfinite(bf[i]));
+            worst = fmax(worst, fabs(bf[i] - fp[i]));
+            same += bf[i] == fp[i];
+        }
+        printf("  bf16 (%s) vs fp32 logits: max |diff| %.3g, %.2f%% of max |logit| %.3g; %d of 6 equal\n",
+               cpu_bf16_path_name(cpu_bf16_path()), worst, 100 * worst / scale, scale, same);
+        assert_true(worst <= 0.02 * scale);
+        assert_true(same < 6);
+    }
+    cpu_bf16_set_path(before);
+    tape_free(tape);
+    cross_encoder_free(ce);
+}
+
 static void test_new_errors(void **state)
 {
     (void)state;
@@ -182,7 +233,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tanh),          cmocka_unit_test(test_pair_layout), cmocka_unit_test(test_head_gradients),
-        cmocka_unit_test(test_score),         cmocka_unit_test(test_new_errors),
+        cmocka_unit_test(test_score),         cmocka_unit_test(test_score_bf16),  cmocka_unit_test(test_new_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

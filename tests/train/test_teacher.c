@@ -172,7 +172,7 @@ static void test_train(void **state)
     assert_int_equal(texts_load_tsv(&qt, path, &ro, NULL), 0);
     snprintf(path, sizeof path, "%s/collection.tsv", g_dir);
     assert_int_equal(texts_load_tsv(&ct, path, &ro, NULL), 0);
-    assert_int_equal(teacher_rerank(a, run, qt, ct, NT, 3, "t", &rr), 0);
+    assert_int_equal(teacher_rerank(a, BIENC_PRECISION_FP32, run, qt, ct, NT, 3, "t", &rr), 0);
     assert_int_equal(run_num_queries(rr), NT);
     int top_pos = 0;
     for (size_t qi = 0; qi < run_num_queries(rr); qi++) {
@@ -181,11 +181,37 @@ static void test_train(void **state)
     }
     printf("  rerank: positive first for %d of %d queries\n", top_pos, NT);
     assert_true(top_pos >= NT - 1); /* chance: 1 in 8 */
+    /* in bf16: the same pairs, logits within 2% of the largest |logit| (the bound and why:
+     * tests/model/test_cross_encoder.c test_score_bf16), not all equal to fp32's bits */
+    bienc_run *r16 = NULL;
+    assert_int_equal(teacher_rerank(a, BIENC_PRECISION_BF16, run, qt, ct, NT, 3, "t", &r16), 0);
+    assert_int_equal(run_num_queries(r16), NT);
+    double scale = 0, worst = 0;
+    int differ = 0;
+    for (size_t qi = 0; qi < run_num_queries(rr); qi++)
+        for (size_t j = 0; j < run_query_size(rr, qi); j++) scale = fmax(scale, fabs(run_doc_score(rr, qi, j)));
+    for (size_t qi = 0; qi < run_num_queries(r16); qi++) {
+        assert_string_equal(run_query_id(r16, qi), run_query_id(rr, qi));
+        assert_int_equal(run_query_size(r16, qi), NT);
+        for (size_t j = 0; j < NT; j++) { /* the same document in rr, wherever it ranks there */
+            size_t k = 0;
+            while (k < NT && strcmp(run_doc_id(rr, qi, k), run_doc_id(r16, qi, j)) != 0) k++;
+            assert_true(k < NT);
+            double d = fabs(run_doc_score(r16, qi, j) - run_doc_score(rr, qi, k));
+            worst = fmax(worst, d);
+            differ += d > 0;
+        }
+    }
+    printf("  rerank bf16 vs fp32: max |logit diff| %.3g (max |logit| %.3g), %d of %d logits differ\n", worst, scale,
+           differ, NT * NT);
+    assert_true(worst <= 0.02 * scale);
+    assert_true(differ > 0);
+    run_free(r16);
     /* unknown ids are errors naming them */
     bienc_run *bad = NULL, *bo = NULL;
     assert_int_equal(run_new(&bad, "bad"), 0);
     assert_int_equal(run_add(bad, "q0", "nope", 1.0), 0);
-    assert_int_equal(teacher_rerank(a, bad, qt, ct, 5, 3, "t", &bo), BIENC_ENOTFOUND);
+    assert_int_equal(teacher_rerank(a, BIENC_PRECISION_FP32, bad, qt, ct, 5, 3, "t", &bo), BIENC_ENOTFOUND);
     assert_non_null(strstr(bienc_last_error(), "nope"));
     assert_null(bo);
 
