@@ -106,9 +106,11 @@ BIENC_API int bienc_model_normalized(const bienc_model *m);
  * the model's query (is_query != 0) or passage max length. */
 BIENC_API int bienc_encode(bienc_model *m, const char *const *texts, int64_t n, int is_query, float *out);
 
-/* Matrix products of the following bienc_encode calls: "fp32" (the default) or "bf16"
- * (bf16 inputs, fp32 accumulation: about 2x faster on CPUs with AVX512_BF16, embeddings
- * within about 1e-2 relative of fp32's). Returns 0, or BIENC_EINVAL for another name. */
+/* Matrix products of the following bienc_encode calls: "fp32" (the default), "bf16"
+ * (bf16 inputs, fp32 accumulation: about 1.6x faster on CPUs with AVX512_BF16, embeddings
+ * within about 1e-2 relative of fp32's) or "int8" (linear layers on dynamically quantised
+ * int8, attention in bf16: faster again on CPUs with AVX512_VNNI, embeddings within cosine
+ * about 0.999 of fp32's). Returns 0, or BIENC_EINVAL for another name. */
 BIENC_API int bienc_model_set_precision(bienc_model *m, const char *precision);
 
 /* ---- indexes: embeddings -> nearest neighbours (HNSW) ------------------------------------ */

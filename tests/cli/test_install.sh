@@ -96,6 +96,22 @@ int main(int argc, char **argv)
         return 1;
     }
     if (bienc_search(x, q, 2, 0, 0, ids, scores) >= 0) return 1;  /* k = 0 is an error */
+    /* reduced precision through the library: int8 embeddings close to fp32's, not equal */
+    float *q8 = malloc(sizeof(float) * 2 * (size_t)dim);
+    if (bienc_model_set_precision(m, "fp16") >= 0 || bienc_model_set_precision(m, "int8") != 0 ||
+        bienc_encode(m, texts, 2, 1, q8) != 0) {
+        fprintf(stderr, "int8: %s\n", bienc_last_error());
+        return 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        double d = 0, n1 = 0, n2 = 0;
+        for (int j = 0; j < dim; j++) d += q[i * dim + j] * q8[i * dim + j], n1 += q[i * dim + j] * q[i * dim + j],
+                                      n2 += q8[i * dim + j] * q8[i * dim + j];
+        if (d <= 0 || d * d < 0.99 * 0.99 * n1 * n2) /* cosine >= 0.99, without libm */
+            return fprintf(stderr, "int8 embedding %d: cosine^2 %.4f\n", i, d * d / (n1 * n2)), 1;
+    }
+    if (memcmp(q, q8, sizeof(float) * 2 * (size_t)dim) == 0) return fprintf(stderr, "int8 changed nothing\n"), 1;
+    free(q8);
     printf("version %s dim %d normalized %d count %lld\n", bienc_version(), dim, bienc_model_normalized(m),
            (long long)bienc_index_count(x));
     for (int i = 0; i < 2; i++) {
