@@ -151,6 +151,7 @@ int main(int argc, char **argv)
     use_cpu_time = getenv("BENCH_CPU_TIME") && atoi(getenv("BENCH_CPU_TIME")) != 0;
     const shape shapes[] = {
         {"peak 2048^3 NN", 0, 0, 2048, 2048, 2048, 1},
+        {"peak 2048^3 x W^T", 0, 1, 2048, 2048, 2048, 1}, /* the int8 kernel's shape */
         {"fwd x W^T 4096x384x384", 0, 1, 4096, 384, 384, 1},
         {"fwd x W^T 4096x1536x384", 0, 1, 4096, 1536, 384, 1},
         {"fwd x W^T 4096x384x1536", 0, 1, 4096, 384, 1536, 1},
