@@ -22,7 +22,8 @@
  *   fallback:    plain C.
  * The integer sums are exact and the quantisation and the final scaling are the same
  * float operations on both paths, so they give the same bits (the tests check it), and
- * results do not depend on the thread count. The int32 sums are exact while
+ * results do not depend on the thread count (for finite inputs: a NaN row is quantised
+ * to garbage, differently on each path, but never read out of bounds). The int32 sums are exact while
  * K <= GEMM_I8_MAX_K; a longer K is refused (callers use bf16 there). */
 #ifndef BIENC_GEMM_I8_H
 #define BIENC_GEMM_I8_H
