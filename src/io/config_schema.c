@@ -136,7 +136,8 @@ static const cfg_key loss_keys[] = {
     CHOICE(L, "distance", distance, "euclidean", distances, "TripletLoss distance"),
     KEY(L, "margin", F, margin, "5", 0, 1e6, "TripletLoss margin"),
     KEY(L, "hard_negatives", I, hard_negatives, "1", 0, 64,
-        "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1)"),
+        "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1; "
+        "DistillKLDivLoss: the K of each query's 1 + K teacher-scored passages)"),
     KEY(L, "mini_batch_size", I, mini_batch_size, "0", 0, 1048576,
         "MNRL: 0 = plain; N > 0 = GradCache (sentence-transformers' CachedMultipleNegativesRankingLoss): embed N "
         "sequences at a time, so train.batch_size (the in-batch negatives) can grow at the memory of N"),
