@@ -31,7 +31,8 @@ typedef enum {
     BIENC_LOSS_MNRL_SYMMETRIC,  /* MultipleNegativesSymmetricRankingLoss */
     BIENC_LOSS_TRIPLET,         /* TripletLoss */
     BIENC_LOSS_MARGIN_MSE,      /* MarginMSELoss */
-    BIENC_LOSS_BCE              /* BinaryCrossEntropy (cross-encoder, BCE with logits) */
+    BIENC_LOSS_BCE,             /* BinaryCrossEntropy (cross-encoder, BCE with logits) */
+    BIENC_LOSS_DISTILL_KL       /* DistillKLDivLoss (listwise distillation of a cross-encoder's scores) */
 } bienc_loss_kind;
 
 typedef enum { BIENC_SIM_COS, BIENC_SIM_DOT } bienc_similarity;            /* cos_sim, dot_score */

@@ -87,6 +87,8 @@ typedef struct bienc_cfg_loss {
     double margin;             /* TripletLoss: 5 */
     int64_t hard_negatives;    /* negatives per query taken from the data */
     int64_t mini_batch_size;   /* MNRL: 0 = plain; N > 0 = GradCache (CachedMultipleNegativesRankingLoss) */
+    double temperature;        /* DistillKLDivLoss: 1 */
+    char *teacher;             /* DistillKLDivLoss: cross-encoder checkpoint scoring the batches */
 } bienc_cfg_loss_section;
 
 typedef struct bienc_cfg_optim {

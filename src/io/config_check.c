@@ -44,9 +44,13 @@ static int finalize_model(bienc_cfg_model *m, const bienc_cfg_loss_section *loss
                            prefix, prefix, config_loss_name(loss->name));
     if (!cross && bce)
         return bienc_error(BIENC_EINVAL, "%sloss.name BinaryCrossEntropy needs %smodel.kind: cross_encoder", prefix, prefix);
-    if ((loss->name == BIENC_LOSS_TRIPLET || loss->name == BIENC_LOSS_MARGIN_MSE) && loss->hard_negatives < 1)
-        return bienc_error(BIENC_EINVAL, "%sloss.name %s needs %sloss.hard_negatives >= 1 (one negative per query)", prefix,
-                           config_loss_name(loss->name), prefix);
+    if ((loss->name == BIENC_LOSS_TRIPLET || loss->name == BIENC_LOSS_MARGIN_MSE || loss->name == BIENC_LOSS_DISTILL_KL) &&
+        loss->hard_negatives < 1)
+        return bienc_error(BIENC_EINVAL, "%sloss.name %s needs %sloss.hard_negatives >= 1 (%s)", prefix,
+                           config_loss_name(loss->name), prefix,
+                           loss->name == BIENC_LOSS_DISTILL_KL ? "negatives per query" : "one negative per query");
+    if (!(loss->temperature > 0.0))
+        return bienc_error(BIENC_EINVAL, "%sloss.temperature must be > 0 (got %g)", prefix, loss->temperature);
     if (cross) m->pooling = BIENC_POOL_CLS;  /* a cross-encoder reads [CLS]: pooling is not a choice */
     return 0;
 }
@@ -123,9 +127,10 @@ int config_finalize(bienc_run_config *cfg)
         return bienc_error(BIENC_EINVAL, "mine.dense mines with the trained bi-encoder, so its negatives cannot train "
                                          "it: set mine.bi_encoder: false (they train the teacher, mine.teacher)");
     int late = cfg->teacher.init_from_bi_encoder || (cfg->mine.enabled && cfg->mine.dense && cfg->mine.teacher);
-    if (cfg->teacher.enabled && late && cfg->loss.name == BIENC_LOSS_MARGIN_MSE)
-        return bienc_error(BIENC_EINVAL, "MarginMSELoss needs the teacher before the bi-encoder, but "
-                                         "teacher.init_from_bi_encoder / mine.dense train it after");
+    if (cfg->teacher.enabled && late && (cfg->loss.name == BIENC_LOSS_MARGIN_MSE || cfg->loss.name == BIENC_LOSS_DISTILL_KL))
+        return bienc_error(BIENC_EINVAL, "%s needs the teacher before the bi-encoder, but "
+                                         "teacher.init_from_bi_encoder / mine.dense train it after",
+                           config_loss_name(cfg->loss.name));
     if (cfg->teacher.random_negatives > cfg->teacher.loss.hard_negatives)
         return bienc_error(BIENC_EINVAL, "teacher.random_negatives (%lld) is above teacher.loss.hard_negatives (%lld)",
                            (long long)cfg->teacher.random_negatives, (long long)cfg->teacher.loss.hard_negatives);

@@ -47,6 +47,7 @@ static const cfg_choice losses[] = {
     {"TripletLoss", BIENC_LOSS_TRIPLET},
     {"MarginMSELoss", BIENC_LOSS_MARGIN_MSE},
     {"BinaryCrossEntropy", BIENC_LOSS_BCE},
+    {"DistillKLDivLoss", BIENC_LOSS_DISTILL_KL},
     {"mnrl", BIENC_LOSS_MNRL},
     {"BinaryCrossEntropyLoss", BIENC_LOSS_BCE}, /* sentence-transformers' cross-encoder loss class */
     {"BCEWithLogitsLoss", BIENC_LOSS_BCE},      /* PyTorch's */
@@ -129,15 +130,23 @@ static const cfg_key loss_keys[] = {
     CHOICE(L, "name", name, "MultipleNegativesRankingLoss", losses,
         "sentence-transformers' loss names; a cross-encoder trains with BinaryCrossEntropy (pointwise) or "
               "MultipleNegativesRankingLoss (listwise: each query's positive among its 1 + hard_negatives passages)"),
-    KEY(L, "scale", F, scale, "20", 0, 1e6, "MNRL: similarities are multiplied by this (1 / temperature)"),
-    CHOICE(L, "similarity", similarity, "cos_sim", similarities, "MNRL similarity function"),
+    KEY(L, "scale", F, scale, "20", 0, 1e6,
+        "MNRL and DistillKLDivLoss: similarities are multiplied by this (1 / temperature)"),
+    CHOICE(L, "similarity", similarity, "cos_sim", similarities, "MNRL and DistillKLDivLoss similarity function"),
     CHOICE(L, "distance", distance, "euclidean", distances, "TripletLoss distance"),
     KEY(L, "margin", F, margin, "5", 0, 1e6, "TripletLoss margin"),
     KEY(L, "hard_negatives", I, hard_negatives, "1", 0, 64,
-        "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1)"),
+        "negatives per query from the data (MNRL adds them to the in-batch negatives; TripletLoss needs 1; "
+        "DistillKLDivLoss: the K of each query's 1 + K teacher-scored passages)"),
     KEY(L, "mini_batch_size", I, mini_batch_size, "0", 0, 1048576,
         "MNRL: 0 = plain; N > 0 = GradCache (sentence-transformers' CachedMultipleNegativesRankingLoss): embed N "
         "sequences at a time, so train.batch_size (the in-batch negatives) can grow at the memory of N"),
+    KEY(L, "temperature", F, temperature, "1", 0, 1e6,
+        "DistillKLDivLoss: student and teacher scores are divided by this (> 0) before the softmax; the loss is "
+        "multiplied by its square"),
+    KEY(L, "teacher", S, teacher, "", 0, 0,
+        "DistillKLDivLoss in bienc train: the cross-encoder checkpoint that scores each batch's (query, passage) pairs "
+        "(bienc run sets it to its teacher stage's model)"),
 };
 #undef L
 

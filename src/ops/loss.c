@@ -1,4 +1,4 @@
-/* Elementary losses: cross entropy, triplet, MSE, BCE with logits. Each is one op whose
+/* Elementary losses: cross entropy, KL divergence, triplet, MSE, BCE with logits. Each is one op whose
  * output is a scalar [1], the mean over the batch (PyTorch's reduction="mean"); the
  * backward scales by dL/dloss (the output's gradient) and ACCUMULATES into the inputs.
  * Sums run in double, in row order, so results do not depend on threads. */
@@ -80,6 +80,80 @@ int loss_cross_entropy(bienc_tape *tape, bienc_tensor *logits, const int32_t *la
         ctx->labels = tape_alloc(tape, sizeof(int32_t) * (size_t)n);
         if (!ctx->labels) return BIENC_ENOMEM;
         memcpy(ctx->labels, labels, sizeof(int32_t) * (size_t)n);
+    }
+    *out = o;
+    return BIENC_OK;
+}
+
+/* -------------------------------------------------- KL divergence to a target ---- */
+
+typedef struct kl_ctx {
+    float *lse;    /* [n] log-sum-exp of each row */
+    float *target; /* [n, m] copied */
+} kl_ctx;
+
+/* d/dx_ij of sum_j t_ij (log t_ij - x_ij + lse_i) is softmax(x_i)_j - t_ij (the t_i sum to 1):
+ * dlogits[i, j] += dL/dloss / n * (softmax(logits_i)_j - t_ij) */
+static int kl_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    kl_ctx *ctx = node->ctx;
+    bienc_tensor *x = node->in[0];
+    float *dx = tape_grad(tape, x);
+    if (!dx) return BIENC_ENOMEM;
+    const int64_t n = x->shape[0], m = x->shape[1];
+    const float g = node->out->grad[0] / (float)n;
+    for (int64_t i = 0; i < n; i++) {
+        const float *xr = x->data + i * m, *tr = ctx->target + i * m;
+        float *dr = dx + i * m;
+        for (int64_t j = 0; j < m; j++) dr[j] += g * (expf(xr[j] - ctx->lse[i]) - tr[j]);
+    }
+    return BIENC_OK;
+}
+
+int loss_kl_div(bienc_tape *tape, bienc_tensor *logits, const float *target, bienc_tensor **out)
+{
+    if (out) *out = NULL;
+    BIENC_ASSERT(tape && out && target);
+    BIENC_TRY(tensor_check(logits, "loss_kl_div: logits", 2, NULL));
+    const int64_t n = logits->shape[0], m = logits->shape[1];
+    if (n < 1 || m < 1)
+        return bienc_error(BIENC_ESHAPE, "loss_kl_div: logits [%lld, %lld] are empty", (long long)n, (long long)m);
+    for (int64_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < m; j++) {
+            float t = target[i * m + j];
+            if (!(t >= 0.0f)) return bienc_error(BIENC_ERANGE, "loss_kl_div: target[%lld, %lld] = %g is not a probability",
+                                                 (long long)i, (long long)j, (double)t);
+            s += t;
+        }
+        if (fabs(s - 1.0) > 1e-4)
+            return bienc_error(BIENC_ERANGE, "loss_kl_div: target row %lld sums to %g, not 1", (long long)i, s);
+    }
+    float *lse = tape_floats(tape, (size_t)n);
+    if (!lse) return BIENC_ENOMEM;
+    /* row i: sum_j t_j (log t_j - (x_j - lse)), with 0 log 0 = 0 (torch's xlogy) */
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *xr = logits->data + i * m, *tr = target + i * m;
+        float mx = xr[0];
+        for (int64_t j = 1; j < m; j++) mx = xr[j] > mx ? xr[j] : mx;
+        double s = 0.0;
+        for (int64_t j = 0; j < m; j++) s += exp((double)xr[j] - mx);
+        double l = mx + log(s);
+        lse[i] = (float)l;
+        for (int64_t j = 0; j < m; j++)
+            if (tr[j] > 0.0f) total += (double)tr[j] * (log((double)tr[j]) - ((double)xr[j] - l));
+    }
+    bienc_tensor *o;
+    BIENC_TRY(tape_tensor(tape, 1, (int64_t[]){1}, &o));
+    o->data[0] = (float)(total / (double)n);
+    kl_ctx *ctx;
+    BIENC_TRY(tape_record(tape, "kl_div", kl_backward, o, 1, (bienc_tensor *[]){logits}, (void **)&ctx, sizeof *ctx));
+    if (ctx) {
+        ctx->lse = lse;
+        ctx->target = tape_floats(tape, (size_t)(n * m));
+        if (!ctx->target) return BIENC_ENOMEM;
+        memcpy(ctx->target, target, sizeof(float) * (size_t)(n * m));
     }
     *out = o;
     return BIENC_OK;

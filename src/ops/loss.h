@@ -14,6 +14,12 @@
 /* Mean over rows of -log softmax(logits[n, m])[i, labels[i]]; labels in [0, m). */
 int loss_cross_entropy(bienc_tape *tape, bienc_tensor *logits, const int32_t *labels, bienc_tensor **out);
 
+/* Mean over rows i of KL(target_i || softmax(logits_i)) = sum_j t_ij (log t_ij - log
+ * softmax(logits_i)_j) for logits[n, m] and a constant target[n, m] whose rows are
+ * probability distributions (0 log 0 = 0): torch's F.kl_div(F.log_softmax(logits, 1),
+ * target, reduction="batchmean"). */
+int loss_kl_div(bienc_tape *tape, bienc_tensor *logits, const float *target, bienc_tensor **out);
+
 /* Mean of relu(d(a, p) - d(a, n) + margin) over rows of a, p, n [B, C];
  * euclidean d = ||x - y + 1e-6||_2 (sentence-transformers' TripletLoss, via
  * F.pairwise_distance and its eps), cosine d = 1 - cos(x, y) (norms clamped at 1e-8). */
@@ -43,6 +49,15 @@ int loss_mnrl(bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, float scale
  * q, p, n [B, C] (dot product, as sentence-transformers' default pairwise_dot_score). */
 int loss_margin_mse(bienc_tape *tape, bienc_tensor *q, bienc_tensor *p, bienc_tensor *n,
                     const float *teacher_margin, bienc_tensor **out);
+
+/* DistillKLDivLoss (sentence-transformers): listwise distillation of a teacher's scores.
+ * q[B, C]; docs[(1 + K) B, C] laid out as loss_mnrl's (rows j B .. j B + B - 1 are every
+ * query's j-th passage, the positives first); teacher[B, 1 + K]: query i's teacher score of
+ * its passage j. Student scores s_ij = scale * sim(q_i, d_{j B + i}) with sim cos_sim or
+ * dot_score; loss = T^2 * mean over i of KL(softmax(teacher_i / T) || softmax(s_i / T)).
+ * (sentence-transformers has no scale: scale 1 with dot_score is its loss exactly.) */
+int loss_distill_kl_div(bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, const float *teacher,
+                        bienc_similarity similarity, float scale, float temperature, bienc_tensor **out);
 
 /* The listwise loss of a cross-encoder reranker (sentence-transformers' CrossEncoder
  * MultipleNegativesRankingLoss with an identity activation; "localized contrastive

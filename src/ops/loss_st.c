@@ -6,10 +6,13 @@
  *                                  loss = CE(scores, labels = 0..B-1)
  *   symmetric variant:             + CE(scores[:, :B]^T, 0..B-1), averaged
  *   MarginMSELoss:                 MSE(q.p - q.n, teacher margin)
+ *   DistillKLDivLoss:              T^2 KL(softmax(teacher / T) || softmax(scale sim(q, d_j) / T))
+ *                                  over each query's own 1 + K passages
  *   cross-encoder MNRL (listwise): CE(scale * logits[B, G], labels = 0): each query's
  *                                  positive among its G passages */
 #include "ops/loss.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -93,4 +96,49 @@ int loss_listwise_ce(bienc_tape *tape, bienc_tensor *logits, int64_t group, floa
     BIENC_TRY(op_reshape(tape, logits, 2, (int64_t[]){B, group}, &g));
     if (scale != 1.0f) BIENC_TRY(op_scale(tape, g, scale, &g));
     return loss_cross_entropy(tape, g, zeros, out);
+}
+
+int loss_distill_kl_div(bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, const float *teacher,
+                        bienc_similarity similarity, float scale, float temperature, bienc_tensor **out)
+{
+    if (out) *out = NULL;
+    if (!tape || !out || !teacher) return bienc_error(BIENC_EINVAL, "loss_distill_kl_div: NULL argument");
+    if (!(temperature > 0.0f))
+        return bienc_error(BIENC_EINVAL, "loss_distill_kl_div: temperature %g is not > 0", (double)temperature);
+    BIENC_TRY(tensor_check(q, "loss_distill_kl_div: queries", 2, NULL));
+    BIENC_TRY(tensor_check(docs, "loss_distill_kl_div: docs", 2, (int64_t[]){-1, q->shape[1]}));
+    const int64_t B = q->shape[0];
+    if (B < 1 || docs->shape[0] < B || docs->shape[0] % B != 0)
+        return bienc_error(BIENC_ESHAPE, "loss_distill_kl_div: %lld docs are not 1 + K blocks of %lld queries",
+                           (long long)docs->shape[0], (long long)B);
+    const int64_t G = docs->shape[0] / B;
+
+    /* The student: s[B, G] / T, each query against its own passages. */
+    bienc_tensor *qs = q, *ds = docs, *s;
+    if (similarity == BIENC_SIM_COS) {
+        BIENC_TRY(op_l2_normalize(tape, q, &qs));
+        BIENC_TRY(op_l2_normalize(tape, docs, &ds));
+    }
+    BIENC_TRY(op_row_dot_groups(tape, qs, ds, &s));
+    BIENC_TRY(op_scale(tape, s, scale / temperature, &s));
+
+    /* The teacher's distribution softmax(t / T) is a constant: no gradient flows to it. */
+    float *target = tape_floats(tape, (size_t)(B * G));
+    if (!target) return BIENC_ENOMEM;
+    for (int64_t i = 0; i < B; i++) {
+        const float *tr = teacher + i * G;
+        double mx = tr[0] / (double)temperature, sum = 0.0;
+        for (int64_t j = 0; j < G; j++) {
+            if (!isfinite(tr[j]))
+                return bienc_error(BIENC_ERANGE, "loss_distill_kl_div: teacher score [%lld, %lld] is not finite",
+                                   (long long)i, (long long)j);
+            mx = fmax(mx, tr[j] / (double)temperature);
+        }
+        for (int64_t j = 0; j < G; j++) sum += exp(tr[j] / (double)temperature - mx);
+        for (int64_t j = 0; j < G; j++) target[i * G + j] = (float)(exp(tr[j] / (double)temperature - mx) / sum);
+    }
+    bienc_tensor *kl;
+    BIENC_TRY(loss_kl_div(tape, s, target, &kl));
+    /* T^2 keeps the gradients' size independent of T (Hinton et al. 2015), as sentence-transformers does */
+    return op_scale(tape, kl, temperature * temperature, out);
 }

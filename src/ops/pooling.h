@@ -32,6 +32,11 @@ int op_dot_matrix_scaled(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, flo
 /* out[n] = sum_c a[i, c] * b[i, c] (row-wise dot products, for MarginMSE). */
 int op_row_dot(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
 
+/* out[i, j] = a_i . b_{j n + i} for a[n, C] and b[G n, C] laid out as G blocks of n rows
+ * (the batch's passages: positives, then each block of hard negatives): each query's
+ * scores against its own 1 + K passages, for the listwise losses (DistillKLDivLoss). */
+int op_row_dot_groups(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+
 /* Rows of a[n, C] then rows of b[m, C]: out[n + m, C] (positives + hard negatives). */
 int op_concat_rows(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
 

@@ -190,6 +190,54 @@ int op_row_dot(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor 
     return BIENC_OK;
 }
 
+/* ------------------------------------------------------------- grouped row dot ---- */
+
+/* out[i, j] = a_i . b_{j n + i} for a[n, C], b[G n, C] (b as G blocks of n rows: the
+ * passages of a batch, positives then each hard-negative block):
+ *   da_i += sum_j dout[i, j] b_{j n + i};  db_{j n + i} += dout[i, j] a_i. */
+static int rowdot_groups_backward(bienc_tape *tape, bienc_tape_node *node)
+{
+    bienc_tensor *a = node->in[0], *b = node->in[1];
+    const float *g = node->out->grad;
+    const int64_t n = a->shape[0], C = a->shape[1], G = node->out->shape[1];
+    float *da = a->requires_grad ? tape_grad(tape, a) : NULL;
+    float *db = b->requires_grad ? tape_grad(tape, b) : NULL;
+    if ((a->requires_grad && !da) || (b->requires_grad && !db)) return BIENC_ENOMEM;
+    if (da)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < G; j++)
+                for (int64_t c = 0; c < C; c++) da[i * C + c] += g[i * G + j] * b->data[(j * n + i) * C + c];
+    if (db)
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < G; j++)
+                for (int64_t c = 0; c < C; c++) db[(j * n + i) * C + c] += g[i * G + j] * a->data[i * C + c];
+    return BIENC_OK;
+}
+
+int op_row_dot_groups(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out)
+{
+    if (out) *out = NULL;
+    if (!tape || !out) return bienc_error(BIENC_EINVAL, "op_row_dot_groups: tape or out is NULL");
+    BIENC_TRY(tensor_check(a, "op_row_dot_groups: a", 2, NULL));
+    BIENC_TRY(tensor_check(b, "op_row_dot_groups: b", 2, (int64_t[]){-1, a->shape[1]}));
+    const int64_t n = a->shape[0], C = a->shape[1];
+    if (n < 1 || b->shape[0] < n || b->shape[0] % n != 0)
+        return bienc_error(BIENC_ESHAPE, "op_row_dot_groups: %lld rows of b are not groups of %lld",
+                           (long long)b->shape[0], (long long)n);
+    const int64_t G = b->shape[0] / n;
+    bienc_tensor *o;
+    BIENC_TRY(tape_tensor(tape, 2, (int64_t[]){n, G}, &o));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < G; j++) {
+            double s = 0.0;
+            for (int64_t c = 0; c < C; c++) s += (double)a->data[i * C + c] * b->data[(j * n + i) * C + c];
+            o->data[i * G + j] = (float)s;
+        }
+    BIENC_TRY(tape_record(tape, "row_dot_groups", rowdot_groups_backward, o, 2, (bienc_tensor *[]){a, b}, NULL, 0));
+    *out = o;
+    return BIENC_OK;
+}
+
 /* ---------------------------------------------------------- concat and slice ---- */
 
 /* out[n + m, C] = [a; b]:  da += dout[0:n],  db += dout[n:n+m]. */

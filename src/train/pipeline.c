@@ -655,6 +655,8 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
     if (rc == 0 && cfg->teacher.enabled && !late) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && cfg->loss.name == BIENC_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
+    /* DistillKLDivLoss: the trainer's cross-encoder is this run's teacher (it scores each batch) */
+    if (rc == 0 && cfg->loss.name == BIENC_LOSS_DISTILL_KL && p.teacher) p.work.loss.teacher = r->teacher_path;
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
     if (rc == 0) rc = run_stage(&p, "load dev set", load_dev);
     if (rc == 0 && cfg->eval.baseline) rc = run_stage(&p, "baseline", stage_baseline);

@@ -13,7 +13,9 @@
  *   score      only with loss.name MarginMSELoss (distillation): the teacher scores the
  *              training triples (the first data.max_examples) -> RUN_DIR/triples.scored.tsv,
  *              which the bi-encoder then trains on; skipped when the triples carry scores
- *   train      the bi-encoder (trainer_run, trainer.h) with that vocabulary
+ *   train      the bi-encoder (trainer_run, trainer.h) with that vocabulary; with loss.name
+ *              DistillKLDivLoss and the teacher stage, loss.teacher is RUN_DIR/teacher.h5 (the
+ *              teacher scores every training batch)
  *   baseline   the same bi-encoder untrained (same seed): dev queries against the whole
  *              collection, exact search -> RUN_DIR/run.untrained.trec
  *   encode     the collection and the dev queries with the trained model

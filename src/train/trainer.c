@@ -21,6 +21,8 @@
 #include "core/os.h"
 #include "train/run_dir.h"
 #include "train/config_map.h"
+#include "train/teacher.h"
+#include "io/cross_io.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
 
@@ -58,6 +60,7 @@ typedef struct trainer {
     bienc_batch_opts bo;
     train_loop loop;
     bienc_tape *gc_scratch;  /* GradCache's mini-batch tape (loss.mini_batch_size > 0) */
+    bienc_cross_encoder *teacher; /* DistillKLDivLoss: loss.teacher, scoring every batch */
     char *config_text;
     int64_t *idx;
 } trainer;
@@ -175,12 +178,57 @@ static int check_loss(trainer *t)
                                cfg->data.triples && cfg->data.triples[0] ? cfg->data.triples : "this data");
         t->bo.n_neg = 1;
         return 0;
+    case BIENC_LOSS_DISTILL_KL:
+        if (cfg->loss.mini_batch_size > 0)
+            return bienc_error(BIENC_EINVAL, "loss.mini_batch_size (GradCache) applies to MultipleNegativesRankingLoss only");
+        if (avail < cfg->loss.hard_negatives)
+            return bienc_error(BIENC_EINVAL, "loss: DistillKLDivLoss with loss.hard_negatives %lld needs that many "
+                                             "negatives per query; this data has %d (hard-negative JSON lines, "
+                                             "data.format hard_negatives, give K)",
+                               (long long)cfg->loss.hard_negatives, avail);
+        if (!cfg->loss.teacher || !cfg->loss.teacher[0])
+            return bienc_error(BIENC_EINVAL, "loss: DistillKLDivLoss needs loss.teacher, the cross-encoder checkpoint "
+                                             "that scores each batch (say --set loss.teacher=teacher.h5)");
+        {
+            int rc = cross_io_load(cfg->loss.teacher, &t->teacher);
+            if (rc < 0) return bienc_error_context(rc, "loss.teacher %s: ", cfg->loss.teacher);
+        }
+        t->bo.n_neg = (int)cfg->loss.hard_negatives;
+        return 0;
     default:
         return bienc_error(BIENC_EINVAL, "loss: %s is not a bi-encoder loss", config_loss_name(cfg->loss.name));
     }
 }
 
 /* ---- the bi-encoder as a train_model ---- */
+
+/* DistillKLDivLoss's labels: the teacher's scores [n, G] of this rank's n queries (tuples
+ * idx[off..]) against their G = 1 + K passages (the positive, then the negatives the batch
+ * embeds: tuple slots 1 .. G), on a no-grad tape at the run's precision. The cross-encoder's
+ * forward has a fixed reduction order, so the scores (and a resumed run) are exact. */
+static int teacher_batch_scores(trainer *t, bienc_tape *tape, int off, int n, int G, float **out)
+{
+    const int64_t np = (int64_t)n * G;
+    float *scores = tape_floats(tape, (size_t)np);
+    const char **qt = malloc((size_t)np * sizeof *qt), **pt = malloc((size_t)np * sizeof *pt);
+    size_t *ql = malloc((size_t)np * sizeof *ql), *pl = malloc((size_t)np * sizeof *pl);
+    int rc = scores && qt && pt && ql && pl ? 0 : bienc_error(BIENC_ENOMEM, "out of memory");
+    for (int i = 0; rc == 0 && i < n; i++)
+        for (int j = 0; rc == 0 && j < G; j++) {
+            int64_t k = (int64_t)i * G + j, tuple = t->idx[off + i];
+            rc = tuples_text(t->data.tuples, tuple, 0, &qt[k], &ql[k]);
+            if (rc == 0) rc = tuples_text(t->data.tuples, tuple, 1 + j, &pt[k], &pl[k]);
+        }
+    if (rc == 0)
+        rc = teacher_score_pairs(t->teacher, t->cfg->train.precision, qt, ql, pt, pl, np,
+                                 (int)t->cfg->eval.batch_size, scores);
+    free(qt);
+    free(pt);
+    free(ql);
+    free(pl);
+    *out = rc == 0 ? scores : NULL;
+    return rc;
+}
 
 /* The configured loss of this rank's queries qb (examples off.. of the global batch of
  * n_global) against the passages pb: its own only for the per-example losses, every
@@ -201,7 +249,7 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
         BIENC_TRY(biencoder_embed(t->bi, tape, qb, 1, rng_hash_u64(key, 0), &q));
         BIENC_TRY(biencoder_embed(t->bi, tape, pb, 1, rng_hash_u64(key, 1), &docs));
     }
-    int in_batch = L->name != BIENC_LOSS_TRIPLET && L->name != BIENC_LOSS_MARGIN_MSE;
+    int in_batch = L->name != BIENC_LOSS_TRIPLET && L->name != BIENC_LOSS_MARGIN_MSE && L->name != BIENC_LOSS_DISTILL_KL;
     if (in_batch && comm_size() > 1) BIENC_TRY(dp_gather_rows(tape, docs, 1 + b->n_neg, n_global, &docs));
     if (L->name == BIENC_LOSS_TRIPLET || L->name == BIENC_LOSS_MARGIN_MSE) {
         bienc_tensor *p, *neg;
@@ -213,6 +261,11 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
         if (!margin) return BIENC_ENOMEM;
         for (int i = 0; i < n; i++) margin[i] = tuples_margin(t->data.tuples, t->idx[off + i]);
         return loss_margin_mse(tape, q, p, neg, margin, loss);
+    }
+    if (L->name == BIENC_LOSS_DISTILL_KL) {
+        float *scores;
+        BIENC_TRY(teacher_batch_scores(t, tape, off, n, 1 + b->n_neg, &scores));
+        return loss_distill_kl_div(tape, q, docs, scores, L->similarity, (float)L->scale, (float)L->temperature, loss);
     }
     if (L->similarity == BIENC_SIM_COS)
         return loss_mnrl(tape, q, docs, (float)L->scale, L->name == BIENC_LOSS_MNRL_SYMMETRIC, loss);
@@ -373,6 +426,7 @@ int trainer_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc
     train_loop_free(&t.loop);
     trainer_eval_free(&t.ev);
     tape_free(t.gc_scratch);
+    cross_encoder_free(t.teacher);
     batch_free(&t.batch);
     sampler_free(t.sampler);
     biencoder_free(t.bi);

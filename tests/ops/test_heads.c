@@ -306,6 +306,8 @@ typedef struct loss_p {
     bienc_distance dist;
     float margin, scale;
     int symmetric;
+    float temperature;     /* DistillKLDivLoss */
+    bienc_similarity sim;  /* DistillKLDivLoss */
 } loss_p;
 
 static int run_ce(bienc_tape *tp, bienc_tensor **in, const void *p, bienc_tensor **out)
@@ -444,6 +446,47 @@ static void ref_margin_mse(double *const *in, const void *p, double *out)
     out[0] = s / (double)lp->B;
 }
 
+static int run_distill_kl(bienc_tape *tp, bienc_tensor **in, const void *p, bienc_tensor **out)
+{
+    const loss_p *lp = p;
+    return loss_distill_kl_div(tp, in[0], in[1], lp->targets, lp->sim, lp->scale, lp->temperature, out);
+}
+
+/* sentence-transformers' DistillKLDivLoss (times bienc's scale): s_ij = scale sim(q_i, d_{jB+i}),
+ * T^2 mean_i KL(softmax(t_i / T) || softmax(s_i / T)), in double. M = 1 + K passages per query. */
+static void ref_distill_kl(double *const *in, const void *p, double *out)
+{
+    const loss_p *lp = p;
+    const int64_t B = lp->B, G = lp->M, C = lp->C;
+    const double T = lp->temperature;
+    double qn[16], dn[16], total = 0.0;
+    for (int64_t i = 0; i < B; i++) {
+        double s[16], t[16], smax = -INFINITY, tmax = -INFINITY, ssum = 0.0, tsum = 0.0;
+        for (int64_t j = 0; j < G; j++) {
+            const double *q = in[0] + i * C, *d = in[1] + (j * B + i) * C;
+            if (lp->sim == BIENC_SIM_COS) {
+                normalize_d(q, C, 1e-12, qn);
+                normalize_d(d, C, 1e-12, dn);
+                q = qn;
+                d = dn;
+            }
+            s[j] = lp->scale * dot_d(q, d, C) / T;
+            t[j] = lp->targets[i * G + j] / T;
+            smax = fmax(smax, s[j]);
+            tmax = fmax(tmax, t[j]);
+        }
+        for (int64_t j = 0; j < G; j++) {
+            ssum += exp(s[j] - smax);
+            tsum += exp(t[j] - tmax);
+        }
+        for (int64_t j = 0; j < G; j++) {
+            double logp = t[j] - tmax - log(tsum), logq = s[j] - smax - log(ssum);
+            total += exp(logp) * (logp - logq);
+        }
+    }
+    out[0] = T * T * total / (double)B;
+}
+
 /* ------------------------------------------------------------- gradient tests ---- */
 
 #define NOALIAS {-1, -1, -1, -1}
@@ -541,6 +584,18 @@ static void test_grad_st_losses(void **state)
     loss_p pmm = {.B = 4, .C = 6, .targets = margins};
     gcase mm = {"margin_mse", 3, {4, 4, 4}, {6, 6, 6}, NOALIAS, {0}, run_margin_mse, ref_margin_mse, 1, &pmm, -1, 1};
     check_case(&mm, 54);
+    /* DistillKLDivLoss: B = 3 queries, K = 3 negatives each (docs = 4 blocks of 3), teacher
+     * logits of a cross-encoder's size; cosine at scale 20 and T 1, dot at T 2 */
+    static const float teacher[12] = {3.0f, -1.0f, 0.5f, -2.0f, 1.0f, 1.5f, -0.5f, 0.0f, -3.0f, 2.0f, 4.0f, -1.0f};
+    loss_p pkc = {.B = 3, .C = 5, .M = 4, .targets = teacher, .scale = 20.0f, .temperature = 1.0f, .sim = BIENC_SIM_COS};
+    gcase kc = {"distill_kl cos T 1", 2, {3, 12}, {5, 5}, NOALIAS, {0}, run_distill_kl, ref_distill_kl, 1, &pkc, -1, 1};
+    check_case(&kc, 55);
+    loss_p pkd = {.B = 3, .C = 5, .M = 4, .targets = teacher, .scale = 1.0f, .temperature = 2.0f, .sim = BIENC_SIM_DOT};
+    gcase kd = {"distill_kl dot T 2", 2, {3, 12}, {5, 5}, NOALIAS, {0}, run_distill_kl, ref_distill_kl, 1, &pkd, -1, 1};
+    check_case(&kd, 56);
+    loss_p pkt = {.B = 3, .C = 5, .M = 4, .targets = teacher, .scale = 3.0f, .temperature = 0.5f, .sim = BIENC_SIM_COS};
+    gcase kt = {"distill_kl cos T 0.5", 2, {3, 12}, {5, 5}, NOALIAS, {0}, run_distill_kl, ref_distill_kl, 1, &pkt, -1, 1};
+    check_case(&kt, 57);
 }
 
 int main(void)

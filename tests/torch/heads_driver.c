@@ -124,6 +124,12 @@ static int run_case(bienc_tape *tape, const char *c, bienc_tensor **out)
         bienc_tensor *q = in("q");
         return loss_margin_mse(tape, q, in("p"), in("n"), raw("targets", 0, q ? q->shape[0] : 0), out);
     }
+    if (!strncmp(c, "distill_kl_", 11)) { /* params: [scale, temperature]; targets: teacher [B, 1 + K] */
+        bienc_tensor *q = in("q"), *docs = in("docs");
+        if (!q || !docs || !params || find("params")->size < 2) return bienc_error(BIENC_EINVAL, "distill_kl: inputs missing");
+        return loss_distill_kl_div(tape, q, docs, raw("targets", 0, docs->shape[0]),
+                                   strncmp(c + 11, "dot", 3) ? BIENC_SIM_COS : BIENC_SIM_DOT, p0, params[1], out);
+    }
     if (!strncmp(c, "mlm_", 4)) { /* params: [layer_norm_eps]; case mlm_gelu / mlm_gelu_new */
         bienc_mlm_head h = {.dense_w = in("dense_w"), .dense_b = in("dense_b"), .ln_w = in("ln_w"),
                             .ln_b = in("ln_b"), .bias = in("bias"), .eps = p0,
