@@ -153,6 +153,9 @@ typedef struct bienc_cfg_mine {
     int bi_encoder, teacher;   /* who trains on them */
     int dense;                 /* candidates: the trained bi-encoder's ranking fused with BM25's
                                   (the stage then runs after the bi-encoder; teacher only) */
+    int64_t refine_steps;      /* with dense: the bi-encoder's second round on them (0 = off) */
+    int64_t refine_negatives, refine_batch_size;
+    double refine_lr;
 } bienc_cfg_mine;
 
 /* The cross-encoder teacher of `bienc run`: the same sections, parsed by the same code. */

@@ -126,6 +126,16 @@ int config_finalize(bienc_run_config *cfg)
     if (cfg->mine.enabled && cfg->mine.dense && cfg->mine.bi_encoder)
         return bienc_error(BIENC_EINVAL, "mine.dense mines with the trained bi-encoder, so its negatives cannot train "
                                          "it: set mine.bi_encoder: false (they train the teacher, mine.teacher)");
+    if (cfg->mine.refine_steps > 0 && !(cfg->mine.enabled && cfg->mine.dense))
+        return bienc_error(BIENC_EINVAL, "mine.refine_steps trains the bi-encoder again on the negatives mined with it: "
+                                         "it needs mine.enabled and mine.dense");
+    if (cfg->mine.refine_steps > 0 && cfg->loss.name != BIENC_LOSS_MNRL)
+        return bienc_error(BIENC_EINVAL, "mine.refine_steps continues with MultipleNegativesRankingLoss and hard "
+                                         "negatives; loss.name is %s", config_loss_name(cfg->loss.name));
+    if (cfg->mine.refine_steps > 0 && cfg->mine.num_negatives > 0 && cfg->mine.refine_negatives > cfg->mine.num_negatives)
+        return bienc_error(BIENC_EINVAL, "mine.refine_negatives (%lld) is above mine.num_negatives (%lld), the "
+                                         "negatives kept per query", (long long)cfg->mine.refine_negatives,
+                           (long long)cfg->mine.num_negatives);
     int late = cfg->teacher.init_from_bi_encoder || (cfg->mine.enabled && cfg->mine.dense && cfg->mine.teacher);
     if (cfg->teacher.enabled && late && (cfg->loss.name == BIENC_LOSS_MARGIN_MSE || cfg->loss.name == BIENC_LOSS_DISTILL_KL))
         return bienc_error(BIENC_EINVAL, "%s needs the teacher before the bi-encoder, but "

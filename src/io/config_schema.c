@@ -248,6 +248,13 @@ static const cfg_key mine_keys[] = {
     KEY(N, "dense", B, dense, "false", 0, 0,
         "mine from the trained bi-encoder's ranking fused with BM25's (index.fusion) instead of BM25's alone; "
         "the stage then runs after the bi-encoder, so only the teacher trains on them (mine.bi_encoder: false)"),
+    KEY(N, "refine_steps", I, refine_steps, "0", 0, BIG,
+        "with mine.dense: a second round (as ANCE): the trained bi-encoder continues this many steps on the negatives "
+        "mined with it (MNRL, mine.refine_negatives per query beside the in-batch ones), then is encoded, indexed "
+        "and searched again (0 = off)"),
+    KEY(N, "refine_negatives", I, refine_negatives, "7", 1, 64, "mined negatives per query in the second round"),
+    KEY(N, "refine_batch_size", I, refine_batch_size, "32", 1, 1048576, "queries per step in the second round"),
+    KEY(N, "refine_lr", F, refine_lr, "1e-4", 0, 10, "peak learning rate of the second round (warm-up 10%, then linear)"),
 };
 #undef N
 

@@ -1,6 +1,7 @@
 /* `bienc run`: every stage from data to report (see src/train/pipeline.h). */
 #include <errno.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -369,6 +370,74 @@ static int stage_train(pipe_ctx *p)
     return rc;
 }
 
+/* mine.refine_steps: the bi-encoder's second round (as ANCE) on the negatives just mined with
+ * it and BM25: MNRL with mine.refine_negatives of them per query beside the in-batch ones,
+ * continuing from the first round's checkpoint (a new optimiser, warm-up then linear), in
+ * checkpoints/<output.name>-refine. The dev embeddings, index and runs of the first round
+ * are dropped: the stages after this one encode, index, search and fuse again. */
+static int stage_refine(pipe_ctx *p)
+{
+    const bienc_cfg_mine *m = &p->cfg->mine;
+    bienc_run_config w = p->work; /* shallow: strings stay the work config's or ours */
+    snprintf(p->r->first_model_path, sizeof p->r->first_model_path, "%s", p->r->model_path);
+    snprintf(p->refine_name, sizeof p->refine_name, "%s-refine", p->work.output.name ? p->work.output.name : "run");
+    w.model.init_from = p->r->first_model_path;
+    w.data.format = BIENC_DATA_HARD_NEGATIVES;
+    w.data.hard_negatives_file = p->hardnegs;
+    w.data.skip_malformed = 1; /* a query with fewer candidates than refine_negatives is left out */
+    w.loss.hard_negatives = m->refine_negatives;
+    w.train.steps = m->refine_steps;
+    w.train.batch_size = m->refine_batch_size;
+    w.train.epochs = 0;
+    w.optim.grad_accumulation = 1;
+    w.optim.lr = m->refine_lr;
+    w.schedule.name = BIENC_SCHED_WARMUP_LINEAR;
+    w.schedule.warmup_ratio = 0.1;
+    w.schedule.warmup_steps = -1;
+    w.output.name = p->refine_name;
+    w.eval.every_steps = m->refine_steps; /* the trainer's dev metric once, at the end */
+    bienc_train_opts to;
+    train_opts_default(&to);
+    to.threads = p->o->threads;
+    to.quiet = p->o->quiet;
+    to.log = p->o->log;
+    to.progress = 0;
+    to.stop = p->o->stop;
+    to.eval_at_start = 0; /* the first round's last evaluation is the "before" */
+    to.overwrite = 1;
+    bienc_train_result tr;
+    int rc = trainer_run(&w, &to, &tr);
+    if (rc == 0 && tr.stopped == 1) rc = bienc_error(BIENC_EINTERRUPT, "bienc run: stopped during the second round");
+    if (rc == 0 && !tr.last_ckpt[0]) rc = bienc_error(BIENC_ESTATE, "bienc run: the second round wrote no checkpoint");
+    if (rc == 0) {
+        snprintf(p->r->model_path, sizeof p->r->model_path, "%s", tr.last_ckpt);
+        p->r->refine_steps = tr.steps;
+        p->r->refine_pairs_per_s = tr.pairs_per_s;
+        p->r->refine_final_loss = tr.n_losses ? tr.losses[tr.n_losses - 1] : NAN;
+        p->r->refine_from_mrr = p->r->n_bi_evals > 0 ? p->r->bi_eval_mrr[p->r->n_bi_evals - 1] : NAN;
+        p->r->refine_mrr = tr.n_evals > 0 ? tr.eval_mrr[tr.n_evals - 1] : NAN;
+        pipe_log(p, "   second round: %lld steps of %lld queries with %lld mined negatives each, dev MRR@10 %.4f -> %.4f "
+                    "-> %s\n", (long long)tr.steps, (long long)m->refine_batch_size, (long long)m->refine_negatives,
+                 p->r->refine_from_mrr, p->r->refine_mrr, tr.last_ckpt);
+    }
+    train_result_free(&tr);
+    if (rc < 0) return rc;
+    /* the first round's model, embeddings, index and dense runs make way for the second's */
+    biencoder_free(p->bi);
+    p->bi = NULL;
+    free(p->qe);
+    free(p->pe);
+    p->qe = p->pe = NULL;
+    hnsw_free(p->index);
+    p->index = NULL;
+    for (int i = PIPE_RUN_HNSW; i <= PIPE_RUN_HYBRID; i++)
+        if (i == PIPE_RUN_HNSW || i == PIPE_RUN_EXACT || i == PIPE_RUN_HYBRID) {
+            run_free(p->runs[i]);
+            p->runs[i] = NULL;
+        }
+    return model_io_load(p->r->model_path, &p->bi);
+}
+
 /* The dev set: the rule of src/train/dev_set.h. */
 static int load_dev(pipe_ctx *p)
 {
@@ -666,6 +735,13 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0) rc = run_stage(&p, "bm25", pipe_stage_bm25);
     if (rc == 0 && p.runs[PIPE_RUN_BM25]) rc = run_stage(&p, "fuse", stage_fuse);
     if (rc == 0 && dense_mine) rc = run_stage(&p, "mine", stage_mine);
+    if (rc == 0 && dense_mine && cfg->mine.refine_steps > 0) {
+        rc = run_stage(&p, "refine", stage_refine);
+        if (rc == 0) rc = run_stage(&p, "encode again", stage_encode);
+        if (rc == 0) rc = run_stage(&p, "index again", stage_index);
+        if (rc == 0) rc = run_stage(&p, "search again", stage_search);
+        if (rc == 0 && p.runs[PIPE_RUN_BM25]) rc = run_stage(&p, "fuse again", stage_fuse);
+    }
     if (rc == 0 && late) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
     if (rc == 0) rc = run_stage(&p, "evaluate", stage_evaluate);

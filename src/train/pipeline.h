@@ -25,6 +25,11 @@
  *   search     dev queries, top index.k: HNSW (index.ef) and exact -> run.hnsw.trec, run.exact.trec
  *   bm25       eval/bm25_xapian.py (python3-xapian) when importable -> run.bm25.trec, else a note
  *   fuse       hybrid: reciprocal-rank fusion of the HNSW and BM25 runs -> run.hybrid.trec
+ *   mine       (mine.dense) the trained bi-encoder's ranking of the training queries fused
+ *              with BM25's -> RUN_DIR/hardnegs.jsonl, for the teacher and the second round
+ *   refine     (mine.refine_steps) the bi-encoder's second round on those negatives, as ANCE:
+ *              MNRL with mine.refine_negatives per query, from its checkpoint, into
+ *              checkpoints/<name>-refine; then encode, index, search and fuse run again
  *   rerank     the teacher re-scores the hybrid top teacher.rerank_depth (the exact run's
  *              when there is no BM25) -> run.teacher.trec
  *   evaluate   every run against the dev qrels (metrics.h); teacher agreement: recall@{1,10,100}
@@ -81,6 +86,10 @@ typedef struct bienc_pipeline_result {
     int64_t n_bi_losses, n_teacher_losses;
     int64_t bi_steps, teacher_steps;
     double bi_pairs_per_s, teacher_pairs_per_s;
+    int64_t refine_steps;                               /* mine.refine_steps: the second round */
+    double refine_pairs_per_s, refine_final_loss;
+    double refine_from_mrr, refine_mrr;                 /* its trainer's dev MRR@10 before / after */
+    char first_model_path[1100];                        /* the first round's checkpoint (model_path: the last) */
     char model_path[1100], teacher_path[1100];
     bienc_precision precision;                          /* of the inference stages (eval.precision, resolved) */
 } bienc_pipeline_result;

@@ -22,6 +22,7 @@ typedef struct pipe_ctx {
     char scored_triples[1100];      /* MarginMSELoss: the training triples with teacher scores */
     char hardnegs[1100];            /* mine.enabled: the mined hard negatives */
     char pretrained[1100];          /* pretrain.enabled: the MLM checkpoint both models start from */
+    char refine_name[600];          /* mine.refine_steps: output.name of the second round */
     bienc_cross_encoder *teacher;
     bienc_biencoder *bi;
     bienc_texts *collection, *dev_queries;

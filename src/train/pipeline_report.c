@@ -86,6 +86,9 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "| model | steps | final loss | pairs/s |\n|---|---:|---:|---:|\n");
     fprintf(f, "| bi-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->loss.name), (long long)r->bi_steps,
             r->n_bi_losses ? r->bi_losses[r->n_bi_losses - 1] : NAN, r->bi_pairs_per_s);
+    if (r->refine_steps)
+        fprintf(f, "| bi-encoder, second round on re-mined negatives (MultipleNegativesRankingLoss) | %lld | %.4f | %.1f |\n",
+                (long long)r->refine_steps, r->refine_final_loss, r->refine_pairs_per_s);
     if (r->n_teacher_losses)
         fprintf(f, "| teacher cross-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->teacher.loss.name),
                 (long long)r->teacher_steps, r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
@@ -181,6 +184,14 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     json_num(f, r->total_seconds);
     fprintf(f, "},\n  \"training\": {\"bi_encoder_steps\": %lld, \"bi_encoder_pairs_per_s\": ", (long long)r->bi_steps);
     json_num(f, r->bi_pairs_per_s);
+    fprintf(f, ", \"refine_steps\": %lld, \"refine_pairs_per_s\": ", (long long)r->refine_steps);
+    json_num(f, r->refine_pairs_per_s);
+    fprintf(f, ", \"refine_dev_mrr@10_before\": ");
+    json_num(f, r->refine_from_mrr);
+    fprintf(f, ", \"refine_dev_mrr@10_after\": ");
+    json_num(f, r->refine_mrr);
+    fprintf(f, ", \"first_round_model\": ");
+    json_write_string(f, r->first_model_path);
     fprintf(f, ", \"teacher_loss\": \"%s\", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ",
             config_loss_name(cfg->teacher.loss.name), (long long)r->teacher_steps);
     json_num(f, r->teacher_pairs_per_s);

@@ -206,19 +206,31 @@ if $PY -c 'import xapian' 2>/dev/null; then
   [ -d "$RM/bm25.index" ] || fail "mined run: no shared BM25 index"
   grep -q "negatives each (2 mined, 2 random)" "$T/err5" || fail "mined run: the teacher did not use the mined negatives"
   # the teacher after the bi-encoder: mined from the trained bi-encoder's ranking fused with
-  # BM25's (mine.dense), warm-started from the bi-encoder, listwise loss, 3 of 4 negatives mined
+  # BM25's (mine.dense), warm-started from the bi-encoder, listwise loss, 3 of 4 negatives mined;
+  # the bi-encoder's second round (mine.refine_steps) on the same negatives before the teacher
   "$BIN" run "$SRC/configs/quickstart.yaml" "${SETS[@]}" --set output.name=late --set mine.enabled=true \
     --set mine.dense=true --set mine.bi_encoder=false --set mine.max_queries=40 --set mine.num_negatives=0 \
+    --set mine.refine_steps=3 --set mine.refine_negatives=2 --set mine.refine_batch_size=4 \
     --set teacher.init_from_bi_encoder=true --set teacher.loss.name=MultipleNegativesRankingLoss \
     --set teacher.random_negatives=1 --set teacher.model.hidden=32 --set eval.baseline=false \
     --threads 2 >"$T/out6" 2>"$T/err6" || fail "late teacher run: $(tail -3 "$T/err6")"
   RL="$T/runs/late"
   order=$(grep -o "== [a-z ]*" "$T/err6" | tr '\n' ',')
-  [[ "$order" == *"== train"*"== fuse"*"== mine"*"== teacher"*"== rerank"* ]] || fail "late teacher: stage order $order"
+  [[ "$order" == *"== train"*"== fuse"*"== mine"*"== refine"*"== encode again"*"== index again"*"== search again"*"== fuse again"*"== teacher"*"== rerank"* ]] ||
+    fail "late teacher: stage order $order"
+  grep -q "second round: 3 steps of 4 queries with 2 mined negatives each, dev MRR@10 .* -> .*late-refine/step-3.h5" "$T/err6" ||
+    fail "second round: $(grep -i 'second round' "$T/err6")"
+  grep -q "batch 4 x 1, MultipleNegativesRankingLoss" "$T/err6" ||
+    fail "second round: not MNRL on batches of 4: $(grep 'training examples' "$T/err6")"
+  grep -q '^| bi-encoder, second round on re-mined negatives (MultipleNegativesRankingLoss) | 3 |' "$RL/report.md" ||
+    fail "second round: no row in report.md"
+  grep -q '^Model: .*late-refine/step-3.h5' "$RL/report.md" || fail "second round: the report's model is not the refined one"
+  grep -q '"refine_steps": 3' "$RL/report.json" || fail "second round: report.json"
   [[ "$order" != *"== baseline"* ]] || fail "eval.baseline=false still ran the baseline"
   [ -s "$RL/run.mine.trec" ] || fail "late teacher: no run.mine.trec (the training queries' fused ranking)"
   grep -q '"neg": {"hybrid": \[' "$RL/hardnegs.jsonl" || fail "late teacher: negatives not from the hybrid ranking"
-  grep -q "teacher: encoder initialised from .*step-4.h5" "$T/err6" || fail "late teacher: not warm-started from the bi-encoder"
+  grep -q "teacher: encoder initialised from .*late-refine/step-3.h5" "$T/err6" ||
+    fail "late teacher: not warm-started from the (refined) bi-encoder: $(grep 'initialised from' "$T/err6")"
   grep -q "negatives each (3 mined, 1 random), listwise cross entropy" "$T/err6" ||
     fail "late teacher: $(grep 'negatives each' "$T/err6")"
   [ -s "$RL/run.teacher.trec" ] || fail "late teacher: no reranked run"

@@ -424,6 +424,28 @@ static void test_finalize_rules(void **state)
     config_free(&cfg);
     assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false}\n"), 0);
     assert_int_equal(config_finalize(&cfg), 0);
+    assert_int_equal(cfg.mine.refine_steps, 0); /* the second round is off by default */
+    assert_int_equal(cfg.mine.refine_negatives, 7);
+    config_free(&cfg);
+    /* the second round needs negatives mined with the bi-encoder, and MNRL, and enough negatives */
+    assert_int_equal(load(&cfg, "mine: {enabled: true, refine_steps: 10}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "it needs mine.enabled and mine.dense"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10}\n"
+                                "loss: {name: TripletLoss}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "loss.name is TripletLoss"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10, "
+                                "num_negatives: 4}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "mine.refine_negatives (7) is above mine.num_negatives (4)"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10, "
+                                "refine_negatives: 3, refine_lr: 2e-4}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), 0);
+    assert_true(cfg.mine.refine_lr == 2e-4);
     config_free(&cfg);
     assert_int_equal(load(&cfg, "loss: {name: MarginMSELoss}\nteacher: {init_from_bi_encoder: true}\n"), 0);
     assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
