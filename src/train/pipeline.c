@@ -337,17 +337,22 @@ static int stage_score(pipe_ctx *p)
     return rc;
 }
 
+void pipe_train_opts(pipe_ctx *p, bienc_train_opts *to)
+{
+    train_opts_default(to);
+    to->threads = p->o->threads;
+    to->quiet = p->o->quiet;
+    to->log = p->o->log;
+    to->progress = 0;
+    to->stop = p->o->stop;
+    to->eval_at_start = 0;
+}
+
 static int stage_train(pipe_ctx *p)
 {
     bienc_train_opts to;
-    train_opts_default(&to);
-    to.threads = p->o->threads;
-    to.quiet = p->o->quiet;
-    to.log = p->o->log;
-    to.progress = 0;
-    to.stop = p->o->stop;
-    to.eval_at_start = 0; /* the untrained baseline is measured below on the whole collection */
-    to.overwrite = 1;     /* `bienc run` redoes the job: an earlier run's checkpoints of this name go */
+    pipe_train_opts(p, &to); /* no evaluation at step 0: the untrained baseline is measured on the whole collection */
+    to.overwrite = 1;        /* `bienc run` redoes the job: an earlier run's checkpoints of this name go */
     bienc_train_result tr;
     int rc = trainer_run(&p->work, &to, &tr);
     if (rc == 0 && tr.stopped == 1) rc = bienc_error(BIENC_EINTERRUPT, "bienc run: stopped during training (step %lld)", (long long)tr.steps);
@@ -397,13 +402,7 @@ static int stage_refine(pipe_ctx *p)
     w.output.name = p->refine_name;
     w.eval.every_steps = m->refine_steps; /* the trainer's dev metric once, at the end */
     bienc_train_opts to;
-    train_opts_default(&to);
-    to.threads = p->o->threads;
-    to.quiet = p->o->quiet;
-    to.log = p->o->log;
-    to.progress = 0;
-    to.stop = p->o->stop;
-    to.eval_at_start = 0; /* the first round's last evaluation is the "before" */
+    pipe_train_opts(p, &to); /* the first round's last evaluation is the "before" */
     to.overwrite = 1;
     bienc_train_result tr;
     int rc = trainer_run(&w, &to, &tr);

@@ -9,6 +9,7 @@
 #include "index/hnsw.h"
 #include "eval/metrics.h"
 #include "train/pipeline.h"
+#include "train/trainer.h"
 
 typedef struct pipe_ctx {
     const bienc_run_config *cfg;
@@ -37,6 +38,9 @@ typedef struct pipe_ctx {
 } pipe_ctx;
 
 void pipe_log(pipe_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Trainer options of a training stage: the run's threads, log and stop flag, no progress
+ * line, no evaluation before the first step. */
+void pipe_train_opts(pipe_ctx *p, bienc_train_opts *to);
 /* BM25 baseline: runs eval/bm25_xapian.py when python3 can import xapian; otherwise
  * leaves runs[PIPE_RUN_BM25] NULL and explains why in r->bm25_note (not an error). */
 int pipe_stage_bm25(pipe_ctx *p);

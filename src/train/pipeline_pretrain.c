@@ -24,13 +24,7 @@ static int same_encoder(const bienc_run_config *c)
 int pipe_stage_pretrain(pipe_ctx *p)
 {
     bienc_train_opts to;
-    train_opts_default(&to);
-    to.threads = p->o->threads;
-    to.quiet = p->o->quiet;
-    to.log = p->o->log;
-    to.progress = 0;
-    to.stop = p->o->stop;
-    to.eval_at_start = 0;
+    pipe_train_opts(p, &to);
     if (p->o->reuse) to.resume = "auto"; /* continues (or keeps) an earlier run's pre-training */
     else to.overwrite = 1;               /* `bienc run` redoes the job */
     bienc_train_result tr;

@@ -184,12 +184,13 @@ static int write_json(FILE *f, const bienc_run_config *cfg, const bienc_pipeline
     json_num(f, r->total_seconds);
     fprintf(f, "},\n  \"training\": {\"bi_encoder_steps\": %lld, \"bi_encoder_pairs_per_s\": ", (long long)r->bi_steps);
     json_num(f, r->bi_pairs_per_s);
-    fprintf(f, ", \"refine_steps\": %lld, \"refine_pairs_per_s\": ", (long long)r->refine_steps);
-    json_num(f, r->refine_pairs_per_s);
-    fprintf(f, ", \"refine_dev_mrr@10_before\": ");
-    json_num(f, r->refine_from_mrr);
-    fprintf(f, ", \"refine_dev_mrr@10_after\": ");
-    json_num(f, r->refine_mrr);
+    fprintf(f, ", \"refine_steps\": %lld", (long long)r->refine_steps);
+    const char *refine_keys[] = {"refine_pairs_per_s", "refine_dev_mrr@10_before", "refine_dev_mrr@10_after"};
+    const double vals[] = {r->refine_pairs_per_s, r->refine_from_mrr, r->refine_mrr};
+    for (int i = 0; i < 3; i++) {
+        fprintf(f, ", \"%s\": ", refine_keys[i]);
+        json_num(f, vals[i]);
+    }
     fprintf(f, ", \"first_round_model\": ");
     json_write_string(f, r->first_model_path);
     fprintf(f, ", \"teacher_loss\": \"%s\", \"teacher_steps\": %lld, \"teacher_pairs_per_s\": ",
