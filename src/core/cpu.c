@@ -93,9 +93,27 @@ void cpu_blas_fix_and_reexec(char **argv)
                     "BLAS runs the slow %s kernel\n", want, cpu_blas_corename());
 }
 
+/* The kernel a BIENC_*_PATH variable asks for: 1 = the fast one (`fast`, which the CPU may
+ * lack: have_fast), 0 = the fallback. Unset or "auto": the fast one where the CPU has it; a
+ * bad value or a kernel the CPU cannot run falls back to that, with a warning. */
+static int path_from_env(const char *var, const char *fast, int have_fast)
+{
+    const char *env = getenv(var);
+    int want = have_fast;
+    if (env && *env && strcmp(env, "auto") != 0) {
+        if (strcmp(env, "fallback") == 0) want = 0;
+        else if (strcmp(env, fast) == 0) want = 1;
+        else fprintf(stderr, "bienc: warning: %s=%s is not fallback, %s or auto; using %s\n", var, env, fast,
+                     have_fast ? fast : "fallback");
+        if (want && !have_fast)
+            fprintf(stderr, "bienc: warning: %s=%s but this CPU cannot run it; using the fallback\n", var, fast);
+    }
+    return want && have_fast;
+}
+
 /* -1 until the first call chooses; the choice is the same in every thread, so a race
  * between two first calls stores the same value twice. */
-static int bf16_path = -1;
+static int bf16_path = -1, i8_path = -1;
 
 const char *cpu_bf16_path_name(bienc_bf16_path path)
 {
@@ -117,21 +135,9 @@ bienc_bf16_path cpu_bf16_path(void)
     if (p >= 0) return (bienc_bf16_path)p;
     bienc_cpu_features f;
     cpu_features(&f);
-    bienc_bf16_path best = f.avx512_bf16 ? BIENC_BF16_AVX512 : BIENC_BF16_FALLBACK, want = best;
-    const char *env = getenv("BIENC_BF16_PATH");
-    if (env && *env && strcmp(env, "auto") != 0) {
-        if (strcmp(env, "fallback") == 0) want = BIENC_BF16_FALLBACK;
-        else if (strcmp(env, "avx512_bf16") == 0) want = BIENC_BF16_AVX512;
-        else fprintf(stderr, "bienc: warning: BIENC_BF16_PATH=%s is not fallback, avx512_bf16 or auto; using %s\n",
-                     env, cpu_bf16_path_name(best));
-        if (want == BIENC_BF16_AVX512 && !f.avx512_bf16)
-            fprintf(stderr, "bienc: warning: BIENC_BF16_PATH=avx512_bf16 but this CPU has no AVX512_BF16; "
-                            "using the fallback\n");
-    }
-    return cpu_bf16_set_path(want);
+    return cpu_bf16_set_path(path_from_env("BIENC_BF16_PATH", "avx512_bf16", f.avx512_bf16) ? BIENC_BF16_AVX512
+                                                                                           : BIENC_BF16_FALLBACK);
 }
-
-static int i8_path = -1; /* as bf16_path */
 
 const char *cpu_i8_path_name(bienc_i8_path path) { return path == BIENC_I8_AVX512_VNNI ? "avx512_vnni" : "fallback"; }
 
@@ -150,18 +156,8 @@ bienc_i8_path cpu_i8_path(void)
     if (p >= 0) return (bienc_i8_path)p;
     bienc_cpu_features f;
     cpu_features(&f);
-    bienc_i8_path best = f.avx512_vnni ? BIENC_I8_AVX512_VNNI : BIENC_I8_FALLBACK, want = best;
-    const char *env = getenv("BIENC_I8_PATH");
-    if (env && *env && strcmp(env, "auto") != 0) {
-        if (strcmp(env, "fallback") == 0) want = BIENC_I8_FALLBACK;
-        else if (strcmp(env, "avx512_vnni") == 0) want = BIENC_I8_AVX512_VNNI;
-        else fprintf(stderr, "bienc: warning: BIENC_I8_PATH=%s is not fallback, avx512_vnni or auto; using %s\n",
-                     env, cpu_i8_path_name(best));
-        if (want == BIENC_I8_AVX512_VNNI && !f.avx512_vnni)
-            fprintf(stderr, "bienc: warning: BIENC_I8_PATH=avx512_vnni but this CPU has no AVX512_VNNI; "
-                            "using the fallback\n");
-    }
-    return cpu_i8_set_path(want);
+    return cpu_i8_set_path(path_from_env("BIENC_I8_PATH", "avx512_vnni", f.avx512_vnni) ? BIENC_I8_AVX512_VNNI
+                                                                                      : BIENC_I8_FALLBACK);
 }
 
 void cpu_set_threads(int n)

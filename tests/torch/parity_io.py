@@ -52,12 +52,25 @@ def read(path):
     return out
 
 
-def run_driver(exe, inputs, workdir, tag="case"):
-    """Writes inputs, runs `exe in out`, returns the driver's outputs (raises on failure)."""
+def kernel_env(var, path):
+    """The environment with kernel-choice variable var (BIENC_BF16_PATH, BIENC_I8_PATH) set to
+    path, or unset for "auto" (the CPU's own choice)."""
+    env = dict(os.environ)
+    env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+    if path == "auto":
+        env.pop(var, None)
+    else:
+        env[var] = path
+    return env
+
+
+def run_driver(exe, inputs, workdir, tag="case", env=None):
+    """Writes inputs, runs `exe in out` (in env, default this process's), returns the
+    driver's outputs (raises on failure)."""
     src = os.path.join(workdir, f"{tag}.in")
     dst = os.path.join(workdir, f"{tag}.out")
     write(src, inputs)
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
     r = subprocess.run([exe, src, dst], capture_output=True, text=True, env=env)
     if r.returncode != 0:

@@ -38,24 +38,11 @@ COS_MIN = 0.995
 
 
 def env_for(path):
-    env = dict(os.environ)
-    env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
-    if path == "auto":
-        env.pop("BIENC_I8_PATH", None)
-    else:
-        env["BIENC_I8_PATH"] = path
-    return env
+    return parity_io.kernel_env("BIENC_I8_PATH", path)
 
 
 def run_ops_driver(inputs, tmp, tag, path):
-    old, new = dict(os.environ), env_for(path)
-    os.environ.clear()
-    os.environ.update(new)
-    try:
-        return parity_io.run_driver(parity_io.driver_path("ops_driver"), inputs, tmp, tag)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    return parity_io.run_driver(parity_io.driver_path("ops_driver"), inputs, tmp, tag, env=env_for(path))
 
 
 def cosine(a, b):
