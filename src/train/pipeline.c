@@ -429,11 +429,11 @@ static int stage_refine(pipe_ctx *p)
     p->qe = p->pe = NULL;
     hnsw_free(p->index);
     p->index = NULL;
-    for (int i = PIPE_RUN_HNSW; i <= PIPE_RUN_HYBRID; i++)
-        if (i == PIPE_RUN_HNSW || i == PIPE_RUN_EXACT || i == PIPE_RUN_HYBRID) {
-            run_free(p->runs[i]);
-            p->runs[i] = NULL;
-        }
+    for (int i = 0; i < 3; i++) {
+        int which = (int[]){PIPE_RUN_HNSW, PIPE_RUN_EXACT, PIPE_RUN_HYBRID}[i];
+        run_free(p->runs[which]);
+        p->runs[which] = NULL;
+    }
     return model_io_load(p->r->model_path, &p->bi);
 }
 
