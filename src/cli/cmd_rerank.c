@@ -1,6 +1,7 @@
 /* bienc rerank --model TEACHER --run RUN --queries Q --collection C --top N --output OUT:
- * re-scores each query's top-N candidates of a TREC run with a cross-encoder checkpoint
- * (library: src/train/teacher.h teacher_rerank) and writes the reranked run. */
+ * re-scores each query's top-N candidates of a TREC run with a cross-encoder or
+ * late-interaction checkpoint (library: src/train/teacher.h teacher_rerank) and writes the
+ * reranked run. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,15 +13,15 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
-#include "io/cross_io.h"
 
 static void rerank_usage(FILE *f)
 {
     fprintf(f,
             "usage: bienc rerank --model TEACHER.h5 --run RUN.trec --queries Q --collection C --output OUT.trec\n"
             "                    [--top N] [--batch-size B] [--threads T] [--precision fp32|bf16] [--name NAME]\n\n"
-            "Re-scores every query's top-N documents of a TREC run with a cross-encoder checkpoint\n"
-            "(the teacher that `bienc run` trains) and writes them ranked by its scores.\n"
+            "Re-scores every query's top-N documents of a TREC run with a teacher checkpoint (the one\n"
+            "`bienc run` trains: a cross-encoder, or a late-interaction (ColBERT) model scoring by\n"
+            "MaxSim) and writes them ranked by its scores.\n"
             "Q and C are `id<TAB>text` TSV files (MS MARCO queries.tsv, collection.tsv) or BEIR .jsonl.\n\n"
             "  --top N         candidates per query to re-score (default 100); the rest are dropped\n"
             "  --batch-size B  pairs per forward pass (default 64)\n"
@@ -59,7 +60,7 @@ int cmd_rerank(int argc, char **argv)
         return 2;
     }
     bienc_precision precision = BIENC_PRECISION_FP32;
-    /* fp32 and bf16 only: the cross-encoder has been checked against fp32 in those two */
+    /* fp32 and bf16 only: the teachers have been checked against fp32 in those two */
     if (precision_arg && (precision_parse(precision_arg, &precision) < 0 ||
                           (precision != BIENC_PRECISION_FP32 && precision != BIENC_PRECISION_BF16))) {
         fprintf(stderr, "bienc rerank: --precision must be fp32 or bf16, not '%s'\n", precision_arg);
@@ -68,14 +69,14 @@ int cmd_rerank(int argc, char **argv)
     const char *inputs[] = {model, runp, qp, cp};
     if (atomic_file_check_inputs(outp, inputs, 4) < 0) return cli_fail("rerank");
     if (threads > 0) cpu_set_threads((int)threads);
-    bienc_cross_encoder *ce = NULL;
+    bienc_reranker teacher = {0};
     bienc_run *run = NULL, *out = NULL;
     bienc_texts *q = NULL, *c = NULL;
-    int rc = cross_io_load(model, &ce);
+    int rc = reranker_load(model, &teacher);
     if (rc == 0) rc = run_read(runp, &run);
     if (rc == 0) rc = cli_load_texts(qp, &q);
     if (rc == 0) rc = cli_load_texts(cp, &c);
-    if (rc == 0) rc = teacher_rerank(ce, precision, run, q, c, (int)top, (int)bs, name, &out);
+    if (rc == 0) rc = teacher_rerank(&teacher, precision, run, q, c, (int)top, (int)bs, name, &out);
     if (rc == 0) rc = run_write(out, outp);
     if (rc == 0)
         fprintf(stderr, "bienc rerank: %zu queries, %zu pairs re-scored (%s) -> %s\n", run_num_queries(out),
@@ -85,6 +86,6 @@ int cmd_rerank(int argc, char **argv)
     run_free(run);
     texts_free(q);
     texts_free(c);
-    cross_encoder_free(ce);
+    reranker_free(&teacher);
     return code;
 }

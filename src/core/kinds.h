@@ -10,8 +10,9 @@
 /* ---- model (src/model) ---- */
 
 typedef enum {
-    BIENC_MODEL_BI_ENCODER,    /* one encoder for queries and passages, pooled embeddings */
-    BIENC_MODEL_CROSS_ENCODER  /* [CLS] q [SEP] p [SEP] -> one logit */
+    BIENC_MODEL_BI_ENCODER,        /* one encoder for queries and passages, pooled embeddings */
+    BIENC_MODEL_CROSS_ENCODER,     /* [CLS] q [SEP] p [SEP] -> one logit */
+    BIENC_MODEL_LATE_INTERACTION   /* ColBERT: the bi-encoder's token vectors, scored by MaxSim */
 } bienc_model_kind;
 
 typedef enum { BIENC_GELU_ERF, BIENC_GELU_TANH } bienc_gelu_kind;  /* "gelu" (BERT), "gelu_new" */

@@ -156,6 +156,7 @@ typedef struct bienc_cfg_mine {
     int64_t refine_steps;      /* with dense: the bi-encoder's second round on them (0 = off) */
     int64_t refine_negatives, refine_batch_size;
     double refine_lr;
+    bienc_loss_kind refine_loss; /* MNRL, or DistillKLDivLoss from the teacher (trained before it) */
 } bienc_cfg_mine;
 
 /* The cross-encoder teacher of `bienc run`: the same sections, parsed by the same code. */

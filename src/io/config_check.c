@@ -44,6 +44,10 @@ static int finalize_model(bienc_cfg_model *m, const bienc_cfg_loss_section *loss
                            prefix, prefix, config_loss_name(loss->name));
     if (!cross && bce)
         return bienc_error(BIENC_EINVAL, "%sloss.name BinaryCrossEntropy needs %smodel.kind: cross_encoder", prefix, prefix);
+    if (m->kind == BIENC_MODEL_LATE_INTERACTION && loss->name != BIENC_LOSS_MNRL)
+        return bienc_error(BIENC_EINVAL, "%smodel.kind late_interaction is trained with %sloss.name: "
+                                         "MultipleNegativesRankingLoss, not %s",
+                           prefix, prefix, config_loss_name(loss->name));
     if ((loss->name == BIENC_LOSS_TRIPLET || loss->name == BIENC_LOSS_MARGIN_MSE || loss->name == BIENC_LOSS_DISTILL_KL) &&
         loss->hard_negatives < 1)
         return bienc_error(BIENC_EINVAL, "%sloss.name %s needs %sloss.hard_negatives >= 1 (%s)", prefix,
@@ -141,6 +145,19 @@ int config_finalize(bienc_run_config *cfg)
         return bienc_error(BIENC_EINVAL, "%s needs the teacher before the bi-encoder, but "
                                          "teacher.init_from_bi_encoder / mine.dense train it after",
                            config_loss_name(cfg->loss.name));
+    if (cfg->mine.refine_steps > 0 && cfg->mine.refine_loss != BIENC_LOSS_MNRL &&
+        (cfg->mine.refine_loss != BIENC_LOSS_DISTILL_KL || !cfg->teacher.enabled))
+        return bienc_error(BIENC_EINVAL, "mine.refine_loss is MultipleNegativesRankingLoss, or DistillKLDivLoss with "
+                                         "teacher.enabled (not %s%s)", config_loss_name(cfg->mine.refine_loss),
+                           cfg->teacher.enabled ? "" : " without a teacher");
+    if (cfg->teacher.enabled && cfg->teacher.model.kind == BIENC_MODEL_LATE_INTERACTION) {
+        if (cfg->loss.name == BIENC_LOSS_MARGIN_MSE)
+            return bienc_error(BIENC_EINVAL, "MarginMSELoss trains on triples a cross-encoder scored: teacher.model.kind "
+                                             "late_interaction does not score them (use DistillKLDivLoss)");
+        if (cfg->teacher.random_negatives > 0)
+            return bienc_error(BIENC_EINVAL, "teacher.random_negatives is the cross-encoder's: a late_interaction "
+                                             "teacher gets random negatives in-batch (set it to 0)");
+    }
     if (cfg->teacher.random_negatives > cfg->teacher.loss.hard_negatives)
         return bienc_error(BIENC_EINVAL, "teacher.random_negatives (%lld) is above teacher.loss.hard_negatives (%lld)",
                            (long long)cfg->teacher.random_negatives, (long long)cfg->teacher.loss.hard_negatives);

@@ -29,7 +29,8 @@
 /* Choice tables: name -> enum value (src/core/kinds.h). A value's first name is canonical;
  * the others are names users know from sentence-transformers, Hugging Face or PyTorch. */
 #define END {NULL, 0}
-static const cfg_choice model_kinds[] = {{"bi_encoder", BIENC_MODEL_BI_ENCODER}, {"cross_encoder", BIENC_MODEL_CROSS_ENCODER}, END};
+static const cfg_choice model_kinds[] = {{"bi_encoder", BIENC_MODEL_BI_ENCODER}, {"cross_encoder", BIENC_MODEL_CROSS_ENCODER},
+                                           {"late_interaction", BIENC_MODEL_LATE_INTERACTION}, END};
 static const cfg_choice model_sizes[] = {
     {"tiny", BIENC_CFG_SIZE_TINY},           {"mini", BIENC_CFG_SIZE_MINI},
     {"small", BIENC_CFG_SIZE_SMALL},         {"medium", BIENC_CFG_SIZE_MEDIUM},
@@ -73,7 +74,8 @@ static const cfg_choice samplings[] = {{"top", BIENC_MINE_TOP}, {"random", BIENC
 #define M bienc_cfg_model
 static const cfg_key model_keys[] = {
     CHOICE(M, "kind", kind, "bi_encoder", model_kinds,
-        "bi_encoder: one encoder for queries and passages (shared weights); cross_encoder: [CLS] q [SEP] p [SEP] -> one logit"),
+        "bi_encoder: one encoder for queries and passages (shared weights); cross_encoder: [CLS] q [SEP] p [SEP] -> one "
+        "logit; late_interaction: ColBERT, the bi-encoder's token vectors scored by MaxSim (a teacher: it reranks)"),
     CHOICE(M, "size", size, "minilm_l6", model_sizes,
         "preset for hidden/layers/heads/intermediate: tiny 128/2/2/512, mini 256/4/4/1024, small 512/4/8/2048, "
         "medium 512/8/8/2048, minilm_l6 384/6/12/1536, minilm_l12 384/12/12/1536, base 768/12/12/3072"),
@@ -145,8 +147,8 @@ static const cfg_key loss_keys[] = {
         "DistillKLDivLoss: student and teacher scores are divided by this (> 0) before the softmax; the loss is "
         "multiplied by its square"),
     KEY(L, "teacher", S, teacher, "", 0, 0,
-        "DistillKLDivLoss in bienc train: the cross-encoder checkpoint that scores each batch's (query, passage) pairs "
-        "(bienc run sets it to its teacher stage's model)"),
+        "DistillKLDivLoss in bienc train: the teacher checkpoint that scores each batch's (query, passage) pairs, a "
+        "cross-encoder (logits) or a late-interaction model (MaxSim x loss.scale); bienc run sets it to its teacher"),
 };
 #undef L
 
@@ -255,6 +257,10 @@ static const cfg_key mine_keys[] = {
     KEY(N, "refine_negatives", I, refine_negatives, "7", 1, 64, "mined negatives per query in the second round"),
     KEY(N, "refine_batch_size", I, refine_batch_size, "32", 1, 1048576, "queries per step in the second round"),
     KEY(N, "refine_lr", F, refine_lr, "1e-4", 0, 10, "peak learning rate of the second round (warm-up 10%, then linear)"),
+    CHOICE(N, "refine_loss", refine_loss, "MultipleNegativesRankingLoss", losses,
+        "the second round's loss: MultipleNegativesRankingLoss, or DistillKLDivLoss (the teacher, then trained before "
+        "the second round from the first round's model, scores each query's 1 + refine_negatives passages; "
+        "loss.scale and loss.temperature apply)"),
 };
 #undef N
 

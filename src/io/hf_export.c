@@ -232,6 +232,9 @@ int hf_export(const bienc_biencoder *bi, const char *dir)
 {
     if (!bi || !dir) return bienc_error(BIENC_EINVAL, "hf_export: NULL argument");
     BIENC_TRY(biencoder_check(bi));
+    if (bi->late_interaction) /* a sentence-transformers folder pools: it would be another model */
+        return bienc_error(BIENC_EINVAL, "export: a late-interaction (ColBERT) model has no sentence-transformers "
+                                         "form (it does not pool its token vectors)");
     BIENC_TRY(hf_export_make_dir(dir));
     const bienc_encoder *enc = bi->enc;
     safetensors_entry *e = calloc((size_t)enc->n_params, sizeof *e);

@@ -45,7 +45,7 @@ int model_io_write(bienc_ckpt_writer *w, const bienc_biencoder *bi)
     BIENC_ASSERT(w && bi);
     BIENC_TRY(biencoder_check(bi));
     const bienc_encoder_config *c = &bi->enc->cfg;
-    BIENC_TRY(ckpt_write_string(w, A("kind"), "bi_encoder"));
+    BIENC_TRY(ckpt_write_string(w, A("kind"), bi->late_interaction ? "late_interaction" : "bi_encoder"));
     BIENC_TRY(model_io_write_encoder_config(w, c));
     BIENC_TRY(ckpt_write_string(w, A("pooling"), pool_mode_name(bi->pool)));
     BIENC_TRY(ckpt_write_int64(w, A("normalize"), bi->normalize ? 1 : 0));
@@ -127,9 +127,9 @@ int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bie
         return bienc_error(BIENC_EFORMAT, "%s: not a model checkpoint (no attribute model/kind)", path);
     char *kind = NULL;
     BIENC_TRY(ckpt_read_string(c, A("kind"), &kind));
-    int is_bi = strcmp(kind, "bi_encoder") == 0;
-    if (!is_bi) {
-        int rc = bienc_error(BIENC_EFORMAT, "%s: model/kind is '%s', expected 'bi_encoder'", path, kind);
+    int is_bi = strcmp(kind, "bi_encoder") == 0, is_late = strcmp(kind, "late_interaction") == 0;
+    if (!is_bi && !is_late) {
+        int rc = bienc_error(BIENC_EFORMAT, "%s: model/kind is '%s', expected 'bi_encoder' or 'late_interaction'", path, kind);
         free(kind);
         return rc;
     }
@@ -150,6 +150,7 @@ int model_io_read_config(const bienc_ckpt *c, bienc_encoder_config *cfg_out, bie
     }
     free(s);
     o.pool = (bienc_pool_mode)pool;
+    o.late_interaction = is_late;
     int lc = 0;
     BIENC_TRY(model_io_read_int(c, A("normalize"), 0, 1, &o.normalize));
     BIENC_TRY(model_io_read_int(c, A("max_query_length"), 2, cfg.max_position_embeddings, &o.max_query_len));

@@ -264,6 +264,9 @@ int onnx_export_biencoder(const bienc_biencoder *bi, const char *dir)
 {
     if (!bi || !dir) return bienc_error(BIENC_EINVAL, "onnx_export_biencoder: NULL argument");
     BIENC_TRY(biencoder_check(bi));
+    if (bi->late_interaction) /* the graph ends in pooling: it would be another model */
+        return bienc_error(BIENC_EINVAL, "export: a late-interaction (ColBERT) model has no ONNX form here (the "
+                                         "exported graph pools the token vectors)");
     BIENC_TRY(hf_export_make_dir(dir));
     onnx_graph *g = onnx_graph_new("bienc_bi_encoder");
     if (!g) return bienc_error(BIENC_ENOMEM, "out of memory");

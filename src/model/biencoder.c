@@ -11,6 +11,7 @@ void biencoder_opts_default(bienc_biencoder_opts *o)
     o->normalize = 0;
     o->max_query_len = 32;
     o->max_passage_len = 128;
+    o->late_interaction = 0;
 }
 
 int biencoder_check(const bienc_biencoder *bi)
@@ -56,6 +57,7 @@ int biencoder_wrap(bienc_biencoder **out, bienc_encoder *enc, bienc_tokenizer *t
     bi->normalize = o->normalize;
     bi->max_query_len = o->max_query_len;
     bi->max_passage_len = o->max_passage_len;
+    bi->late_interaction = o->late_interaction != 0;
     int rc = biencoder_check(bi);
     if (rc < 0) {
         biencoder_free(bi);
@@ -179,6 +181,10 @@ int biencoder_encode_texts(bienc_biencoder *bi, bienc_tape *tape, const char *co
     if (!bi || (n > 0 && (!texts || !out)) || n < 0)
         return bienc_error(BIENC_EINVAL, "biencoder_encode_texts: NULL or invalid argument");
     BIENC_TRY(biencoder_check(bi));
+    if (bi->late_interaction)
+        return bienc_error(BIENC_EINVAL, "a late-interaction (ColBERT) model scores a query against a passage by MaxSim "
+                                         "over their token vectors and has no single vector per text to encode or index: "
+                                         "use it to rerank (bienc rerank, or the teacher of bienc run)");
     if (n == 0) return 0;
     if (batch_size <= 0) batch_size = 64;
     int max_len = biencoder_max_len(bi, side);

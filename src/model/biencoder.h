@@ -30,16 +30,19 @@ typedef struct bienc_biencoder {
     int normalize;             /* L2-normalise embeddings */
     int max_query_len;         /* tokens with [CLS] and [SEP] */
     int max_passage_len;
+    int late_interaction;      /* ColBERT: texts are scored by MaxSim over token vectors (late_interaction.h),
+                                  there is no single vector per text to index */
 } bienc_biencoder;
 
 typedef enum { BIENC_SIDE_QUERY = 0, BIENC_SIDE_PASSAGE = 1 } bienc_side;
 
 /* Options of a new bi-encoder; biencoder_opts_default(): mean pooling, no normalisation,
- * queries 32 and passages 128 tokens. */
+ * queries 32 and passages 128 tokens, not late interaction. */
 typedef struct bienc_biencoder_opts {
     bienc_pool_mode pool;
     int normalize;
     int max_query_len, max_passage_len;
+    int late_interaction;
 } bienc_biencoder_opts;
 
 void biencoder_opts_default(bienc_biencoder_opts *o);
@@ -66,7 +69,7 @@ int biencoder_embed(bienc_biencoder *bi, bienc_tape *tape, const bienc_batch_ids
 
 /* Inference over n texts (texts[i] of lens[i] bytes; lens NULL = NUL-terminated): writes
  * out[n * dim] (row i = text i) for the given side (its max length). batch_size texts per
- * forward (<= 0: 64). tape may be NULL (a private one is made); a caller's tape is used in
+ * forward (<= 0: 64). A late-interaction model has no such vector: BIENC_EINVAL. tape may be NULL (a private one is made); a caller's tape is used in
  * no-grad mode, reset before and after each batch, and its grad mode restored. */
 int biencoder_encode_texts(bienc_biencoder *bi, bienc_tape *tape, const char *const *texts, const size_t *lens,
                            int64_t n, bienc_side side, int batch_size, float *out);

@@ -1,5 +1,5 @@
 /* From token states to sentence embeddings and their similarities
- * (implementations: src/ops/pooling.c, src/ops/similarity.c). */
+ * (implementations: src/ops/pooling.c, src/ops/similarity.c, src/ops/maxsim.c). */
 #ifndef BIENC_POOLING_H
 #define BIENC_POOLING_H
 
@@ -36,6 +36,16 @@ int op_row_dot(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor 
  * (the batch's passages: positives, then each block of hard negatives): each query's
  * scores against its own 1 + K passages, for the listwise losses (DistillKLDivLoss). */
 int op_row_dot_groups(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
+
+/* Late interaction (ColBERT's MaxSim, src/ops/maxsim.c): for token rows q[Tq, C] (qseqs: n
+ * packed queries) and p[Tp, C] (pseqs: m packed passages),
+ *     out[i, j] = scale / |q_i| * sum over the tokens a of query i of
+ *                 max over the tokens b of passage j of q[a] . p[b]      (out[n, m]).
+ * The caller normalises the rows first (op_l2_normalize) for cosines. Empty sequences are
+ * an error. Gradient to each arg-max (ties: the first b). On a bf16 tape the token
+ * similarities are bf16 products accumulated in fp32, as in op_linear. */
+int op_maxsim(bienc_tape *tape, bienc_tensor *q, const bienc_seqs *qseqs, bienc_tensor *p, const bienc_seqs *pseqs,
+              float scale, bienc_tensor **out);
 
 /* Rows of a[n, C] then rows of b[m, C]: out[n + m, C] (positives + hard negatives). */
 int op_concat_rows(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);

@@ -146,13 +146,57 @@ static int copy_losses(float **dst, int64_t *n, const float *src, int64_t count)
     return 0;
 }
 
+/* A late-interaction (ColBERT) teacher trains as the second round does, through the
+ * bi-encoder trainer: on the mined lists (mine.teacher) or the training data, from the
+ * trained bi-encoder (teacher.init_from_bi_encoder) or teacher.model, with the teacher's
+ * loss, optimiser, schedule and train keys. Its model-only checkpoint is teacher.h5. */
+static int train_late_teacher(pipe_ctx *p)
+{
+    const bienc_cfg_teacher *T = &p->cfg->teacher;
+    bienc_run_config w = p->work; /* shallow: strings stay the work config's or ours */
+    snprintf(p->teacher_name, sizeof p->teacher_name, "%s-teacher", p->work.output.name ? p->work.output.name : "run");
+    w.model = T->model;
+    if (T->init_from_bi_encoder) w.model.init_from = p->r->model_path;
+    if (p->hardnegs[0] && p->cfg->mine.teacher) {
+        w.data.format = BIENC_DATA_HARD_NEGATIVES;
+        w.data.hard_negatives_file = p->hardnegs;
+        w.data.skip_malformed = 1; /* a query with fewer candidates than hard_negatives is left out */
+    }
+    w.loss = T->loss;
+    w.optim = T->optim;
+    w.schedule = T->schedule;
+    w.train = T->train;
+    w.output.name = p->teacher_name;
+    bienc_train_opts to;
+    pipe_train_opts(p, &to);
+    to.overwrite = 1;
+    bienc_train_result tr;
+    int rc = trainer_run(&w, &to, &tr);
+    if (rc == 0 && tr.stopped == 1) rc = bienc_error(BIENC_EINTERRUPT, "bienc run: stopped while training the teacher");
+    if (rc == 0 && !tr.last_ckpt[0]) rc = bienc_error(BIENC_ESTATE, "bienc run: the teacher's training wrote no checkpoint");
+    if (rc == 0) rc = model_io_load(tr.last_ckpt, &p->teacher.late);
+    if (rc == 0) rc = model_io_save(p->r->teacher_path, p->teacher.late);
+    if (rc == 0) rc = copy_losses(&p->r->teacher_losses, &p->r->n_teacher_losses, tr.losses, tr.n_losses);
+    p->r->teacher_steps = tr.steps;
+    p->r->teacher_pairs_per_s = tr.pairs_per_s;
+    train_result_free(&tr);
+    return rc;
+}
+
 static int stage_teacher(pipe_ctx *p)
 {
     snprintf(p->r->teacher_path, sizeof p->r->teacher_path, "%s/teacher.h5", p->r->run_dir);
     if (p->o->reuse && file_exists(p->r->teacher_path)) {
         pipe_log(p, "   reusing %s\n", p->r->teacher_path);
-        return cross_io_load(p->r->teacher_path, &p->teacher);
+        BIENC_TRY(reranker_load(p->r->teacher_path, &p->teacher));
+        int want_late = p->cfg->teacher.model.kind == BIENC_MODEL_LATE_INTERACTION;
+        if (want_late != (p->teacher.late != NULL))
+            return bienc_error(BIENC_EINVAL, "--reuse: %s is a %s but teacher.model.kind is %s: remove it or run without --reuse",
+                               p->r->teacher_path, p->teacher.late ? "late_interaction model" : "cross_encoder",
+                               want_late ? "late_interaction" : "cross_encoder");
+        return 0;
     }
+    if (p->cfg->teacher.model.kind == BIENC_MODEL_LATE_INTERACTION) return train_late_teacher(p);
     char dir[1100]; /* the teacher's checkpoints and metrics.jsonl; `bienc run` redoes the job */
     snprintf(dir, sizeof dir, "%s/teacher", p->r->run_dir);
     bienc_teacher_opts to = {.vocab = p->vocab, .output = p->r->teacher_path, .threads = p->o->threads,
@@ -165,7 +209,7 @@ static int stage_teacher(pipe_ctx *p)
         tc.data.format = BIENC_DATA_HARD_NEGATIVES;
         tc.data.hard_negatives_file = p->hardnegs;
     }
-    int rc = teacher_train(&tc, &to, &p->teacher, &tr);
+    int rc = teacher_train(&tc, &to, &p->teacher.ce, &tr);
     if (rc == 0) rc = copy_losses(&p->r->teacher_losses, &p->r->n_teacher_losses, tr.losses, tr.n_losses);
     p->r->teacher_steps = tr.steps;
     p->r->teacher_pairs_per_s = tr.pairs_per_s;
@@ -325,7 +369,7 @@ static int stage_score(pipe_ctx *p)
     }
     int64_t n = 0;
     if (rc == 0)
-        rc = teacher_score_triples(p->teacher, p->precision, tr, q, c, d->max_examples, d->skip_malformed,
+        rc = teacher_score_triples(p->teacher.ce, p->precision, tr, q, c, d->max_examples, d->skip_malformed,
                                    (int)p->cfg->eval.batch_size, p->scored_triples, NULL, &n);
     if (rc == 0) {
         pipe_log(p, "   teacher margins of %lld triples -> %s\n", (long long)n, p->scored_triples);
@@ -391,6 +435,8 @@ static int stage_refine(pipe_ctx *p)
     w.data.hard_negatives_file = p->hardnegs;
     w.data.skip_malformed = 1; /* a query with fewer candidates than refine_negatives is left out */
     w.loss.hard_negatives = m->refine_negatives;
+    w.loss.name = m->refine_loss;
+    if (m->refine_loss == BIENC_LOSS_DISTILL_KL) w.loss.teacher = p->r->teacher_path; /* trained just before */
     w.train.steps = m->refine_steps;
     w.train.batch_size = m->refine_batch_size;
     w.train.epochs = 0;
@@ -626,7 +672,7 @@ static int stage_rerank(pipe_ctx *p)
     int depth = (int)p->cfg->teacher.rerank_depth;
     p->r->teacher_on_hybrid = p->runs[PIPE_RUN_HYBRID] != NULL;
     bienc_run *cand = p->r->teacher_on_hybrid ? p->runs[PIPE_RUN_HYBRID] : p->runs[PIPE_RUN_EXACT];
-    BIENC_TRY(teacher_rerank(p->teacher, p->precision, cand, p->dev_queries, p->collection, depth,
+    BIENC_TRY(teacher_rerank(&p->teacher, p->precision, cand, p->dev_queries, p->collection, depth,
                              (int)p->cfg->eval.batch_size, "teacher", &p->runs[PIPE_RUN_TEACHER]));
     pipe_log(p, "   %lld queries x top-%d pairs of the %s run re-scored (%s)\n", (long long)p->nq, depth,
              p->r->teacher_on_hybrid ? "hybrid" : "exact", precision_name(p->precision));
@@ -661,7 +707,7 @@ static void ctx_free(pipe_ctx *p)
     for (int i = 0; i < PIPE_RUN_COUNT; i++) run_free(p->runs[i]);
     hnsw_free(p->index);
     biencoder_free(p->bi);
-    cross_encoder_free(p->teacher);
+    reranker_free(&p->teacher);
     texts_free(p->collection);
     texts_free(p->dev_queries);
     qrels_free(p->qrels);
@@ -706,6 +752,9 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     p.threads = o->threads > 0 ? o->threads : (int)cfg->train.threads;
     p.precision = r->precision = train_precision(cfg->eval.precision);
     if (p.threads > 0) cpu_set_threads(p.threads);
+    if (cfg->model.kind != BIENC_MODEL_BI_ENCODER)
+        return bienc_error(BIENC_EINVAL, "bienc run trains and indexes a bi-encoder: model.kind must be bi_encoder "
+                                         "(a cross_encoder or late_interaction model is the teacher: teacher.model.kind)");
     double t0 = os_now();
     BIENC_TRY(config_run_dir(cfg, r->run_dir, sizeof r->run_dir));
     BIENC_TRY(os_mkdir_p(r->run_dir));
@@ -722,9 +771,9 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0 && cfg->mine.enabled && !dense_mine) rc = run_stage(&p, "mine", stage_mine);
     if (rc == 0 && cfg->pretrain.enabled) rc = run_stage(&p, "pretrain", pipe_stage_pretrain);
     if (rc == 0 && cfg->teacher.enabled && !late) rc = run_stage(&p, "teacher", stage_teacher);
-    if (rc == 0 && cfg->loss.name == BIENC_LOSS_MARGIN_MSE && p.teacher) rc = run_stage(&p, "score", stage_score);
-    /* DistillKLDivLoss: the trainer's cross-encoder is this run's teacher (it scores each batch) */
-    if (rc == 0 && cfg->loss.name == BIENC_LOSS_DISTILL_KL && p.teacher) p.work.loss.teacher = r->teacher_path;
+    if (rc == 0 && cfg->loss.name == BIENC_LOSS_MARGIN_MSE && p.teacher.ce) rc = run_stage(&p, "score", stage_score);
+    /* DistillKLDivLoss: the trainer's teacher is this run's (it scores each batch) */
+    if (rc == 0 && cfg->loss.name == BIENC_LOSS_DISTILL_KL && (p.teacher.ce || p.teacher.late)) p.work.loss.teacher = r->teacher_path;
     if (rc == 0) rc = run_stage(&p, "train", stage_train);
     if (rc == 0) rc = run_stage(&p, "load dev set", load_dev);
     if (rc == 0 && cfg->eval.baseline) rc = run_stage(&p, "baseline", stage_baseline);
@@ -734,6 +783,9 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
     if (rc == 0) rc = run_stage(&p, "bm25", pipe_stage_bm25);
     if (rc == 0 && p.runs[PIPE_RUN_BM25]) rc = run_stage(&p, "fuse", stage_fuse);
     if (rc == 0 && dense_mine) rc = run_stage(&p, "mine", stage_mine);
+    /* a distilled second round needs the teacher first: it starts from the first round's model */
+    int distil_refine = dense_mine && cfg->mine.refine_steps > 0 && cfg->mine.refine_loss == BIENC_LOSS_DISTILL_KL;
+    if (rc == 0 && late && distil_refine) rc = run_stage(&p, "teacher", stage_teacher);
     if (rc == 0 && dense_mine && cfg->mine.refine_steps > 0) {
         rc = run_stage(&p, "refine", stage_refine);
         if (rc == 0) rc = run_stage(&p, "encode again", stage_encode);
@@ -741,8 +793,8 @@ int pipeline_run(const bienc_run_config *cfg, const bienc_pipeline_opts *o, bien
         if (rc == 0) rc = run_stage(&p, "search again", stage_search);
         if (rc == 0 && p.runs[PIPE_RUN_BM25]) rc = run_stage(&p, "fuse again", stage_fuse);
     }
-    if (rc == 0 && late) rc = run_stage(&p, "teacher", stage_teacher);
-    if (rc == 0 && p.teacher) rc = run_stage(&p, "rerank", stage_rerank);
+    if (rc == 0 && late && !distil_refine) rc = run_stage(&p, "teacher", stage_teacher);
+    if (rc == 0 && (p.teacher.ce || p.teacher.late)) rc = run_stage(&p, "rerank", stage_rerank);
     if (rc == 0) rc = run_stage(&p, "evaluate", stage_evaluate);
     r->total_seconds = os_now() - t0;
     ctx_free(&p);

@@ -9,7 +9,9 @@
  *              [mine.range_min, mine.range_max) -> RUN_DIR/hardnegs.jsonl, which the bi-encoder
  *              then trains on (data.format hard_negatives, mine.num_negatives per query)
  *   teacher    cross-encoder trained on the training qrels (teacher.h) -> RUN_DIR/teacher.h5
- *              (reused when present and opts.reuse)
+ *              (reused when present and opts.reuse); with teacher.model.kind late_interaction
+ *              a ColBERT model (late_interaction.h) trained by the bi-encoder trainer from the
+ *              trained bi-encoder on the mined lists -> checkpoints/<name>-teacher, teacher.h5
  *   score      only with loss.name MarginMSELoss (distillation): the teacher scores the
  *              training triples (the first data.max_examples) -> RUN_DIR/triples.scored.tsv,
  *              which the bi-encoder then trains on; skipped when the triples carry scores

@@ -9,6 +9,7 @@
 #include "index/hnsw.h"
 #include "eval/metrics.h"
 #include "train/pipeline.h"
+#include "train/teacher.h"
 #include "train/trainer.h"
 
 typedef struct pipe_ctx {
@@ -24,7 +25,8 @@ typedef struct pipe_ctx {
     char hardnegs[1100];            /* mine.enabled: the mined hard negatives */
     char pretrained[1100];          /* pretrain.enabled: the MLM checkpoint both models start from */
     char refine_name[600];          /* mine.refine_steps: output.name of the second round */
-    bienc_cross_encoder *teacher;
+    char teacher_name[600];         /* a late-interaction teacher: output.name of its training */
+    bienc_reranker teacher;         /* the cross-encoder, or the late-interaction model */
     bienc_biencoder *bi;
     bienc_texts *collection, *dev_queries;
     bienc_qrels *qrels;

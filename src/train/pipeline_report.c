@@ -87,10 +87,12 @@ static void write_md(FILE *f, const bienc_run_config *cfg, const bienc_pipeline_
     fprintf(f, "| bi-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->loss.name), (long long)r->bi_steps,
             r->n_bi_losses ? r->bi_losses[r->n_bi_losses - 1] : NAN, r->bi_pairs_per_s);
     if (r->refine_steps)
-        fprintf(f, "| bi-encoder, second round on re-mined negatives (MultipleNegativesRankingLoss) | %lld | %.4f | %.1f |\n",
-                (long long)r->refine_steps, r->refine_final_loss, r->refine_pairs_per_s);
+        fprintf(f, "| bi-encoder, second round on re-mined negatives (%s) | %lld | %.4f | %.1f |\n",
+                config_loss_name(cfg->mine.refine_loss), (long long)r->refine_steps, r->refine_final_loss, r->refine_pairs_per_s);
     if (r->n_teacher_losses)
-        fprintf(f, "| teacher cross-encoder (%s) | %lld | %.4f | %.1f |\n", config_loss_name(cfg->teacher.loss.name),
+        fprintf(f, "| teacher %s (%s) | %lld | %.4f | %.1f |\n",
+                cfg->teacher.model.kind == BIENC_MODEL_LATE_INTERACTION ? "late-interaction model" : "cross-encoder",
+                config_loss_name(cfg->teacher.loss.name),
                 (long long)r->teacher_steps, r->teacher_losses[r->n_teacher_losses - 1], r->teacher_pairs_per_s);
     if (r->n_bi_evals) {
         fprintf(f, "\nThe bi-encoder's dev metrics during training (the trainer's evaluation: the dev queries "
@@ -272,7 +274,7 @@ static void write_svg(FILE *f, const bienc_pipeline_result *r)
     fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' font-family='sans-serif'>\n", W, H);
     fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
     svg_loss_panel(f, 60, 40, 300, 280, "bi-encoder training loss", r->bi_losses, r->n_bi_losses, "#1f77b4");
-    svg_loss_panel(f, 430, 40, 300, 280, "teacher (cross-encoder) loss", r->teacher_losses, r->n_teacher_losses, "#d62728");
+    svg_loss_panel(f, 430, 40, 300, 280, "teacher training loss", r->teacher_losses, r->n_teacher_losses, "#d62728");
     /* recall@k bars: one group per k, one bar per run */
     double x0 = 800, y0 = 40, w = 380, h = 280;
     fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#888'/>\n", x0, y0, w, h);

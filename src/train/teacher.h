@@ -28,6 +28,7 @@
 
 #include "io/config.h"
 #include "model/cross_encoder.h"
+#include "model/biencoder.h"
 #include "data/data.h"
 #include "eval/metrics.h"
 
@@ -76,11 +77,23 @@ int teacher_eval_loss(bienc_cross_encoder *ce, const char *const *q, const char 
 int teacher_score_pairs(bienc_cross_encoder *ce, bienc_precision precision, const char *const *q, const size_t *qlens,
                         const char *const *p, const size_t *plens, int64_t n, int batch_size, float *scores);
 
+/* A teacher that scores (query, passage) pairs: a cross-encoder, or a late-interaction
+ * model (ColBERT, src/model/late_interaction.h). Exactly one is set; not owned. */
+typedef struct bienc_reranker {
+    bienc_cross_encoder *ce;
+    bienc_biencoder *late;
+} bienc_reranker;
+
+/* Loads a reranker checkpoint by its model/kind: "cross_encoder" or "late_interaction"
+ * (anything else is BIENC_EFORMAT naming the file). The caller frees with reranker_free. */
+int reranker_load(const char *path, bienc_reranker *out);
+void reranker_free(bienc_reranker *r);
+
 /* Reranking (src/train/teacher_rerank.c): every query's top `top` documents of `run` (sorted
- * in place) re-scored by the cross-encoder; *out is a new run called `name` whose scores are
- * the logits (documents below the top are dropped). Texts are looked up by id; an id missing
- * from queries / collection is BIENC_ENOTFOUND naming it. */
-int teacher_rerank(bienc_cross_encoder *ce, bienc_precision precision, bienc_run *run, const bienc_texts *queries,
+ * in place) re-scored by the teacher; *out is a new run called `name` whose scores are the
+ * teacher's (cross-encoder logits, or MaxSim; documents below the top are dropped). Texts
+ * are looked up by id; an id missing from queries / collection is BIENC_ENOTFOUND naming it. */
+int teacher_rerank(const bienc_reranker *t, bienc_precision precision, bienc_run *run, const bienc_texts *queries,
                    const bienc_texts *collection, int top, int batch_size, const char *name, bienc_run **out);
 
 /* The false-negative guard of mine_hard_negatives (src/train/teacher_score.c): a

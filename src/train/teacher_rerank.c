@@ -1,16 +1,51 @@
-/* Reranking a run with the cross-encoder teacher (see src/train/teacher.h). */
+/* Reranking a run with the teacher, a cross-encoder or a late-interaction model (see
+ * src/train/teacher.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "io/checkpoint.h"
+#include "io/cross_io.h"
+#include "io/model_io.h"
+#include "model/late_interaction.h"
 #include "train/teacher.h"
+#include "train/train_loop.h"
 
-int teacher_rerank(bienc_cross_encoder *ce, bienc_precision precision, bienc_run *run, const bienc_texts *queries,
+int reranker_load(const char *path, bienc_reranker *out)
+{
+    BIENC_ASSERT(path && out);
+    memset(out, 0, sizeof *out);
+    bienc_ckpt *c;
+    BIENC_TRY(ckpt_open(&c, path));
+    char *kind = NULL;
+    int rc = ckpt_has_attr(c, "model/kind") ? ckpt_read_string(c, "model/kind", &kind)
+                                            : bienc_error(BIENC_EFORMAT, "%s: not a model checkpoint (no model/kind)", path);
+    ckpt_close(c);
+    if (rc < 0) return rc;
+    if (strcmp(kind, "cross_encoder") == 0) rc = cross_io_load(path, &out->ce);
+    else if (strcmp(kind, "late_interaction") == 0) rc = model_io_load(path, &out->late);
+    else
+        rc = bienc_error(BIENC_EFORMAT, "%s: model/kind is '%s'; a reranker is a cross_encoder or a late_interaction model",
+                         path, kind);
+    free(kind);
+    return rc;
+}
+
+void reranker_free(bienc_reranker *r)
+{
+    if (!r) return;
+    cross_encoder_free(r->ce);
+    biencoder_free(r->late);
+    r->ce = NULL;
+    r->late = NULL;
+}
+
+int teacher_rerank(const bienc_reranker *t, bienc_precision precision, bienc_run *run, const bienc_texts *queries,
                    const bienc_texts *collection, int top, int batch_size, const char *name, bienc_run **out)
 {
     if (out) *out = NULL;
-    if (!ce || !run || !queries || !collection || !out || top < 1)
-        return bienc_error(BIENC_EINVAL, "teacher_rerank: NULL argument or top < 1");
+    if (!t || !t->ce == !t->late || !run || !queries || !collection || !out || top < 1)
+        return bienc_error(BIENC_EINVAL, "teacher_rerank: NULL argument, not exactly one model, or top < 1");
     BIENC_TRY(run_sort(run));
     size_t nq = run_num_queries(run);
     int64_t n = 0;
@@ -49,7 +84,9 @@ int teacher_rerank(bienc_cross_encoder *ce, bienc_precision precision, bienc_run
             rc = texts_get(collection, prow, &id, &idl, &pt[k], &pl[k]);
         }
     }
-    if (rc == 0) rc = teacher_score_pairs(ce, precision, qt, ql, pt, pl, n, batch_size, scores);
+    if (rc == 0 && t->ce) rc = teacher_score_pairs(t->ce, precision, qt, ql, pt, pl, n, batch_size, scores);
+    if (rc == 0 && t->late)
+        rc = late_score_pairs(t->late, train_precision(precision), qt, ql, pt, pl, n, batch_size, scores);
     bienc_run *r = NULL;
     if (rc == 0) rc = run_new(&r, name ? name : "teacher");
     k = 0;

@@ -23,6 +23,7 @@
 #include "train/config_map.h"
 #include "train/teacher.h"
 #include "io/cross_io.h"
+#include "model/late_interaction.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
 
@@ -60,7 +61,7 @@ typedef struct trainer {
     bienc_batch_opts bo;
     train_loop loop;
     bienc_tape *gc_scratch;  /* GradCache's mini-batch tape (loss.mini_batch_size > 0) */
-    bienc_cross_encoder *teacher; /* DistillKLDivLoss: loss.teacher, scoring every batch */
+    bienc_reranker teacher;  /* DistillKLDivLoss: loss.teacher, scoring every batch */
     char *config_text;
     int64_t *idx;
 } trainer;
@@ -88,6 +89,7 @@ static int check_resume_architecture(const trainer *t, const bienc_ckpt *ck)
         {"model.layer_norm_eps", (double)(float)m->layer_norm_eps, (double)e->layer_norm_eps},
         {"model.pooling", (double)m->pooling, (double)t->bi->pool},
         {"model.normalize", (double)(m->normalize != 0), (double)(t->bi->normalize != 0)},
+        {"model.kind", (double)(m->kind == BIENC_MODEL_LATE_INTERACTION), (double)(t->bi->late_interaction != 0)},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (keys[i].config != keys[i].ckpt)
@@ -112,6 +114,7 @@ static int build_model(trainer *t, const bienc_ckpt *resume)
         /* the architecture, vocabulary and pooling are the checkpoint's; the lengths are this run's */
         t->bi->max_query_len = (int)cfg->tokenizer.max_query_length;
         t->bi->max_passage_len = (int)cfg->tokenizer.max_passage_length;
+        t->bi->late_interaction = cfg->model.kind == BIENC_MODEL_LATE_INTERACTION; /* a bi-encoder starts a ColBERT */
         int rc = biencoder_check(t->bi);
         return rc < 0 ? bienc_error_context(rc, "model.init_from %s: ", cfg->model.init_from) : 0;
     }
@@ -140,7 +143,8 @@ static int build_model(trainer *t, const bienc_ckpt *resume)
     bienc_biencoder_opts bo = {.pool = cfg->model.pooling,
                                .normalize = cfg->model.normalize,
                                .max_query_len = (int)cfg->tokenizer.max_query_length,
-                               .max_passage_len = (int)cfg->tokenizer.max_passage_length};
+                               .max_passage_len = (int)cfg->tokenizer.max_passage_length,
+                               .late_interaction = cfg->model.kind == BIENC_MODEL_LATE_INTERACTION};
     return biencoder_new(&t->bi, &ec, (uint64_t)cfg->train.seed, tok, &bo);
 }
 
@@ -148,6 +152,10 @@ static int check_loss(trainer *t)
 {
     const bienc_run_config *cfg = t->cfg;
     int avail = tuples_n_neg(t->data.tuples);
+    if (cfg->model.kind == BIENC_MODEL_LATE_INTERACTION &&
+        (cfg->loss.name != BIENC_LOSS_MNRL || cfg->loss.mini_batch_size > 0 || comm_size() > 1))
+        return bienc_error(BIENC_EINVAL, "model.kind late_interaction trains with MultipleNegativesRankingLoss on one "
+                                         "process, without loss.mini_batch_size (GradCache)");
     switch (cfg->loss.name) {
     case BIENC_LOSS_MNRL:
     case BIENC_LOSS_MNRL_SYMMETRIC:
@@ -187,10 +195,10 @@ static int check_loss(trainer *t)
                                              "data.format hard_negatives, give K)",
                                (long long)cfg->loss.hard_negatives, avail);
         if (!cfg->loss.teacher || !cfg->loss.teacher[0])
-            return bienc_error(BIENC_EINVAL, "loss: DistillKLDivLoss needs loss.teacher, the cross-encoder checkpoint "
+            return bienc_error(BIENC_EINVAL, "loss: DistillKLDivLoss needs loss.teacher, the teacher checkpoint "
                                              "that scores each batch (say --set loss.teacher=teacher.h5)");
         {
-            int rc = cross_io_load(cfg->loss.teacher, &t->teacher);
+            int rc = reranker_load(cfg->loss.teacher, &t->teacher);
             if (rc < 0) return bienc_error_context(rc, "loss.teacher %s: ", cfg->loss.teacher);
         }
         t->bo.n_neg = (int)cfg->loss.hard_negatives;
@@ -220,14 +228,27 @@ static int teacher_batch_scores(trainer *t, bienc_tape *tape, int off, int n, in
             if (rc == 0) rc = tuples_text(t->data.tuples, tuple, 1 + j, &pt[k], &pl[k]);
         }
     if (rc == 0)
-        rc = teacher_score_pairs(t->teacher, t->cfg->train.precision, qt, ql, pt, pl, np,
-                                 (int)t->cfg->eval.batch_size, scores);
+        rc = t->teacher.ce ? teacher_score_pairs(t->teacher.ce, t->cfg->train.precision, qt, ql, pt, pl, np,
+                                                 (int)t->cfg->eval.batch_size, scores)
+                           : late_score_pairs(t->teacher.late, train_precision(t->cfg->train.precision), qt, ql, pt,
+                                              pl, np, (int)t->cfg->eval.batch_size, scores);
+    /* a late-interaction teacher's MaxSim is a mean of cosines: scaled as the student's cosines are */
+    for (int64_t k = 0; rc == 0 && t->teacher.late && k < np; k++) scores[k] *= (float)t->cfg->loss.scale;
     free(qt);
     free(pt);
     free(ql);
     free(pl);
     *out = rc == 0 ? scores : NULL;
     return rc;
+}
+
+/* MNRL's cross entropy over scores[n, M]: query i's positive is passage i. */
+static int in_batch_ce(bienc_tape *tape, bienc_tensor *scores, int n, bienc_tensor **loss)
+{
+    int32_t *labels = tape_alloc(tape, (size_t)n * sizeof *labels);
+    if (!labels) return BIENC_ENOMEM;
+    for (int i = 0; i < n; i++) labels[i] = i;
+    return loss_cross_entropy(tape, scores, labels, loss);
 }
 
 /* The configured loss of this rank's queries qb (examples off.. of the global batch of
@@ -240,6 +261,11 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
     const bienc_batch *b = &t->batch;
     int n = b->n;
     bienc_tensor *q, *docs;
+    if (t->bi->late_interaction) { /* ColBERT: MNRL over the MaxSim scores */
+        bienc_tensor *scores;
+        BIENC_TRY(late_scores(t->bi, tape, qb, pb, 1, rng_hash_u64(key, 0), (float)L->scale, &scores));
+        return in_batch_ce(tape, scores, n, loss);
+    }
     if (t->gc_scratch) { /* GradCache: the same loss, embeddings a mini-batch at a time */
         int mini = (int)L->mini_batch_size;
         bienc_tensor *param = encoder_params(t->bi->enc)[0];
@@ -271,10 +297,7 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
         return loss_mnrl(tape, q, docs, (float)L->scale, L->name == BIENC_LOSS_MNRL_SYMMETRIC, loss);
     bienc_tensor *scores;
     BIENC_TRY(op_dot_matrix_scaled(tape, q, docs, (float)L->scale, &scores));
-    int32_t *labels = tape_alloc(tape, (size_t)n * sizeof *labels);
-    if (!labels) return BIENC_ENOMEM;
-    for (int i = 0; i < n; i++) labels[i] = i;
-    return loss_cross_entropy(tape, scores, labels, loss);
+    return in_batch_ce(tape, scores, n, loss);
 }
 
 /* The loss of the next micro-batch on the tape. Under several ranks: this rank's share of
@@ -362,7 +385,8 @@ static int setup(trainer *t)
         total = cfg->train.epochs * ((sampler_batches_per_epoch(t->sampler) + accum - 1) / accum);
     r->total_steps = total;
     if (rc == 0) rc = run_dir_config_text(cfg, &t->config_text);
-    if (rc == 0) rc = trainer_eval_init(&t->ev, cfg, &t->data,
+    /* a late-interaction model has no vectors to search the dev set with: it trains without evaluation */
+    if (rc == 0 && !t->bi->late_interaction) rc = trainer_eval_init(&t->ev, cfg, &t->data,
                                         t->o->eval_max_passages >= 0 ? t->o->eval_max_passages : cfg->eval.max_passages,
                                         t->log.out);
     if (rc == 0) {
@@ -396,7 +420,8 @@ static int setup(trainer *t)
                     "model: %d layers, hidden %d, %d heads, vocab %d (%.2fM parameters), pooling %s%s; "
                     "%lld training examples, batch %lld x %d, %s, %lld steps, %d threads%s, %s\n",
                     ec->num_layers, ec->hidden_size, ec->num_heads, ec->vocab_size,
-                    encoder_num_scalars(t->bi->enc) / 1e6, pool_mode_name(t->bi->pool),
+                    encoder_num_scalars(t->bi->enc) / 1e6,
+                    t->bi->late_interaction ? "none (late interaction: MaxSim over token vectors)" : pool_mode_name(t->bi->pool),
                     t->bi->normalize ? " + normalize" : "", (long long)tuples_count(t->data.tuples),
                     (long long)cfg->train.batch_size, accum, config_loss_name(cfg->loss.name), (long long)total,
                     cpu_get_threads(), ranks,
@@ -426,7 +451,7 @@ int trainer_run(const bienc_run_config *cfg, const bienc_train_opts *opts, bienc
     train_loop_free(&t.loop);
     trainer_eval_free(&t.ev);
     tape_free(t.gc_scratch);
-    cross_encoder_free(t.teacher);
+    reranker_free(&t.teacher);
     batch_free(&t.batch);
     sampler_free(t.sampler);
     biencoder_free(t.bi);

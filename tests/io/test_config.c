@@ -446,6 +446,25 @@ static void test_finalize_rules(void **state)
                                 "refine_negatives: 3, refine_lr: 2e-4}\n"), 0);
     assert_int_equal(config_finalize(&cfg), 0);
     assert_true(cfg.mine.refine_lr == 2e-4);
+    assert_int_equal(cfg.mine.refine_loss, BIENC_LOSS_MNRL);
+    config_free(&cfg);
+    /* a distilled second round needs the teacher; a late-interaction teacher trains with MNRL */
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10, "
+                                "num_negatives: 0, refine_loss: DistillKLDivLoss}\n"
+                                "teacher: {enabled: true, random_negatives: 0, model: {kind: late_interaction}, "
+                                "loss: {name: MultipleNegativesRankingLoss}}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), 0);
+    assert_int_equal(cfg.mine.refine_loss, BIENC_LOSS_DISTILL_KL);
+    assert_int_equal(cfg.teacher.model.kind, BIENC_MODEL_LATE_INTERACTION);
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10, "
+                                "num_negatives: 0, refine_loss: DistillKLDivLoss}\nteacher: {enabled: false}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "DistillKLDivLoss with teacher.enabled (not DistillKLDivLoss without a teacher)"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "teacher: {enabled: true, random_negatives: 0, model: {kind: late_interaction}}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL); /* the teacher's default loss is BCE */
+    assert_non_null(strstr(bienc_last_error(), "needs teacher.model.kind: cross_encoder"));
     config_free(&cfg);
     assert_int_equal(load(&cfg, "loss: {name: MarginMSELoss}\nteacher: {init_from_bi_encoder: true}\n"), 0);
     assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
@@ -533,7 +552,7 @@ static void test_helpers_and_keys(void **state)
         if (strcmp(k.path, "teacher.model.kind") == 0) {
             seen_teacher = 1;
             assert_string_equal(k.def, "cross_encoder");
-            assert_string_equal(k.choices, "bi_encoder|cross_encoder");
+            assert_string_equal(k.choices, "bi_encoder|cross_encoder|late_interaction");
         }
     }
     assert_true(seen_lr && seen_teacher);

@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "ops/ops.h"
+#include "ops/pooling.h"
 #include "ops/grad_check.h"
 
 #define TOL 1e-2
@@ -352,6 +353,162 @@ static void test_embedding_grad(void **state)
     tensor_free(table);
 }
 
+/* ---- late interaction (MaxSim) ---- */
+
+typedef struct {
+    bienc_seqs q, p;
+    float scale;
+} maxsim_arg;
+
+static int build_maxsim(bienc_tape *tape, bienc_tensor **in, void *arg, bienc_tensor **out)
+{
+    maxsim_arg *a = arg;
+    return op_maxsim(tape, in[0], &a->q, in[1], &a->p, a->scale, out);
+}
+
+/* out[i, j] in double, by the definition; *gap: the smallest distance between a max and
+ * the runner-up over the query's tokens (HUGE_VAL when passage j has one token). */
+static double maxsim_ref(bienc_tensor **in, const maxsim_arg *a, int i, int j, double *gap)
+{
+    const int64_t C = in[0]->shape[1];
+    const int *qo = a->q.offsets, *po = a->p.offsets;
+    double sum = 0.0;
+    *gap = HUGE_VAL;
+    for (int t = qo[i]; t < qo[i + 1]; t++) {
+        double best = -HUGE_VAL, second = -HUGE_VAL;
+        for (int b = po[j]; b < po[j + 1]; b++) {
+            double d = 0.0;
+            for (int64_t c = 0; c < C; c++) d += (double)in[0]->data[t * C + c] * in[1]->data[b * C + c];
+            if (d > best) second = best, best = d;
+            else if (d > second) second = d;
+        }
+        sum += best;
+        *gap = fmin(*gap, best - second);
+    }
+    return a->scale * sum / (qo[i + 1] - qo[i]);
+}
+
+static double maxsim_min_gap(bienc_tensor **in, const maxsim_arg *a)
+{
+    double gap = HUGE_VAL, g;
+    for (int i = 0; i < a->q.n; i++)
+        for (int j = 0; j < a->p.n; j++) {
+            maxsim_ref(in, a, i, j, &g);
+            gap = fmin(gap, g);
+        }
+    return gap;
+}
+
+static void test_maxsim_grad_and_values(void **state)
+{
+    static const int qoff[] = {0, 2, 6, 9}, poff[] = {0, 5, 6, 9, 15}; /* queries 2, 4, 3; passages 5, 1, 3, 6 */
+    maxsim_arg a = {{.n = 3, .offsets = qoff}, {.n = 4, .offsets = poff}, 2.5f};
+    bienc_rng rng;
+    rng_seed(&rng, 14);
+    bienc_tensor *in[2] = {gc_param(2, (int64_t[]){9, 8}, &rng, -1, 1), gc_param(2, (int64_t[]){15, 8}, &rng, -1, 1)};
+    /* A step of eps = 1e-2 on one entry moves a similarity by at most 1e-2 (entries in
+     * [-1, 1]): redraw until every max leads its runner-up by more, so that no arg-max
+     * flips within a finite difference. */
+    for (int tries = 0; tries < 1000 && !(maxsim_min_gap(in, &a) > 0.05); tries++) {
+        gc_fill(in[0], &rng, -1, 1);
+        gc_fill(in[1], &rng, -1, 1);
+    }
+    assert_true(maxsim_min_gap(in, &a) > 0.05);
+    assert_true(gc_check("maxsim", build_maxsim, in, 2, &a, 1e-2, 16, 91) < TOL);
+
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    assert_int_equal(op_maxsim(tape, in[0], &a.q, in[1], &a.p, a.scale, &y), 0);
+    assert_int_equal(y->shape[0], 3);
+    assert_int_equal(y->shape[1], 4);
+    double gap;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) assert_true(fabs(y->data[i * 4 + j] - maxsim_ref(in, &a, i, j, &gap)) < 1e-5);
+    /* p without a gradient receives none; q's is unchanged by it */
+    float G[12];
+    for (int k = 0; k < 12; k++) G[k] = (float)(k % 5) - 2.0f;
+    tensor_zero_grad(in[0]);
+    tensor_zero_grad(in[1]);
+    assert_int_equal(tape_backward_from(tape, y, G), 0);
+    float dq[72];
+    memcpy(dq, in[0]->grad, sizeof dq);
+    tape_reset(tape);
+    tensor_zero_grad(in[0]);
+    tensor_zero_grad(in[1]);
+    in[1]->requires_grad = 0;
+    assert_int_equal(op_maxsim(tape, in[0], &a.q, in[1], &a.p, a.scale, &y), 0);
+    assert_int_equal(tape_backward_from(tape, y, G), 0);
+    assert_memory_equal(dq, in[0]->grad, sizeof dq);
+    for (int k = 0; k < 15 * 8; k++) assert_true(in[1]->grad[k] == 0.0f);
+    in[1]->requires_grad = 1;
+
+    /* malformed input: an empty passage, another C, offsets that miss the rows */
+    static const int empty[] = {0, 5, 5, 9, 15}, short_off[] = {0, 2, 6, 8};
+    bienc_seqs pe = {.n = 4, .offsets = empty}, qs = {.n = 3, .offsets = short_off};
+    assert_int_equal(op_maxsim(tape, in[0], &a.q, in[1], &pe, 1.0f, &y), BIENC_EINVAL);
+    assert_null(y);
+    assert_int_equal(op_maxsim(tape, in[0], &qs, in[1], &a.p, 1.0f, &y), BIENC_ESHAPE);
+    bienc_tensor *p7 = gc_param(2, (int64_t[]){15, 7}, &rng, -1, 1);
+    assert_int_equal(op_maxsim(tape, in[0], &a.q, p7, &a.p, 1.0f, &y), BIENC_ESHAPE);
+    tensor_free(p7);
+    tape_free(tape);
+    free_all(in, 2);
+}
+
+static void test_maxsim_tiles_and_threads(void **state)
+{
+    /* 40 queries (600 tokens) x 9 passages (5200 tokens, one longer than a passage block):
+     * several tiles each way. The same bits with 1 thread as with 2; values against the
+     * definition; a bf16 tape within bf16's rounding of the fp32 scores. */
+    enum { NQ = 40, NP = 9, C = 16 };
+    static const int plen[NP] = {300, 2100, 1, 700, 450, 90, 1200, 59, 300};
+    int qoff[NQ + 1] = {0}, poff[NP + 1] = {0};
+    for (int i = 0; i < NQ; i++) qoff[i + 1] = qoff[i] + 5 + (i * 7) % 21;
+    for (int j = 0; j < NP; j++) poff[j + 1] = poff[j] + plen[j];
+    const int Tq = qoff[NQ], Tp = poff[NP];
+    maxsim_arg a = {{.n = NQ, .offsets = qoff}, {.n = NP, .offsets = poff}, 1.0f / 3};
+    bienc_rng rng;
+    rng_seed(&rng, 15);
+    bienc_tensor *in[2] = {gc_param(2, (int64_t[]){Tq, C}, &rng, -1, 1), gc_param(2, (int64_t[]){Tp, C}, &rng, -1, 1)};
+    float G[NQ * NP], out[2][NQ * NP];
+    for (int k = 0; k < NQ * NP; k++) G[k] = 2.0f * rng_uniform(&rng) - 1.0f;
+    float *grads[2][2];
+    int saved = omp_get_max_threads();
+    bienc_tape *tape;
+    assert_int_equal(tape_new(&tape), 0);
+    bienc_tensor *y;
+    for (int run = 0; run < 2; run++) {
+        omp_set_num_threads(run + 1);
+        tape_reset(tape);
+        tensor_zero_grad(in[0]);
+        tensor_zero_grad(in[1]);
+        assert_int_equal(op_maxsim(tape, in[0], &a.q, in[1], &a.p, a.scale, &y), 0);
+        assert_int_equal(tape_backward_from(tape, y, G), 0);
+        memcpy(out[run], y->data, sizeof out[run]);
+        for (int k = 0; k < 2; k++) {
+            grads[run][k] = malloc(sizeof(float) * (size_t)in[k]->size);
+            memcpy(grads[run][k], in[k]->grad, sizeof(float) * (size_t)in[k]->size);
+        }
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(out[0], out[1], sizeof out[0]);
+    for (int k = 0; k < 2; k++) {
+        assert_memory_equal(grads[0][k], grads[1][k], sizeof(float) * (size_t)in[k]->size);
+        free(grads[0][k]);
+        free(grads[1][k]);
+    }
+    double gap;
+    for (int i = 0; i < NQ; i++)
+        for (int j = 0; j < NP; j++) assert_true(fabs(out[0][i * NP + j] - maxsim_ref(in, &a, i, j, &gap)) < 1e-5);
+    tape_reset(tape);
+    tape_set_precision(tape, BIENC_PRECISION_BF16);
+    assert_int_equal(op_maxsim(tape, in[0], &a.q, in[1], &a.p, a.scale, &y), 0);
+    for (int k = 0; k < NQ * NP; k++) assert_true(fabs(y->data[k] - out[0][k]) < 2e-2 * fabs(out[0][k]) + 1e-3);
+    tape_free(tape);
+    free_all(in, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_attention_dropout),
         cmocka_unit_test(test_dropout_grad),
         cmocka_unit_test(test_embedding_grad),
+        cmocka_unit_test(test_maxsim_grad_and_values),
+        cmocka_unit_test(test_maxsim_tiles_and_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

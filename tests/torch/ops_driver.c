@@ -4,8 +4,9 @@
  *   torch_ops_driver in.bpio out.bpio
  *
  * Input entries: "op" (uint8 name), the op's tensors (float32, all requiring gradients),
- * settings (alpha, eps, p: float32 scalars; kind, n_heads, offsets, ids: int32; key: int64;
- * attention takes optional p and key for attention dropout)
+ * settings (alpha, eps, p: float32 scalars; kind, n_heads, offsets, ids, qoffsets, poffsets:
+ * int32; key: int64; attention takes optional p and key for attention dropout; maxsim
+ * reads qtok and ptok packed by qoffsets and poffsets, and alpha as its scale)
  * "precision" (int32: 0 fp32, 1 bf16, 2 int8, the tape's matrix products; default fp32)
  * and "G", the upstream gradient dL/d(out). Output entries: "out" and "grad_<input>" for
  * every float32 input. */
@@ -16,6 +17,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "ops/ops.h"
+#include "ops/pooling.h"
 
 #define MAX_ENTRIES 32
 
@@ -166,6 +168,12 @@ static int run(const char *in_path, const char *out_path)
         rc = key && key->size == 1
                  ? op_dropout(tape, tensor("x"), scalar_f("p", 0.0f), (uint64_t)((int64_t *)key->data)[0], 1, &out)
                  : bienc_error(BIENC_EFORMAT, "dropout needs key");
+    } else if (!strcmp(name, "maxsim")) {
+        entry *qo = find("qoffsets", 1), *po = find("poffsets", 1);
+        bienc_seqs qs = {.n = qo ? (int)qo->size - 1 : 0, .offsets = qo ? qo->data : NULL};
+        bienc_seqs ps = {.n = po ? (int)po->size - 1 : 0, .offsets = po ? po->data : NULL};
+        rc = qo && po ? op_maxsim(tape, tensor("qtok"), &qs, tensor("ptok"), &ps, scalar_f("alpha", 1.0f), &out)
+                      : bienc_error(BIENC_EFORMAT, "maxsim needs qoffsets and poffsets");
     } else if (!strcmp(name, "embedding")) {
         entry *ids = find("ids", 1);
         rc = ids ? op_embedding(tape, tensor("table"), ids->data, ids->size, &out)

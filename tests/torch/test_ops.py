@@ -1,6 +1,7 @@
-"""PyTorch parity of every op in src/ops/ops.h: the output and the gradient of
-every input, on odd shapes (and, for attention, a packed batch against a padded torch
-batch with a key padding mask). torch computes in float64 from the same float32 inputs.
+"""PyTorch parity of every op in src/ops/ops.h and of op_maxsim: the output and the
+gradient of every input, on odd shapes (and, for attention and maxsim, packed batches
+against padded torch batches with padding masks). torch computes in float64 from the
+same float32 inputs.
 
 Error per tensor: max|bienc - torch| / max(max|torch|, 1e-30); must be <= 1e-4.
 Run by ctest (BIENC_BUILD_DIR points at the build with torch_ops_driver)."""
@@ -98,6 +99,50 @@ def ref_dropout(t, s):
     return x * mask / (1.0 - np.float64(np.float32(p)))
 
 
+def ref_maxsim(t, s):
+    """Token rows qtok, ptok (p names dropout's probability) padded to [n, Lq, C] and
+    [m, Lp, C]; s = einsum, padding masked to -inf before the max over passage tokens,
+    masked mean over query tokens, times scale."""
+    qoff, poff = s["qoffsets"], s["poffsets"]
+    qlen, plen = np.diff(qoff), np.diff(poff)
+    C = t["qtok"].shape[1]
+
+    def pad(x, off, lens):
+        out = torch.zeros(len(lens), int(lens.max()), C, dtype=torch.float64)
+        for b in range(len(lens)):
+            out[b, : lens[b]] = x[off[b] : off[b + 1]]
+        return out
+
+    q, p = pad(t["qtok"], qoff, qlen), pad(t["ptok"], poff, plen)
+    sim = torch.einsum("iac,jbc->ijab", q, p)
+    p_pad = torch.tensor(np.arange(p.shape[1])[None, :] >= plen[:, None])  # [m, Lp], True = padding
+    best = sim.masked_fill(p_pad[None, :, None, :], float("-inf")).amax(dim=-1)  # [n, m, Lq]
+    q_real = torch.tensor(np.arange(q.shape[1])[None, :] < qlen[:, None], dtype=torch.float64)  # [n, Lq]
+    best = torch.where(q_real[:, None, :] > 0, best, torch.zeros_like(best))
+    mean = best.sum(dim=-1) / torch.tensor(qlen, dtype=torch.float64)[:, None]
+    return mean * float(s["alpha"][0])
+
+
+def maxsim_case(label, qlens, plens, C, scale, min_gap=1e-4):
+    """Random token rows, redrawn until every max leads its runner-up by min_gap (float32
+    rounding must not flip an arg-max, which moves a whole gradient row)."""
+    qoff = np.concatenate([[0], np.cumsum(qlens)]).astype(np.int32)
+    poff = np.concatenate([[0], np.cumsum(plens)]).astype(np.int32)
+    for _ in range(100):
+        q, p = randn(int(qoff[-1]), C), randn(int(poff[-1]), C)
+        sim = q.astype(np.float64) @ p.astype(np.float64).T
+        gap = np.inf
+        for j in range(len(plens)):
+            if plens[j] > 1:
+                top2 = np.sort(sim[:, poff[j] : poff[j + 1]], axis=1)[:, -2:]
+                gap = min(gap, float((top2[:, 1] - top2[:, 0]).min()))
+        if gap > min_gap:
+            break
+    else:
+        raise RuntimeError(f"{label}: no draw without near-ties")
+    return case(label, "maxsim", qtok=q, ptok=p, qoffsets=qoff, poffsets=poff, alpha=np.array([scale], np.float32))
+
+
 REFS = {
     "linear": ref_linear,
     "add": lambda t, s: t["a"] + t["b"],
@@ -111,9 +156,10 @@ REFS = {
     "attention": ref_attention,
     "dropout": ref_dropout,
     "embedding": lambda t, s: t["table"][torch.tensor(s["ids"].astype(np.int64))],
+    "maxsim": ref_maxsim,
 }
 
-SETTINGS = {"alpha", "eps", "p", "kind", "n_heads", "offsets", "ids", "key"}
+SETTINGS = {"alpha", "eps", "p", "kind", "n_heads", "offsets", "ids", "key", "qoffsets", "poffsets"}
 
 
 def case(label, op, **kw):
@@ -157,6 +203,12 @@ def cases():
                key=np.array([-5], np.int64))
     yield case("embedding 11x7 ids13", "embedding", table=randn(11, 7),
                ids=np.array([3, 0, 10, 3, 3, 7, 1, 0, 9, 2, 10, 5, 4], np.int32))
+    yield maxsim_case("maxsim q[2,4,3] p[5,1,3,6] C8", [2, 4, 3], [5, 1, 3, 6], 8, 2.5)
+    yield maxsim_case("maxsim q[1] p[1] C3", [1], [1], 3, -0.5)
+    # more tokens than one tile each way (256 query, 2048 passage tokens), one passage
+    # longer than a block, so several OpenMP tiles
+    qlens = [9, 31, 1, 17, 20, 8, 12, 30, 25, 3, 14, 16, 22, 19, 11, 7, 18, 27, 10]
+    yield maxsim_case("maxsim 300 q tokens x 3100 p tokens C16", qlens, [150, 2100, 1, 300, 64, 385, 100], 16, 1.0)
 
 
 def main():

@@ -172,7 +172,7 @@ static void test_train(void **state)
     assert_int_equal(texts_load_tsv(&qt, path, &ro, NULL), 0);
     snprintf(path, sizeof path, "%s/collection.tsv", g_dir);
     assert_int_equal(texts_load_tsv(&ct, path, &ro, NULL), 0);
-    assert_int_equal(teacher_rerank(a, BIENC_PRECISION_FP32, run, qt, ct, NT, 3, "t", &rr), 0);
+    assert_int_equal(teacher_rerank(&(bienc_reranker){.ce = a}, BIENC_PRECISION_FP32, run, qt, ct, NT, 3, "t", &rr), 0);
     assert_int_equal(run_num_queries(rr), NT);
     int top_pos = 0;
     for (size_t qi = 0; qi < run_num_queries(rr); qi++) {
@@ -184,7 +184,7 @@ static void test_train(void **state)
     /* in bf16: the same pairs, logits within 2% of the largest |logit| (the bound and why:
      * tests/model/test_cross_encoder.c test_score_bf16), not all equal to fp32's bits */
     bienc_run *r16 = NULL;
-    assert_int_equal(teacher_rerank(a, BIENC_PRECISION_BF16, run, qt, ct, NT, 3, "t", &r16), 0);
+    assert_int_equal(teacher_rerank(&(bienc_reranker){.ce = a}, BIENC_PRECISION_BF16, run, qt, ct, NT, 3, "t", &r16), 0);
     assert_int_equal(run_num_queries(r16), NT);
     double scale = 0, worst = 0;
     int differ = 0;
@@ -211,7 +211,7 @@ static void test_train(void **state)
     bienc_run *bad = NULL, *bo = NULL;
     assert_int_equal(run_new(&bad, "bad"), 0);
     assert_int_equal(run_add(bad, "q0", "nope", 1.0), 0);
-    assert_int_equal(teacher_rerank(a, BIENC_PRECISION_FP32, bad, qt, ct, 5, 3, "t", &bo), BIENC_ENOTFOUND);
+    assert_int_equal(teacher_rerank(&(bienc_reranker){.ce = a}, BIENC_PRECISION_FP32, bad, qt, ct, 5, 3, "t", &bo), BIENC_ENOTFOUND);
     assert_non_null(strstr(bienc_last_error(), "nope"));
     assert_null(bo);
 
