@@ -22,7 +22,6 @@
 #include "train/run_dir.h"
 #include "train/config_map.h"
 #include "train/teacher.h"
-#include "io/cross_io.h"
 #include "model/late_interaction.h"
 
 #define DROPOUT_KEY 0x64726f706f7574ull /* "dropout" */
