@@ -26,19 +26,20 @@ scratch() {
   "$BIN" data debian --output "$T/deb" >/dev/null 2>&1 || fail "bienc data debian failed"
 }
 
-# debian_slice N: $T/slice, the first N passages of $T/deb with the queries, qrels and triples
-# whose positive is among them (a `bienc run` that encodes the whole collection in seconds)
+# debian_slice SRC DEST N: DEST holds the first N passages of the Debian data set in SRC with
+# the queries, qrels and triples whose positive is among them (a `bienc run` that encodes
+# the whole collection in seconds)
 debian_slice() {
-  local S="$T/slice"
+  local S=$2
   mkdir -p "$S"
-  head -n "$1" "$T/deb/collection.tsv" > "$S/collection.tsv"
-  cut -f1 "$S/collection.tsv" > "$T/slice.pids"
+  head -n "$3" "$1/collection.tsv" > "$S/collection.tsv"
+  cut -f1 "$S/collection.tsv" > "$S.pids"
   for s in train dev; do
-    awk 'NR==FNR{p[$1]=1;next} ($3 in p)' "$T/slice.pids" "$T/deb/qrels.$s.tsv" > "$S/qrels.$s.tsv"
-    awk 'NR==FNR{q[$1]=1;next} ($1 in q)' "$S/qrels.$s.tsv" "$T/deb/queries.$s.tsv" > "$S/queries.$s.tsv"
+    awk 'NR==FNR{p[$1]=1;next} ($3 in p)' "$S.pids" "$1/qrels.$s.tsv" > "$S/qrels.$s.tsv"
+    awk 'NR==FNR{q[$1]=1;next} ($1 in q)' "$S/qrels.$s.tsv" "$1/queries.$s.tsv" > "$S/queries.$s.tsv"
   done
-  awk -F'\t' 'NR==FNR{q[$2]=1;next} ($1 in q)' "$S/queries.train.tsv" "$T/deb/triples.train.tsv" > "$S/triples.train.tsv"
-  [ -s "$S/queries.dev.tsv" ] && [ -s "$S/triples.train.tsv" ] || fail "empty Debian slice"
+  awk -F'\t' 'NR==FNR{q[$2]=1;next} ($1 in q)' "$S/queries.train.tsv" "$1/triples.train.tsv" > "$S/triples.train.tsv"
+  [ -s "$S/queries.dev.tsv" ] && [ -s "$S/triples.train.tsv" ] || fail "empty Debian slice in $S"
 }
 
 # tiny_config STEPS CKPT_DIR NAME: a run config for a 1-layer, 32-wide model on $T/deb

@@ -90,7 +90,7 @@ elif [ -e "$T/x.trec" ]; then bad "rerank with a bi-encoder wrote an output"
 else ok; fi
 
 # bienc run with the late-interaction teacher (no BM25: it reranks the exact run)
-debian_slice 600
+debian_slice "$T/deb" "$T/slice" 600
 RUNSETS=(--set data.dir="$T/slice" --set output.dir="$T/runs" --set checkpoint.dir="$T/ckpt"
          --set model.hidden=32 --set model.layers=1 --set model.heads=2 --set model.intermediate=64
          --set tokenizer.train.size=1500 --set tokenizer.max_query_length=16 --set tokenizer.max_passage_length=48

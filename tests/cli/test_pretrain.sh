@@ -9,6 +9,7 @@
 set -u
 BIN=${BIENC_BIN:-./bienc}
 PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh" # debian_slice
 fail() { echo "FAIL: $*"; exit 1; }
 if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
   echo "SKIP: no apt translations and no /var/lib/dpkg/status: cannot build the Debian data set"
@@ -94,14 +95,7 @@ fi
 # and both the bi-encoder and the teacher (3 token types: the stored 2 rows are copied)
 # start from its checkpoint
 D="$T/slice"
-mkdir -p "$D"
-head -600 "$T/deb/collection.tsv" > "$D/collection.tsv"
-cut -f1 "$D/collection.tsv" > "$T/pids"
-for s in train dev; do
-  awk 'NR==FNR{p[$1]=1;next} ($3 in p)' "$T/pids" "$T/deb/qrels.$s.tsv" > "$D/qrels.$s.tsv"
-  awk 'NR==FNR{q[$1]=1;next} ($1 in q)' "$D/qrels.$s.tsv" "$T/deb/queries.$s.tsv" > "$D/queries.$s.tsv"
-done
-awk -F'\t' 'NR==FNR{q[$2]=1;next} ($1 in q)' "$D/queries.train.tsv" "$T/deb/triples.train.tsv" > "$D/triples.train.tsv"
+debian_slice "$T/deb" "$D" 600
 SRC=${BIENC_SOURCE_DIR:-.}
 "$BIN" run "$SRC/configs/quickstart.yaml" --threads 2 --set data.dir="$D" --set output.dir="$T/runs" \
   --set checkpoint.dir="$T/ckpt" --set model.hidden=32 --set model.layers=1 --set model.heads=2 \

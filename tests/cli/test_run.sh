@@ -8,6 +8,7 @@ set -u
 BIN=${BIENC_BIN:-./bienc}
 SRC=${BIENC_SOURCE_DIR:-.}
 PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh" # debian_slice
 fail() { echo "FAIL: $*"; exit 1; }
 
 if ! ls /var/lib/apt/lists/*Translation-en* >/dev/null 2>&1 && [ ! -r /var/lib/dpkg/status ]; then
@@ -20,14 +21,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 # a slice: the first 600 passages and the queries whose positive is among them
 D="$T/deb"
-mkdir -p "$D"
-head -600 "$T/full/collection.tsv" > "$D/collection.tsv"
-cut -f1 "$D/collection.tsv" > "$T/pids"
-for s in train dev; do
-  awk 'NR==FNR{p[$1]=1;next} ($3 in p)' "$T/pids" "$T/full/qrels.$s.tsv" > "$D/qrels.$s.tsv"
-  awk 'NR==FNR{q[$1]=1;next} ($1 in q)' "$D/qrels.$s.tsv" "$T/full/queries.$s.tsv" > "$D/queries.$s.tsv"
-done
-awk -F'\t' 'NR==FNR{q[$2]=1;next} ($1 in q)' "$D/queries.train.tsv" "$T/full/triples.train.tsv" > "$D/triples.train.tsv"
+debian_slice "$T/full" "$D" 600
 [ -s "$D/queries.dev.tsv" ] || fail "empty dev slice"
 
 SETS=(--set data.dir="$D" --set output.dir="$T/runs" --set checkpoint.dir="$T/ckpt"
