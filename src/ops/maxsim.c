@@ -17,6 +17,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdlib.h>
 
 #include "gemm_bf16.h"
 #include "ops_internal.h"
@@ -198,4 +199,52 @@ int op_maxsim(bienc_tape *tape, bienc_tensor *q, const bienc_seqs *qseqs, bienc_
     if (failed) return BIENC_ENOMEM; /* the message is set by gemm_bf16 */
     *out = y;
     return BIENC_OK;
+}
+
+int op_maxsim_pairs(bienc_precision precision, const float *q, const bienc_seqs *qseqs, const float *p,
+                    const bienc_seqs *pseqs, int C, const int *qi, const int *pj, int64_t n_pairs, float scale,
+                    float *out)
+{
+    if (n_pairs < 0 || C < 1 || !qseqs || !pseqs || (n_pairs > 0 && (!q || !p || !qi || !pj || !out)))
+        return bienc_error(BIENC_EINVAL, "op_maxsim_pairs: NULL or invalid argument");
+    if (n_pairs == 0) return BIENC_OK;
+    BIENC_TRY(maxsim_check_seqs(qseqs, qseqs->offsets[qseqs->n], "op_maxsim_pairs: qseqs"));
+    BIENC_TRY(maxsim_check_seqs(pseqs, pseqs->offsets[pseqs->n], "op_maxsim_pairs: pseqs"));
+    int qwide = 0, pwide = 0;
+    for (int i = 0; i < qseqs->n; i++)
+        if (qseqs->offsets[i + 1] - qseqs->offsets[i] > qwide) qwide = qseqs->offsets[i + 1] - qseqs->offsets[i];
+    for (int j = 0; j < pseqs->n; j++)
+        if (pseqs->offsets[j + 1] - pseqs->offsets[j] > pwide) pwide = pseqs->offsets[j + 1] - pseqs->offsets[j];
+    for (int64_t k = 0; k < n_pairs; k++)
+        if (qi[k] < 0 || qi[k] >= qseqs->n || pj[k] < 0 || pj[k] >= pseqs->n)
+            return bienc_error(BIENC_ERANGE, "op_maxsim_pairs: pair %lld is (%d, %d) of %d queries and %d passages",
+                               (long long)k, qi[k], pj[k], qseqs->n, pseqs->n);
+    const size_t tile = (size_t)qwide * (size_t)pwide;
+    float *scratch = malloc((size_t)omp_get_max_threads() * tile * sizeof *scratch);
+    if (!scratch) return bienc_error(BIENC_ENOMEM, "op_maxsim_pairs: out of memory");
+    const int *qoff = qseqs->offsets, *poff = pseqs->offsets;
+    const int par = n_pairs * (int64_t)tile * C >= OPS_PAR_MIN;
+    int failed = 0; /* a bf16 product could not get its packing buffers */
+#pragma omp parallel for schedule(dynamic, 16) if (par) reduction(| : failed)
+    for (int64_t k = 0; k < n_pairs; k++) {
+        const int a0 = qoff[qi[k]], M = qoff[qi[k] + 1] - a0, b0 = poff[pj[k]], N = poff[pj[k] + 1] - b0;
+        float *S = scratch + (size_t)omp_get_thread_num() * tile;
+        /* S[M, N] = q[a0 : a0+M] p[b0 : b0+N]^T */
+        if (ops_gemm(precision, CblasNoTrans, CblasTrans, M, N, C, 1.0f, q + (int64_t)a0 * C, C, p + (int64_t)b0 * C,
+                     C, 0.0f, S, N) < 0) {
+            failed = 1;
+            continue;
+        }
+        float sum = 0.0f;
+        for (int a = 0; a < M; a++) {
+            const float *s = S + (int64_t)a * N;
+            float best = s[0];
+            for (int b = 1; b < N; b++)
+                if (s[b] > best) best = s[b];
+            sum += best;
+        }
+        out[k] = sum * (scale / (float)M);
+    }
+    free(scratch);
+    return failed ? BIENC_ENOMEM : BIENC_OK; /* the message is set by gemm_bf16 */
 }

@@ -47,6 +47,17 @@ int op_row_dot_groups(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_
 int op_maxsim(bienc_tape *tape, bienc_tensor *q, const bienc_seqs *qseqs, bienc_tensor *p, const bienc_seqs *pseqs,
               float scale, bienc_tensor **out);
 
+/* Inference MaxSim of listed pairs only, without a tape: for k < n_pairs,
+ *     out[k] = scale / |q_i| * sum over the tokens a of query i = qi[k] of
+ *              max over the tokens b of passage j = pj[k] of q[a] . p[b],
+ * q[qseqs.offsets[n], C] and p[pseqs.offsets[m], C] as in op_maxsim, and products at
+ * `precision` as op_maxsim's on a tape of it (a reranker needs the few pairs of each
+ * candidate list, not every query against every passage). Each pair is computed alone,
+ * so the thread count does not change the bits. */
+int op_maxsim_pairs(bienc_precision precision, const float *q, const bienc_seqs *qseqs, const float *p,
+                    const bienc_seqs *pseqs, int C, const int *qi, const int *pj, int64_t n_pairs, float scale,
+                    float *out);
+
 /* Rows of a[n, C] then rows of b[m, C]: out[n + m, C] (positives + hard negatives). */
 int op_concat_rows(bienc_tape *tape, bienc_tensor *a, bienc_tensor *b, bienc_tensor **out);
 

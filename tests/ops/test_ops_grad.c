@@ -501,10 +501,34 @@ static void test_maxsim_tiles_and_threads(void **state)
     double gap;
     for (int i = 0; i < NQ; i++)
         for (int j = 0; j < NP; j++) assert_true(fabs(out[0][i * NP + j] - maxsim_ref(in, &a, i, j, &gap)) < 1e-5);
+    /* op_maxsim_pairs: listed pairs only, in any order, repeated: op_maxsim's values */
+    enum { NPAIRS = 2 * NQ * NP };
+    int qi[NPAIRS], pj[NPAIRS];
+    float got[NPAIRS], got2[NPAIRS];
+    for (int k = 0; k < NPAIRS; k++) {
+        qi[k] = (k * 17) % NQ;
+        pj[k] = (k * 5 + k / NQ) % NP;
+    }
+    for (int t = 1; t <= 2; t++) {
+        omp_set_num_threads(t);
+        assert_int_equal(op_maxsim_pairs(BIENC_PRECISION_FP32, in[0]->data, &a.q, in[1]->data, &a.p, C, qi, pj, NPAIRS,
+                                         a.scale, t == 1 ? got : got2), 0);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(got, got2, sizeof got);
+    for (int k = 0; k < NPAIRS; k++) assert_true(fabsf(got[k] - out[0][qi[k] * NP + pj[k]]) < 1e-6f);
     tape_reset(tape);
     tape_set_precision(tape, BIENC_PRECISION_BF16);
     assert_int_equal(op_maxsim(tape, in[0], &a.q, in[1], &a.p, a.scale, &y), 0);
     for (int k = 0; k < NQ * NP; k++) assert_true(fabs(y->data[k] - out[0][k]) < 2e-2 * fabs(out[0][k]) + 1e-3);
+    assert_int_equal(op_maxsim_pairs(BIENC_PRECISION_BF16, in[0]->data, &a.q, in[1]->data, &a.p, C, qi, pj, NPAIRS,
+                                     a.scale, got), 0);
+    for (int k = 0; k < NPAIRS; k++) assert_true(fabsf(got[k] - y->data[qi[k] * NP + pj[k]]) < 1e-5f);
+    /* a pair outside the sequences, and nothing to do */
+    pj[3] = NP;
+    assert_int_equal(op_maxsim_pairs(BIENC_PRECISION_FP32, in[0]->data, &a.q, in[1]->data, &a.p, C, qi, pj, NPAIRS,
+                                     a.scale, got), BIENC_ERANGE);
+    assert_int_equal(op_maxsim_pairs(BIENC_PRECISION_FP32, NULL, &a.q, NULL, &a.p, C, NULL, NULL, 0, a.scale, NULL), 0);
     tape_free(tape);
     free_all(in, 2);
 }
