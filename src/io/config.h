@@ -88,6 +88,7 @@ typedef struct bienc_cfg_loss {
     int64_t hard_negatives;    /* negatives per query taken from the data */
     int64_t mini_batch_size;   /* MNRL: 0 = plain; N > 0 = GradCache (CachedMultipleNegativesRankingLoss) */
     double temperature;        /* DistillKLDivLoss: 1 */
+    double in_batch_weight;    /* DistillKLDivLoss: + this x MNRL over the batch (0 = KL alone) */
     char *teacher;             /* DistillKLDivLoss: cross-encoder checkpoint scoring the batches */
 } bienc_cfg_loss_section;
 

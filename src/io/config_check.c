@@ -150,6 +150,15 @@ int config_finalize(bienc_run_config *cfg)
         return bienc_error(BIENC_EINVAL, "mine.refine_loss is MultipleNegativesRankingLoss, or DistillKLDivLoss with "
                                          "teacher.enabled (not %s%s)", config_loss_name(cfg->mine.refine_loss),
                            cfg->teacher.enabled ? "" : " without a teacher");
+    /* the in-batch term is DistillKLDivLoss's: the main loss's, or the distilled second round's */
+    int distil = cfg->loss.name == BIENC_LOSS_DISTILL_KL ||
+                 (cfg->mine.refine_steps > 0 && cfg->mine.refine_loss == BIENC_LOSS_DISTILL_KL);
+    if (cfg->loss.in_batch_weight > 0 && !distil)
+        return bienc_error(BIENC_EINVAL, "loss.in_batch_weight adds in-batch negatives to DistillKLDivLoss: loss.name "
+                                         "is %s and no distilled second round (mine.refine_loss) uses it",
+                           config_loss_name(cfg->loss.name));
+    if (cfg->teacher.enabled && cfg->teacher.loss.in_batch_weight > 0)
+        return bienc_error(BIENC_EINVAL, "teacher.loss.in_batch_weight: a teacher does not train with DistillKLDivLoss");
     if (cfg->teacher.enabled && cfg->teacher.model.kind == BIENC_MODEL_LATE_INTERACTION) {
         if (cfg->loss.name == BIENC_LOSS_MARGIN_MSE)
             return bienc_error(BIENC_EINVAL, "MarginMSELoss trains on triples a cross-encoder scored: teacher.model.kind "

@@ -146,6 +146,10 @@ static const cfg_key loss_keys[] = {
     KEY(L, "temperature", F, temperature, "1", 0, 1e6,
         "DistillKLDivLoss: student and teacher scores are divided by this (> 0) before the softmax; the loss is "
         "multiplied by its square"),
+    KEY(L, "in_batch_weight", F, in_batch_weight, "0", 0, 1e6,
+        "DistillKLDivLoss: adds this times MultipleNegativesRankingLoss over the batch (each query's positive "
+        "against every passage of the batch): the teacher orders the query's own list, the in-batch negatives keep "
+        "it apart from the rest (0 = the KL alone, sentence-transformers' loss)"),
     KEY(L, "teacher", S, teacher, "", 0, 0,
         "DistillKLDivLoss in bienc train: the teacher checkpoint that scores each batch's (query, passage) pairs, a "
         "cross-encoder (logits) or a late-interaction model (MaxSim x loss.scale); bienc run sets it to its teacher"),

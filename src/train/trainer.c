@@ -250,6 +250,20 @@ static int in_batch_ce(bienc_tape *tape, bienc_tensor *scores, int n, bienc_tens
     return loss_cross_entropy(tape, scores, labels, loss);
 }
 
+/* MNRL of this rank's queries q against every rank's passages (docs: this rank's 1 + K
+ * blocks): query i's positive is passage i of the gathered batch. */
+static int in_batch_mnrl(trainer *t, bienc_tape *tape, bienc_tensor *q, bienc_tensor *docs, int n_global,
+                         bienc_tensor **loss)
+{
+    const bienc_cfg_loss_section *L = &t->cfg->loss;
+    if (comm_size() > 1) BIENC_TRY(dp_gather_rows(tape, docs, 1 + t->batch.n_neg, n_global, &docs));
+    if (L->similarity == BIENC_SIM_COS)
+        return loss_mnrl(tape, q, docs, (float)L->scale, L->name == BIENC_LOSS_MNRL_SYMMETRIC, loss);
+    bienc_tensor *scores;
+    BIENC_TRY(op_dot_matrix_scaled(tape, q, docs, (float)L->scale, &scores));
+    return in_batch_ce(tape, scores, t->batch.n, loss);
+}
+
 /* The configured loss of this rank's queries qb (examples off.. of the global batch of
  * n_global) against the passages pb: its own only for the per-example losses, every
  * rank's for the in-batch negatives of MNRL. */
@@ -274,8 +288,6 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
         BIENC_TRY(biencoder_embed(t->bi, tape, qb, 1, rng_hash_u64(key, 0), &q));
         BIENC_TRY(biencoder_embed(t->bi, tape, pb, 1, rng_hash_u64(key, 1), &docs));
     }
-    int in_batch = L->name != BIENC_LOSS_TRIPLET && L->name != BIENC_LOSS_MARGIN_MSE && L->name != BIENC_LOSS_DISTILL_KL;
-    if (in_batch && comm_size() > 1) BIENC_TRY(dp_gather_rows(tape, docs, 1 + b->n_neg, n_global, &docs));
     if (L->name == BIENC_LOSS_TRIPLET || L->name == BIENC_LOSS_MARGIN_MSE) {
         bienc_tensor *p, *neg;
         BIENC_TRY(op_slice_rows(tape, docs, 0, n, &p));
@@ -289,14 +301,17 @@ static int bi_local_loss(trainer *t, bienc_tape *tape, uint64_t key, const bienc
     }
     if (L->name == BIENC_LOSS_DISTILL_KL) {
         float *scores;
+        bienc_tensor *kl, *ce;
         BIENC_TRY(teacher_batch_scores(t, tape, off, n, 1 + b->n_neg, &scores));
-        return loss_distill_kl_div(tape, q, docs, scores, L->similarity, (float)L->scale, (float)L->temperature, loss);
+        BIENC_TRY(loss_distill_kl_div(tape, q, docs, scores, L->similarity, (float)L->scale, (float)L->temperature,
+                                      L->in_batch_weight > 0 ? &kl : loss));
+        if (!(L->in_batch_weight > 0)) return 0;
+        /* + MNRL over the whole batch: the teacher orders each query's own list, the in-batch
+         * negatives keep the query away from every other query's passages */
+        BIENC_TRY(in_batch_mnrl(t, tape, q, docs, n_global, &ce));
+        return op_weighted_sum(tape, 2, (bienc_tensor *[]){kl, ce}, (float[]){1.0f, (float)L->in_batch_weight}, loss);
     }
-    if (L->similarity == BIENC_SIM_COS)
-        return loss_mnrl(tape, q, docs, (float)L->scale, L->name == BIENC_LOSS_MNRL_SYMMETRIC, loss);
-    bienc_tensor *scores;
-    BIENC_TRY(op_dot_matrix_scaled(tape, q, docs, (float)L->scale, &scores));
-    return in_batch_ce(tape, scores, n, loss);
+    return in_batch_mnrl(t, tape, q, docs, n_global, loss);
 }
 
 /* The loss of the next micro-batch on the tape. Under several ranks: this rank's share of

@@ -112,6 +112,25 @@ HN=(--set data.format=hard_negatives --set data.collection="$D/collection.tsv" -
   fail "K=2 resumed losses differ: $(losses "$T/runs/hn/metrics.jsonl" | tr '\n' ' ') vs $(losses "$T/runs/hn2/metrics.jsonl" | tr '\n' ' ')"
 echo "K=2 losses: $(losses "$T/runs/hn/metrics.jsonl" | tr '\n' ' ')"
 
+# ---- loss.in_batch_weight: + w x MNRL over the batch. The first step's model is the same,
+# so its loss is the KL plus a positive term; the sum resumes as exactly as the KL alone
+IB=("${HN[@]}" --set loss.in_batch_weight=0.5)
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" "${IB[@]}" --set output.name=ib >"$T/out" 2>"$T/err" ||
+  fail "DistillKLDivLoss + in-batch MNRL failed: $(cat "$T/err")"
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" "${IB[@]}" --set output.name=ib2 --stop-at 2 >"$T/out1" 2>"$T/err" &&
+"$BIN" train "$T/run.yaml" "${ARGS[@]}" "${IB[@]}" --set output.name=ib2 --resume >"$T/out2" 2>"$T/err" ||
+  fail "in_batch_weight stop/resume failed: $(cat "$T/err")"
+[ "$(losses "$T/runs/ib/metrics.jsonl")" = "$(losses "$T/runs/ib2/metrics.jsonl")" ] ||
+  fail "in_batch_weight resumed losses differ"
+$PY - "$(losses "$T/runs/hn/metrics.jsonl" | head -1)" "$(losses "$T/runs/ib/metrics.jsonl" | head -1)" <<'PY' ||
+import sys
+kl, total = float(sys.argv[1]), float(sys.argv[2])
+# at step 1 the in-batch cross entropy over 8 x 3 passages is near log 24 ~ 3.2: demand 1 of it
+assert total > kl + 0.5 * 1.0, (kl, total)
+PY
+  fail "in_batch_weight 0.5 did not add the in-batch term: $(losses "$T/runs/hn/metrics.jsonl" | head -1) vs $(losses "$T/runs/ib/metrics.jsonl" | head -1)"
+echo "in_batch_weight 0.5 losses: $(losses "$T/runs/ib/metrics.jsonl" | tr '\n' ' ')"
+
 # ---- errors name the key
 "$BIN" train "$T/run.yaml" --threads 1 --no-progress --set output.name=e1 >"$T/out" 2>"$T/err" &&
   fail "DistillKLDivLoss without loss.teacher should fail"

@@ -3,7 +3,8 @@
 # train` with global batch B gives the losses and the parameters of one process with batch
 # B (within 1e-5 relative after several AdamW steps), dropout on, for MNRL (in-batch
 # negatives across the ranks), GradCache with a mini-batch that splits the ranks' halves
-# unevenly, dot-product MNRL with a hard negative, and TripletLoss; a stop + resume under 2
+# unevenly, dot-product MNRL with a hard negative, TripletLoss, and DistillKLDivLoss with
+# the in-batch term (loss.in_batch_weight); a stop + resume under 2
 # ranks repeats the uninterrupted 2-rank run digit for digit. The oracle is the one-process
 # trainer (itself tested against PyTorch). Also: tests/core/test_comm.c on 3 ranks, and a
 # 2-rank sharded encode whose merged --exact search is the whole collection's run.
@@ -110,6 +111,15 @@ tried=$((tried + 1))
 if train tri1 1 --set loss.name=TripletLoss && train tri2 2 --set loss.name=TripletLoss; then
   out=$(compare tri1 tri2 6) && { echo "TripletLoss: $out"; ok; } || bad "TripletLoss, 1 vs 2 ranks: $out"
 else bad "triplet runs failed: $(cat "$T/tri1.err" "$T/tri2.err" | tail -5)"; fi
+
+# DistillKLDivLoss + loss.in_batch_weight: the KL over each rank's own lists, the in-batch
+# MNRL over every rank's passages (a 6-step late-interaction model is the teacher)
+tried=$((tried + 1))
+kd=(--set loss.name=DistillKLDivLoss --set loss.hard_negatives=1 --set loss.in_batch_weight=0.5
+    --set loss.teacher="$T/ckpt/teach/step-6.h5")
+if train teach 1 --set model.kind=late_interaction && train kd1 1 "${kd[@]}" && train kd2 2 "${kd[@]}"; then
+  out=$(compare kd1 kd2 6) && { echo "DistillKLDivLoss + in-batch: $out"; ok; } || bad "KL + in-batch, 1 vs 2 ranks: $out"
+else bad "KL + in-batch runs failed: $(cat "$T/teach.err" "$T/kd1.err" "$T/kd2.err" | tail -5)"; fi
 
 # stop at 3 and resume, on 2 ranks: the losses of the uninterrupted 2-rank run, digit for digit
 tried=$((tried + 1))

@@ -457,6 +457,28 @@ static void test_finalize_rules(void **state)
     assert_int_equal(cfg.mine.refine_loss, BIENC_LOSS_DISTILL_KL);
     assert_int_equal(cfg.teacher.model.kind, BIENC_MODEL_LATE_INTERACTION);
     config_free(&cfg);
+    /* loss.in_batch_weight belongs to DistillKLDivLoss: the second round's, or the main loss's */
+    assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10, "
+                                "num_negatives: 0, refine_loss: DistillKLDivLoss}\n"
+                                "loss: {in_batch_weight: 0.5}\n"
+                                "teacher: {enabled: true, random_negatives: 0, model: {kind: late_interaction}, "
+                                "loss: {name: MultipleNegativesRankingLoss}}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), 0);
+    assert_true(cfg.loss.in_batch_weight == 0.5);
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "loss: {in_batch_weight: 0.5}\nteacher: {enabled: false}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "loss.in_batch_weight adds in-batch negatives to DistillKLDivLoss: "
+                                               "loss.name is MultipleNegativesRankingLoss"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "loss: {in_batch_weight: -1}\n"), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "in_batch_weight"));
+    config_free(&cfg);
+    assert_int_equal(load(&cfg, "teacher: {enabled: true, loss: {in_batch_weight: 1}}\n"
+                                "model: {kind: bi_encoder}\n"), 0);
+    assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);
+    assert_non_null(strstr(bienc_last_error(), "teacher.loss.in_batch_weight"));
+    config_free(&cfg);
     assert_int_equal(load(&cfg, "mine: {enabled: true, dense: true, bi_encoder: false, refine_steps: 10, "
                                 "num_negatives: 0, refine_loss: DistillKLDivLoss}\nteacher: {enabled: false}\n"), 0);
     assert_int_equal(config_finalize(&cfg), BIENC_EINVAL);

@@ -124,6 +124,13 @@ static int run_case(bienc_tape *tape, const char *c, bienc_tensor **out)
         bienc_tensor *q = in("q");
         return loss_margin_mse(tape, q, in("p"), in("n"), raw("targets", 0, q ? q->shape[0] : 0), out);
     }
+    if (!strcmp(c, "distill_kl_mnrl")) { /* params: [scale, temperature, in_batch_weight]: the trainer's sum */
+        bienc_tensor *q = in("q"), *docs = in("docs"), *kl, *ce;
+        if (!q || !docs || !params || find("params")->size < 3) return bienc_error(BIENC_EINVAL, "distill_kl_mnrl: inputs missing");
+        BIENC_TRY(loss_distill_kl_div(tape, q, docs, raw("targets", 0, docs->shape[0]), BIENC_SIM_COS, p0, params[1], &kl));
+        BIENC_TRY(loss_mnrl(tape, q, docs, p0, 0, &ce));
+        return op_weighted_sum(tape, 2, (bienc_tensor *[]){kl, ce}, (float[]){1.0f, params[2]}, out);
+    }
     if (!strncmp(c, "distill_kl_", 11)) { /* params: [scale, temperature]; targets: teacher [B, 1 + K] */
         bienc_tensor *q = in("q"), *docs = in("docs");
         if (!q || !docs || !params || find("params")->size < 2) return bienc_error(BIENC_EINVAL, "distill_kl: inputs missing");

@@ -11,7 +11,8 @@ on them with a random upstream gradient, and recomputes the same function in PyT
     (F.pairwise_distance / 1 - F.cosine_similarity, relu, mean), MarginMSELoss
     (pairwise dot scores, MSELoss), DistillKLDivLoss (pairwise similarity of each query
     with its 1 + K passages, times bienc's scale, then F.kl_div(F.log_softmax(s / T),
-    F.softmax(teacher / T), reduction="batchmean") * T^2), BCEWithLogitsLoss, MSELoss,
+    F.softmax(teacher / T), reduction="batchmean") * T^2; plus loss.in_batch_weight x MNRL,
+    the trainer's sum), BCEWithLogitsLoss, MSELoss,
     CrossEntropyLoss;
   - BERT's MLM head and loss (BertForMaskedLM: cls.predictions.transform = dense, gelu or
     gelu_new, LayerNorm; decoder tied to the word embeddings plus cls.predictions.bias;
@@ -218,6 +219,10 @@ def make_cases():
         cases.append(("distill_kl_%s_T%g" % (sim, T), {"q": kq, "docs": kdocs, "targets": kteacher,
                                             "params": np.float32([scale, T])},
                       lambda t, sim=sim, scale=scale, T=T: st_distill_kl(t["q"], t["docs"], kt64, sim, scale, T)))
+    # DistillKLDivLoss + loss.in_batch_weight x MNRL over the same batch (the trainer's sum)
+    cases.append(("distill_kl_mnrl", {"q": kq, "docs": kdocs, "targets": kteacher,
+                                       "params": np.float32([20.0, 0.5, 0.7])},
+                  lambda t: st_distill_kl(t["q"], t["docs"], kt64, "cos", 20.0, 0.5) + 0.7 * st_mnrl(t["q"], t["docs"], 20.0)))
     # MLM: T = 29 token states, C = 24, V = 53; 9 masked rows (label 7 twice, row 3 masked once)
     T, C, V = 29, 24, 53
     positions = np.array([1, 3, 4, 8, 12, 17, 18, 25, 27], dtype=np.int32)
